@@ -1,0 +1,34 @@
+// HOTP (RFC 4226 §5.3): dynamic truncation of an HMAC-SHA1 digest to a 6-, 7- or 8-digit code.
+
+import { DIGEST_PTR } from "./layout";
+import { hmacSha1Counter } from "./hmac";
+
+/** 10^digits for digits 0..8; the core accepts 6..8. */
+// @ts-ignore: decorator
+@inline export function pow10(digits: u32): u32 {
+  let p: u32 = 1;
+  for (let i: u32 = 0; i < digits; i++) p *= 10;
+  return p;
+}
+
+/**
+ * The 31-bit dynamic-truncation value of a digest held as 5 words at `digest`:
+ * offset = low nibble of byte 19; the 4 bytes from there, big-endian, top bit cleared.
+ */
+export function truncate(digest: usize): u32 {
+  const offset = <usize>(load<u32>(digest, 16) & 0xf);
+  // Bytes offset..offset+3 of the big-endian digest span at most two words.
+  const wi = offset >>> 2;
+  const sh = <u32>(offset & 3) << 3;
+  const hi = load<u32>(digest + (wi << 2));
+  // wi <= 3, so word wi + 1 always exists. `(lo >>> 1) >>> (31 - sh)` is `lo >>> (32 - sh)`
+  // without a 32-bit shift when sh is 0, and without a branch on digest bits.
+  const lo = load<u32>(digest + ((wi + 1) << 2));
+  return ((hi << sh) | ((lo >>> 1) >>> (31 - sh))) & 0x7fffffff;
+}
+
+/** The HOTP code (as a number below 10^digits) for `counter` from the midstates at `mid`. */
+export function hotpCode(mid: usize, counter: u64, digits: u32): u32 {
+  hmacSha1Counter(mid, counter, DIGEST_PTR);
+  return truncate(DIGEST_PTR) % pow10(digits);
+}

@@ -1,0 +1,100 @@
+// Base32 (RFC 4648 §6), the encoding authenticator apps use for TOTP secrets.
+//
+// Decoding is forgiving where people are (lower case, missing padding, spaces and hyphens
+// between groups, as secrets are printed for typing) and strict where a mistake would
+// silently change the key: invalid characters, impossible lengths, misplaced padding and
+// non-zero trailing bits are all refused. Error messages never quote the input.
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** Character code → 5-bit value; -1 for anything else. Lower case maps like upper case. */
+const DECODE = new Int8Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) {
+  DECODE[ALPHABET.charCodeAt(i)] = i;
+  DECODE[ALPHABET.toLowerCase().charCodeAt(i)] = i;
+}
+
+/** Unpadded lengths modulo 8 that a whole number of bytes can produce. */
+const VALID_TAIL = [true, false, true, false, true, true, false, true];
+
+/** Thrown by `base32.decode` for text that is not base32. */
+export class Base32Error extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'Base32Error';
+  }
+}
+
+/**
+ * Encodes bytes as upper-case base32.
+ * @example base32.encode(new TextEncoder().encode('12345678901234567890')) // 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ'
+ */
+export function encode(bytes: Uint8Array, options: { padding?: boolean } = {}): string {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('"bytes" expected a Uint8Array');
+  let out = '';
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = ((buffer << 8) | byte) & 0xfff;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out += ALPHABET[(buffer >>> bits) & 31];
+    }
+  }
+  if (bits > 0) out += ALPHABET[(buffer << (5 - bits)) & 31];
+  if (options.padding === true) {
+    while (out.length % 8 !== 0) out += '=';
+  }
+  return out;
+}
+
+export interface DecodeOptions {
+  /**
+   * Accept text whose last character carries non-zero unused bits (default false). Some
+   * panels issue such secrets (26 characters for 16 bytes, say) and authenticator apps
+   * accept them; strict decoding refuses them because the text may be altered or truncated.
+   */
+  allowTrailingBits?: boolean;
+}
+
+/**
+ * Decodes base32 text: case-insensitive, padding optional, spaces and hyphens ignored.
+ * Throws Base32Error (never quoting the input) for anything that is not base32.
+ * @example base32.decode('gezd gnbv gy3t qojq gezd gnbv gy3t qojq') // the bytes of '12345678901234567890'
+ */
+export function decode(text: string, options: DecodeOptions = {}): Uint8Array {
+  if (typeof text !== 'string') throw new TypeError('"text" expected a string');
+  // Strip separators, then padding (which may only come at the very end).
+  let chars = text.replace(/[ -]/g, '');
+  const padStart = chars.indexOf('=');
+  if (padStart !== -1) {
+    const padding = chars.length - padStart;
+    if (!/^=+$/.test(chars.slice(padStart)) || chars.length % 8 !== 0 || padding > 6) {
+      throw new Base32Error('base32: misplaced or wrong padding');
+    }
+    chars = chars.slice(0, padStart);
+  }
+  if (!VALID_TAIL[chars.length % 8]) {
+    throw new Base32Error(`base32: a length of ${chars.length} characters cannot encode whole bytes`);
+  }
+  const out = new Uint8Array(Math.floor((chars.length * 5) / 8));
+  let buffer = 0;
+  let bits = 0;
+  let j = 0;
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars.charCodeAt(i);
+    const v = c < 128 ? DECODE[c]! : -1;
+    if (v < 0) throw new Base32Error('base32: invalid character');
+    buffer = ((buffer << 5) | v) & 0xfff; // at most 7 + 5 bits are pending
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out[j++] = (buffer >>> bits) & 0xff;
+    }
+  }
+  if (options.allowTrailingBits !== true && (buffer & ((1 << bits) - 1)) !== 0) {
+    throw new Base32Error('base32: non-zero trailing bits (the text was altered or truncated)');
+  }
+  return out;
+}

@@ -1,0 +1,16 @@
+// The public surface of totp-fleet. Re-exports only.
+
+export * as totp from './totp.js';
+export * as hotp from './hotp.js';
+export * as base32 from './base32.js';
+export { Base32Error } from './base32.js';
+export { TotpVerifier } from './verifier.js';
+export type {
+  VerifierOptions, VerifyRequest, VerifyResult, VerifyStatus, MalformedReason, WindowOptions,
+} from './verifier.js';
+export type { TotpGenerateOptions, TimeOptions } from './totp.js';
+export type { HotpGenerateOptions } from './hotp.js';
+export type { CommonOptions, Digits } from './otp.js';
+export type { Secret } from './secret.js';
+export { TotpFleetError } from './errors.js';
+export type { TotpFleetErrorCode } from './errors.js';

@@ -1,0 +1,80 @@
+// What TOTP and HOTP share on the JS side: the code format (SECURITY.md R4), the common
+// options, and one-code generation on this thread's inline core.
+
+import { BatchPacker, packParams, runChunks } from './batch.js';
+import { boolOption, choiceOption, intOption } from './errors.js';
+import { DEFAULT_MIN_SECRET_BYTES, type SecretRules, describeSecretProblem, secretBytes } from './secret.js';
+import { inlineCore } from './wasm.js';
+
+/** Code lengths the core computes exactly (RFC 4226 §5.3). */
+export type Digits = 6 | 7 | 8;
+export const DIGITS: readonly Digits[] = [6, 7, 8];
+
+/** Options every generator and verifier takes. */
+export interface CommonOptions {
+  /** Code length: 6 (default), 7 or 8. */
+  digits?: Digits;
+  /**
+   * Shortest secret accepted, in bytes: 16 by default (RFC 4226 §4 R6). Lower it (down to 1)
+   * only for legacy secrets that cannot be rotated yet.
+   */
+  minSecretBytes?: number;
+  /**
+   * Accept base32 secrets whose last character carries non-zero unused bits (default false);
+   * see `base32.decode`.
+   */
+  allowBase32TrailingBits?: boolean;
+}
+
+export interface ResolvedCommon extends SecretRules {
+  readonly digits: Digits;
+}
+
+/** Validates the common options (TypeError / RangeError naming the option). */
+export function resolveCommon(opts: CommonOptions): ResolvedCommon {
+  return {
+    digits: choiceOption('digits', opts.digits, DIGITS, 6),
+    minSecretBytes: intOption('minSecretBytes', opts.minSecretBytes, 1, DEFAULT_MIN_SECRET_BYTES, DEFAULT_MIN_SECRET_BYTES),
+    maxSecretBytes: inlineCore().layout.maxKeyBytes,
+    allowBase32TrailingBits: boolOption('allowBase32TrailingBits', opts.allowBase32TrailingBits, false),
+  };
+}
+
+/**
+ * The numeric value of `code` when it is a string of exactly `digits` ASCII digits, else -1.
+ * No trimming, no Unicode digits, no numbers: anything else is malformed, never canonicalised.
+ */
+export function parseCode(code: unknown, digits: number): number {
+  if (typeof code !== 'string' || code.length !== digits) return -1;
+  let value = 0;
+  for (let i = 0; i < digits; i++) {
+    const c = code.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    value = value * 10 + c;
+  }
+  return value;
+}
+
+/** A code as the zero-padded string users type. */
+export function formatCode(value: number, digits: number): string {
+  return String(value).padStart(digits, '0');
+}
+
+/** Key bytes of a secret given to a generator; throws (without the secret) when unusable. */
+export function generatorKey(secret: unknown, common: ResolvedCommon): Uint8Array {
+  const key = secretBytes(secret, common);
+  if (typeof key === 'string') {
+    const message = describeSecretProblem(key, common);
+    throw key === 'secret-length' ? new RangeError(message) : new TypeError(message);
+  }
+  return key;
+}
+
+/** The code for `counter` (0..2^64-1, already checked) on this thread's inline core. */
+export function generateCode(key: Uint8Array, counter: number | bigint, digits: Digits): string {
+  const core = inlineCore();
+  const packer = new BatchPacker(core.layout, 1);
+  packer.add(key, counter, 0, packParams(core.layout, digits, 0, 0));
+  const [value] = runChunks(core, packer.finish(), 'generate');
+  return formatCode(value!, digits);
+}

@@ -1,0 +1,55 @@
+// Secrets as the facade accepts them: raw bytes (Uint8Array) or base32 text (string).
+// The two are different types, so base32 text is never used as raw key bytes by accident
+// (SECURITY.md R1).
+
+import { Base32Error, decode } from './base32.js';
+
+/** Raw key bytes, or base32 text such as an authenticator app shows. */
+export type Secret = Uint8Array | string;
+
+/** RFC 4226 §4 R6: at least 128 bits. Shorter legacy secrets need an explicit opt-in. */
+export const DEFAULT_MIN_SECRET_BYTES = 16;
+
+/** What makes a secret acceptable. */
+export interface SecretRules {
+  readonly minSecretBytes: number;
+  readonly maxSecretBytes: number;
+  readonly allowBase32TrailingBits: boolean;
+}
+
+/** Why a secret was refused; used as the `reason` of a malformed result. */
+export type SecretProblem = 'secret-type' | 'secret-encoding' | 'secret-length';
+
+/**
+ * The key bytes of `secret`, or the problem with it. Never throws for bad input and never
+ * puts the secret in a message.
+ */
+export function secretBytes(secret: unknown, rules: SecretRules): Uint8Array | SecretProblem {
+  let bytes: Uint8Array;
+  if (secret instanceof Uint8Array) {
+    bytes = secret;
+  } else if (typeof secret === 'string') {
+    try {
+      bytes = decode(secret, { allowTrailingBits: rules.allowBase32TrailingBits });
+    } catch (error) {
+      if (error instanceof Base32Error) return 'secret-encoding';
+      throw error;
+    }
+  } else {
+    return 'secret-type';
+  }
+  if (bytes.length < rules.minSecretBytes || bytes.length > rules.maxSecretBytes) return 'secret-length';
+  return bytes;
+}
+
+/** Human-readable text for a secret problem, for thrown errors (no secret in it). */
+export function describeSecretProblem(problem: SecretProblem, rules: SecretRules): string {
+  switch (problem) {
+    case 'secret-type':
+      return '"secret" expected a Uint8Array or a base32 string';
+    case 'secret-encoding':
+      return '"secret" is not valid base32';
+    case 'secret-length':
+      return `"secret" expected ${rules.minSecretBytes}..${rules.maxSecretBytes} bytes`;
+  }
+}
