@@ -1,0 +1,121 @@
+// `totp-fleet verify`: NDJSON requests in (a file or stdin), NDJSON results out, same order.
+
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { TotpVerifier, type VerifyRequest, type VerifyResult } from '../verifier.js';
+import { intArg, TOTP_OPTION_HELP, TOTP_OPTION_SPECS, totpOptions, UsageError } from './options.js';
+
+export const VERIFY_HELP = `Usage: totp-fleet verify [options] [FILE]
+
+Reads one JSON request per line from FILE (or standard input):
+  {"account": "alice", "secret": "<base32>", "code": "123456", "timestamp": 1700000000000}
+and writes one JSON result per non-empty line, in the same order, to standard output:
+  {"account": "alice", "status": "valid", "delta": 0, "step": 56666666}
+A line that is not a JSON object gets {"status": "malformed", "reason": "request"}.
+"timestamp" (milliseconds) defaults to the time the line is read. A summary goes to stderr.
+
+Options:
+${TOTP_OPTION_HELP}
+  --window N                 steps accepted each way (default 1, at most 10)
+  --past N, --future N       steps accepted before / after the current one
+  --batch-size N             lines verified per batch (default 4096)
+  --quiet                    no summary on stderr
+  -h, --help                 this help`;
+
+interface Line {
+  readonly request: unknown;
+  readonly account: string | undefined;
+}
+
+function parseLine(text: string): Line {
+  try {
+    const request: unknown = JSON.parse(text);
+    const account = request !== null && typeof request === 'object' &&
+      typeof (request as { account?: unknown }).account === 'string'
+      ? (request as { account: string }).account
+      : undefined;
+    return { request, account };
+  } catch {
+    return { request: null, account: undefined };
+  }
+}
+
+function resultLine(line: Line, result: VerifyResult): string {
+  return JSON.stringify(line.account === undefined ? result : { account: line.account, ...result });
+}
+
+/** Runs the command; resolves to the process exit status. */
+export async function runVerify(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...TOTP_OPTION_SPECS,
+      window: { type: 'string' },
+      past: { type: 'string' },
+      future: { type: 'string' },
+      'batch-size': { type: 'string' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(VERIFY_HELP + '\n');
+    return 0;
+  }
+  if (positionals.length > 1) throw new UsageError('verify takes at most one FILE');
+  const opts = totpOptions(values);
+  const window = intArg('window', values.window);
+  const past = intArg('past', values.past);
+  const future = intArg('future', values.future);
+  if (window !== undefined && (past !== undefined || future !== undefined)) {
+    throw new UsageError('use --window, or --past/--future, not both');
+  }
+  if (window !== undefined) opts.window = window;
+  else if (past !== undefined || future !== undefined) opts.window = { past: past ?? 1, future: future ?? 1 };
+  const batchSize = intArg('batch-size', values['batch-size']) ?? 4096;
+  if (batchSize < 1 || batchSize > 1_000_000) throw new UsageError('--batch-size expected 1..1000000');
+
+  const verifier = await TotpVerifier.create(opts);
+  const input = positionals[0] === undefined || positionals[0] === '-'
+    ? process.stdin
+    : createReadStream(positionals[0]);
+  const counts = new Map<string, number>();
+  const started = performance.now();
+  let total = 0;
+  let pending: Line[] = [];
+  const flush = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    const results = await verifier.verifyBatch(batch.map((l) => l.request as VerifyRequest));
+    let out = '';
+    for (let i = 0; i < batch.length; i++) {
+      const r = results[i]!;
+      counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+      out += resultLine(batch[i]!, r) + '\n';
+    }
+    total += batch.length;
+    if (!process.stdout.write(out)) {
+      await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
+    }
+  };
+  try {
+    const lines = createInterface({ input, crlfDelay: Infinity });
+    for await (const text of lines) {
+      if (text.trim() === '') continue;
+      pending.push(parseLine(text));
+      if (pending.length >= batchSize) await flush();
+    }
+    await flush();
+  } finally {
+    await verifier.close();
+  }
+  if (!values.quiet) {
+    const ms = performance.now() - started;
+    const summary = [...counts].map(([status, n]) => `${n} ${status}`).join(', ') || 'nothing';
+    process.stderr.write(`totp-fleet verify: ${total} requests (${summary}) in ${ms.toFixed(1)} ms\n`);
+  }
+  return 0;
+}
