@@ -12,23 +12,24 @@ import { hmacSha1Counter } from "./hmac";
 }
 
 /**
- * The 31-bit dynamic-truncation value of a digest held as 5 words at `digest`:
+ * The 31-bit dynamic-truncation value of a digest held as 5 words, word j at
+ * `digest + j * stride` (4 for a plain digest, 16 for one lane of a SIMD digest):
  * offset = low nibble of byte 19; the 4 bytes from there, big-endian, top bit cleared.
  */
-export function truncate(digest: usize): u32 {
-  const offset = <usize>(load<u32>(digest, 16) & 0xf);
+export function truncate(digest: usize, stride: usize): u32 {
+  const offset = <usize>(load<u32>(digest + 4 * stride) & 0xf);
   // Bytes offset..offset+3 of the big-endian digest span at most two words.
   const wi = offset >>> 2;
   const sh = <u32>(offset & 3) << 3;
-  const hi = load<u32>(digest + (wi << 2));
+  const hi = load<u32>(digest + wi * stride);
   // wi <= 3, so word wi + 1 always exists. `(lo >>> 1) >>> (31 - sh)` is `lo >>> (32 - sh)`
   // without a 32-bit shift when sh is 0, and without a branch on digest bits.
-  const lo = load<u32>(digest + ((wi + 1) << 2));
+  const lo = load<u32>(digest + (wi + 1) * stride);
   return ((hi << sh) | ((lo >>> 1) >>> (31 - sh))) & 0x7fffffff;
 }
 
 /** The HOTP code (as a number below 10^digits) for `counter` from the midstates at `mid`. */
 export function hotpCode(mid: usize, counter: u64, digits: u32): u32 {
   hmacSha1Counter(mid, counter, DIGEST_PTR);
-  return truncate(DIGEST_PTR) % pow10(digits);
+  return truncate(DIGEST_PTR, 4) % pow10(digits);
 }

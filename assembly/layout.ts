@@ -8,8 +8,8 @@
 //   ┌────────────────────────────────────────────┐
 //   │ 0 .. REGION_BASE                           │ static data    (AssemblyScript's own; tiny)
 //   ├────────────────────────────────────────────┤
-//   │ MID_PTR                                    │ midstates      MID_STRIDE bytes: inner state, then outer
-//   │                                            │                state (SHA-1: 5 + 5 u32, rest reserved)
+//   │ MID_PTR                                    │ midstates      MID_STRIDE bytes: inner state (5 u32), then
+//   │                                            │                outer state (5 u32) of HMAC-SHA1
 //   │ COUNTER_PTR                                │ counter        u64: HOTP counter / TOTP step T
 //   │ CODE_PTR                                   │ code           u32: the code the user typed, as a number
 //   │ PARAMS_PTR                                 │ params         u32: see PARAM_* below
@@ -32,12 +32,16 @@
 // RESULT_NO_MATCH / RESULT_MALFORMED. generateBatch writes the code itself (0..10^digits - 1).
 
 /** Bumped whenever anything in this file changes meaning. */
-export const LAYOUT_VERSION: u32 = 1;
+export const LAYOUT_VERSION: u32 = 2;
 
 /** Items per kernel call. A multiple of 4 so that SIMD lanes never straddle the end. */
 export const MAX_ITEMS: usize = 8192;
-/** Bytes of midstate per item: room for SHA-512's 2 x 64 bytes; SHA-1 uses the first 40. */
-export const MID_STRIDE: usize = 128;
+/**
+ * Bytes of midstate per item: SHA-1's inner and outer states. Kept tight because midstates
+ * travel with every batch (from the key cache, to workers); wider hashes will need a wider
+ * stride and a new LAYOUT_VERSION.
+ */
+export const MID_STRIDE: usize = 40;
 /** Longest raw secret accepted, in bytes. Longer than a hash block is hashed first (RFC 2104). */
 export const MAX_KEY_BYTES: usize = 256;
 /** Bytes of raw secrets one call can carry. */
@@ -90,6 +94,23 @@ export const LAYOUT_END: usize = SCRATCH_PTR + SCRATCH_SIZE;
 /** 5-word digest buffer. */
 // @ts-ignore: decorator
 @inline export const DIGEST_PTR: usize = SCRATCH_PTR + 480;
+/** SIMD: 5 x v128 state, 16 x v128 message ring, 5 x v128 digest (4 lanes each). */
+// @ts-ignore: decorator
+@inline export const X4_STATE_PTR: usize = SCRATCH_PTR + 512;
+// @ts-ignore: decorator
+@inline export const X4_MSG_PTR: usize = SCRATCH_PTR + 592;
+// @ts-ignore: decorator
+@inline export const X4_DIGEST_PTR: usize = SCRATCH_PTR + 848;
+/** SIMD lane scheduler: per lane, the item (i32, -1 idle) and its candidate cursor (u32). */
+// @ts-ignore: decorator
+@inline export const LANE_ITEM_PTR: usize = SCRATCH_PTR + 928;
+// @ts-ignore: decorator
+@inline export const LANE_CURSOR_PTR: usize = SCRATCH_PTR + 944;
+/** SIMD lane scheduler: per lane, this round's delta (i32) and counter (u64). */
+// @ts-ignore: decorator
+@inline export const LANE_DELTA_PTR: usize = SCRATCH_PTR + 960;
+// @ts-ignore: decorator
+@inline export const LANE_COUNTER_PTR: usize = SCRATCH_PTR + 976;
 
 /** True when static data fits below REGION_BASE and memory reaches LAYOUT_END. */
 export function layoutOk(): bool {

@@ -1,30 +1,62 @@
 // Packing canonical items into the core's struct-of-arrays layout, and running packed chunks.
 //
-// A chunk is one kernel call: at most `maxItems` items and `keyPoolSize` key bytes, in two
-// ArrayBuffers so that it can be moved to a worker rather than cloned. Items arrive here
-// already validated (verifier.ts); the core still refuses anything out of range on its own.
+// A chunk is one kernel call: at most `maxItems` items and `keyPoolSize` key bytes. It lives
+// in two ArrayBuffers (fixed-size fields; raw keys) so that it can be moved to a worker rather
+// than cloned. An item carries either its midstates (from the key cache; flagged
+// PARAM_MID_READY) or its raw key (derived where the chunk runs). Items arrive here already
+// validated (verifier.ts); the core still refuses anything out of range on its own.
 
 import type { Core, CoreLayout } from './wasm.js';
 
 /** What the kernel is asked to do with a chunk. */
-export type KernelMode = 'verify' | 'generate';
+export type KernelMode = 'verify' | 'verify-scalar' | 'generate';
 
-/** One kernel call's worth of items, struct-of-arrays, in two ArrayBuffers (fixed-size fields, keys). */
+/** One kernel call's worth of items, struct-of-arrays. */
 export interface PackedChunk {
   readonly count: number;
-  /** The buffers behind every view below: what a transfer to a worker moves. */
-  readonly buffers: readonly ArrayBuffer[];
+  /** Slots in the fixed buffer (≥ count); fixes where each field starts. */
+  readonly cap: number;
+  /** Counters, codes, params, key slots and midstates. */
+  readonly fixed: ArrayBuffer;
+  /** Raw keys of the items that carry no midstates, back to back. */
+  readonly keyBuffer: ArrayBuffer;
+  readonly keyBytes: number;
+}
+
+/** Typed views over a chunk's buffers. */
+export interface ChunkViews {
   /** u64 counters as (low, high) u32 pairs. */
   readonly counter: Uint32Array;
   readonly code: Uint32Array;
   readonly params: Uint32Array;
   readonly keyOff: Uint32Array;
   readonly keyLen: Uint32Array;
-  /** Raw key bytes of every item, back to back. */
+  /** `midWords` words per item. */
+  readonly mid: Uint32Array;
   readonly keys: Uint8Array;
 }
 
 const TWO_32 = 2 ** 32;
+
+/** Bytes per item in a chunk's fixed buffer. */
+function fixedStride(layout: CoreLayout): number {
+  return 24 + layout.midStride;
+}
+
+/** Views over `chunk`; `count` items from the start of each field. */
+export function chunkViews(layout: CoreLayout, chunk: PackedChunk): ChunkViews {
+  const { cap, count, fixed } = chunk;
+  const midWords = layout.midStride / 4;
+  return {
+    counter: new Uint32Array(fixed, 0, count * 2),
+    code: new Uint32Array(fixed, cap * 8, count),
+    params: new Uint32Array(fixed, cap * 12, count),
+    keyOff: new Uint32Array(fixed, cap * 16, count),
+    keyLen: new Uint32Array(fixed, cap * 20, count),
+    mid: new Uint32Array(fixed, cap * 24, count * midWords),
+    keys: new Uint8Array(chunk.keyBuffer, 0, chunk.keyBytes),
+  };
+}
 
 /** The params word of an item (see assembly/layout.ts). */
 export function packParams(layout: CoreLayout, digits: number, past: number, future: number): number {
@@ -34,41 +66,94 @@ export function packParams(layout: CoreLayout, digits: number, past: number, fut
     (layout.algSha1 << layout.paramAlgShift)) >>> 0;
 }
 
-/** Builds chunks item by item; `add` returns the item's index across all chunks. */
+/** Builds chunks item by item; `add*` return the item's index across all chunks. */
 export class BatchPacker {
   readonly #layout: CoreLayout;
+  readonly #midWords: number;
   readonly #chunks: PackedChunk[] = [];
+  readonly #chunkItems: number;
+  /** Midstate views of every chunk opened, and the index of each one's first item. */
+  readonly #mids: { start: number; mid: Uint32Array }[] = [];
   #remaining: number;
   #total = 0;
   // The chunk being filled.
   #cap = 0;
   #count = 0;
   #keyBytes = 0;
-  #keyCap = 0;
-  #fixed!: ArrayBuffer;
-  #counter!: Uint32Array;
-  #code!: Uint32Array;
-  #params!: Uint32Array;
-  #keyOff!: Uint32Array;
-  #keyLen!: Uint32Array;
-  #keys!: Uint8Array;
+  #fixed = new ArrayBuffer(0);
+  #counter = new Uint32Array(0);
+  #code = new Uint32Array(0);
+  #params = new Uint32Array(0);
+  #keyOff = new Uint32Array(0);
+  #keyLen = new Uint32Array(0);
+  #mid = new Uint32Array(0);
+  #keys = new Uint8Array(0);
 
-  /** `expected`: how many items will be added (sizes the first chunk; more may follow). */
-  constructor(layout: CoreLayout, expected: number) {
+  /**
+   * `expected`: how many items will be added (sizes the chunks; more may follow).
+   * `chunkItems`: items per chunk at most (default and upper bound: `layout.maxItems`).
+   */
+  constructor(layout: CoreLayout, expected: number, chunkItems = layout.maxItems) {
     this.#layout = layout;
+    this.#midWords = layout.midStride / 4;
     this.#remaining = Math.max(1, expected);
+    this.#chunkItems = Math.max(1, Math.min(chunkItems, layout.maxItems));
   }
 
   /**
-   * Adds an item. `counter` is a non-negative integer below 2^64 (number or bigint), `key`
-   * at most `layout.maxKeyBytes` long: the caller has checked both.
+   * Adds an item with its raw key (at most `layout.maxKeyBytes`, checked by the caller).
+   * `counter` is a non-negative integer below 2^64 (number or bigint).
    */
-  add(key: Uint8Array, counter: number | bigint, code: number, params: number): number {
-    if (this.#count === this.#cap || this.#keyBytes + key.length > this.#layout.keyPoolSize) {
+  addKey(key: Uint8Array, counter: number | bigint, code: number, params: number): number {
+    const i = this.#slot(key.length);
+    if (this.#keyBytes + key.length > this.#keys.length) this.#growKeys(this.#keyBytes + key.length);
+    this.#keys.set(key, this.#keyBytes);
+    this.#keyOff[i] = this.#keyBytes;
+    this.#keyLen[i] = key.length;
+    this.#keyBytes += key.length;
+    return this.#fill(i, counter, code, params);
+  }
+
+  /** Adds an item whose midstates are `mids[at .. at + midStride / 4]` (from a key cache). */
+  addMid(mids: Uint32Array, at: number, counter: number | bigint, code: number, params: number): number {
+    const i = this.#slot(0);
+    const w = this.#midWords;
+    const dst = this.#mid;
+    const base = i * w;
+    for (let k = 0; k < w; k++) dst[base + k] = mids[at + k]!;
+    return this.#fill(i, counter, code, (params | this.#layout.paramMidReady) >>> 0);
+  }
+
+  /** Adds an item whose midstates will be supplied later with `fillMid` (derived in a batch). */
+  addPending(counter: number | bigint, code: number, params: number): number {
+    const i = this.#slot(0);
+    return this.#fill(i, counter, code, (params | this.#layout.paramMidReady) >>> 0);
+  }
+
+  /** Supplies the midstates of the item at `index` (from `add*`): `src[at ..]`. */
+  fillMid(index: number, src: Uint32Array, at: number): void {
+    let k = this.#mids.length - 1;
+    while (this.#mids[k]!.start > index) k--;
+    const { start, mid } = this.#mids[k]!;
+    const w = this.#midWords;
+    mid.set(src.subarray(at, at + w), (index - start) * w);
+  }
+
+  /** The packed chunks, in order. The packer must not be used afterwards. */
+  finish(): PackedChunk[] {
+    this.#close();
+    return this.#chunks;
+  }
+
+  #slot(keyLength: number): number {
+    if (this.#count === this.#cap || this.#keyBytes + keyLength > this.#layout.keyPoolSize) {
       this.#close();
       this.#open();
     }
-    const i = this.#count++;
+    return this.#count++;
+  }
+
+  #fill(i: number, counter: number | bigint, code: number, params: number): number {
     if (typeof counter === 'bigint') {
       this.#counter[2 * i] = Number(counter & 0xffffffffn);
       this.#counter[2 * i + 1] = Number(counter >> 32n);
@@ -78,102 +163,150 @@ export class BatchPacker {
     }
     this.#code[i] = code;
     this.#params[i] = params;
-    if (this.#keyBytes + key.length > this.#keyCap) this.#growKeys(this.#keyBytes + key.length);
-    this.#keys.set(key, this.#keyBytes);
-    this.#keyOff[i] = this.#keyBytes;
-    this.#keyLen[i] = key.length;
-    this.#keyBytes += key.length;
     this.#remaining--;
     return this.#total++;
   }
 
-  /** The packed chunks, in order. The packer must not be used afterwards. */
-  finish(): PackedChunk[] {
-    this.#close();
-    return this.#chunks;
-  }
-
   #open(): void {
-    const cap = Math.min(Math.max(1, this.#remaining), this.#layout.maxItems);
-    // One buffer: 2 u32 counter words + code + params + keyOff + keyLen per item.
-    const fixed = new ArrayBuffer(cap * 24);
+    const cap = Math.min(Math.max(1, this.#remaining), this.#chunkItems);
+    const fixed = new ArrayBuffer(cap * fixedStride(this.#layout));
     this.#fixed = fixed;
     this.#counter = new Uint32Array(fixed, 0, cap * 2);
     this.#code = new Uint32Array(fixed, cap * 8, cap);
     this.#params = new Uint32Array(fixed, cap * 12, cap);
     this.#keyOff = new Uint32Array(fixed, cap * 16, cap);
     this.#keyLen = new Uint32Array(fixed, cap * 20, cap);
+    this.#mid = new Uint32Array(fixed, cap * 24, cap * this.#midWords);
+    this.#mids.push({ start: this.#total, mid: this.#mid });
     this.#cap = cap;
     this.#count = 0;
     this.#keyBytes = 0;
-    this.#keyCap = 0;
     this.#keys = new Uint8Array(0);
-    this.#growKeys(Math.min(cap * 32, this.#layout.keyPoolSize));
   }
 
   #growKeys(atLeast: number): void {
-    const size = Math.min(Math.max(atLeast, this.#keyCap * 2), this.#layout.keyPoolSize);
+    const size = Math.min(Math.max(atLeast, this.#keys.length * 2, 1024), this.#layout.keyPoolSize);
     const keys = new Uint8Array(size);
     keys.set(this.#keys.subarray(0, this.#keyBytes));
     this.#keys.fill(0); // the old buffer held secrets
     this.#keys = keys;
-    this.#keyCap = size;
   }
 
   #close(): void {
     if (this.#count === 0) return;
-    const n = this.#count;
-    const cap = this.#cap;
-    const fixed = this.#fixed;
     this.#chunks.push({
-      count: n,
-      buffers: [fixed, this.#keys.buffer as ArrayBuffer],
-      counter: new Uint32Array(fixed, 0, n * 2),
-      code: new Uint32Array(fixed, cap * 8, n),
-      params: new Uint32Array(fixed, cap * 12, n),
-      keyOff: new Uint32Array(fixed, cap * 16, n),
-      keyLen: new Uint32Array(fixed, cap * 20, n),
-      keys: this.#keys.subarray(0, this.#keyBytes),
+      count: this.#count,
+      cap: this.#cap,
+      fixed: this.#fixed,
+      keyBuffer: this.#keys.buffer as ArrayBuffer,
+      keyBytes: this.#keyBytes,
     });
     this.#count = 0;
     this.#cap = 0;
   }
 }
 
+/** Zeroes what in a chunk is secret or tied to a secret: raw keys, midstates, codes. */
+export function wipeChunk(layout: CoreLayout, chunk: PackedChunk): void {
+  if (chunk.fixed.byteLength === 0) return; // detached: moved to a worker
+  const v = chunkViews(layout, chunk);
+  v.keys.fill(0);
+  v.mid.fill(0);
+  v.code.fill(0);
+}
+
 /**
  * Runs one chunk on `core` and writes its `count` results into `out` at `offset`.
- * Secret-bearing core regions, and the chunk's own key bytes, are wiped afterwards.
+ * The core's secret-bearing regions are wiped afterwards, whatever happens.
  */
 export function runChunk(core: Core, chunk: PackedChunk, mode: KernelMode, out: Int32Array, offset: number): void {
   const v = core.views;
+  const c = chunkViews(core.layout, chunk);
   const n = chunk.count;
   try {
-    v.counter.set(chunk.counter);
-    v.code.set(chunk.code);
-    v.params.set(chunk.params);
-    v.keyOff.set(chunk.keyOff);
-    v.keyLen.set(chunk.keyLen);
-    v.keyPool.set(chunk.keys);
+    v.counter.set(c.counter);
+    v.code.set(c.code);
+    v.params.set(c.params);
+    v.keyOff.set(c.keyOff);
+    v.keyLen.set(c.keyLen);
+    v.mid.set(c.mid);
+    v.keyPool.set(c.keys);
     core.deriveKeys(n);
     if (mode === 'verify') core.verifyBatch(n);
+    else if (mode === 'verify-scalar') core.verifyBatchScalar(n);
     else core.generateBatch(n);
     out.set(v.result.subarray(0, n), offset);
   } finally {
     core.wipe(n);
-    chunk.keys.fill(0);
-    chunk.code.fill(0);
   }
 }
 
-/** Runs every chunk in order on `core`; returns one result per packed item. */
+/** Runs every chunk in order on `core`, then wipes them; one result per packed item. */
 export function runChunks(core: Core, chunks: readonly PackedChunk[], mode: KernelMode): Int32Array {
   let total = 0;
   for (const c of chunks) total += c.count;
   const out = new Int32Array(total);
   let offset = 0;
-  for (const c of chunks) {
-    runChunk(core, c, mode, out, offset);
-    offset += c.count;
+  try {
+    for (const c of chunks) {
+      runChunk(core, c, mode, out, offset);
+      offset += c.count;
+    }
+  } finally {
+    for (const c of chunks) wipeChunk(core.layout, c);
   }
   return out;
+}
+
+/**
+ * Derives the midstates of `keys` on `core`, in as many kernel calls as they need, into
+ * `out` (`layout.midStride / 4` words per key, in order). Core regions are wiped afterwards.
+ */
+export function deriveMidstates(core: Core, keys: readonly Uint8Array[], out: Uint32Array): void {
+  const { layout, views: v } = core;
+  const words = layout.midStride / 4;
+  let i = 0;
+  while (i < keys.length) {
+    let n = 0;
+    let bytes = 0;
+    try {
+      while (i + n < keys.length && n < layout.maxItems && bytes + keys[i + n]!.length <= layout.keyPoolSize) {
+        const key = keys[i + n]!;
+        v.keyPool.set(key, bytes);
+        v.keyOff[n] = bytes;
+        v.keyLen[n] = key.length;
+        v.params[n] = 0;
+        bytes += key.length;
+        n++;
+      }
+      core.deriveKeys(n);
+      out.set(v.mid.subarray(0, n * words), i * words);
+    } finally {
+      core.wipe(n);
+    }
+    i += n;
+  }
+}
+
+/**
+ * Runs a throw-away batch through `core` a few times so that the engine compiles the hot
+ * kernels with its optimising tier now rather than during the first real batches (V8 starts
+ * WebAssembly in a baseline tier and optimises functions once they are hot). Zero keys; the
+ * core is wiped afterwards.
+ */
+export function warmCore(core: Core, rounds = 3): void {
+  const { layout, views: v } = core;
+  const n = layout.maxItems;
+  const params = packParams(layout, 6, 1, 1) | layout.paramMidReady;
+  try {
+    for (let r = 0; r < rounds; r++) {
+      v.params.fill(params, 0, n);
+      v.counter.fill(0, 0, 2 * n);
+      v.counter.fill(r + 1, 0, 1);
+      core.verifyBatch(n);
+    }
+  } finally {
+    core.wipe(n);
+    v.params.fill(0, 0, n);
+  }
 }

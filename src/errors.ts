@@ -5,6 +5,7 @@
 /** Stable codes of operational failures. */
 export type TotpFleetErrorCode =
   | 'ERR_CLOSED'
+  | 'ERR_OVERLOADED'
   | 'ERR_CORE_MISSING'
   | 'ERR_CORE_LAYOUT'
   | 'ERR_CORE_FAILED';

@@ -5,10 +5,13 @@ export * as hotp from './hotp.js';
 export * as base32 from './base32.js';
 export { Base32Error } from './base32.js';
 export { TotpVerifier } from './verifier.js';
+export { KeyHandle } from './keys.js';
 export type {
   VerifierOptions, VerifyRequest, VerifyResult, VerifyStatus, MalformedReason, WindowOptions,
+  BatchingOptions, VerifierStats,
 } from './verifier.js';
 export type { TotpGenerateOptions, TimeOptions } from './totp.js';
+export type { PoolOptions, PoolStats } from './pool.js';
 export type { HotpGenerateOptions } from './hotp.js';
 export type { CommonOptions, Digits } from './otp.js';
 export type { Secret } from './secret.js';

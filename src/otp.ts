@@ -74,7 +74,7 @@ export function generatorKey(secret: unknown, common: ResolvedCommon): Uint8Arra
 export function generateCode(key: Uint8Array, counter: number | bigint, digits: Digits): string {
   const core = inlineCore();
   const packer = new BatchPacker(core.layout, 1);
-  packer.add(key, counter, 0, packParams(core.layout, digits, 0, 0));
+  packer.addKey(key, counter, 0, packParams(core.layout, digits, 0, 0));
   const [value] = runChunks(core, packer.finish(), 'generate');
   return formatCode(value!, digits);
 }

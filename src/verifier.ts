@@ -1,12 +1,17 @@
-// The verifier: validates and canonicalises every request, packs the good ones into chunks,
-// runs them through the core and answers one result per request, in request order.
+// The verifier: validates and canonicalises every request, resolves each secret to its HMAC
+// midstates (key handle, key cache, or derived in one batched core call), packs the good
+// requests into chunks, dispatches them (inline or to workers) and answers one result per
+// request, in request order.
 //
 // A bad request is a result with status 'malformed' and a reason; it never throws and never
 // disturbs its neighbours. Options are validated once, in `create`.
 
-import { BatchPacker, packParams, runChunks } from './batch.js';
+import { Batcher } from './batcher.js';
+import { BatchPacker, deriveMidstates, packParams } from './batch.js';
 import { intOption, optionsObject, TotpFleetError } from './errors.js';
-import { type CommonOptions, type Digits, type ResolvedCommon, parseCode, resolveCommon } from './otp.js';
+import { KeyCache, KeyHandle, KeyRing } from './keys.js';
+import { type CommonOptions, type Digits, type ResolvedCommon, generatorKey, parseCode, resolveCommon } from './otp.js';
+import { Dispatcher, type PoolInternals, type PoolOptions, type PoolStats, RESULT_ERROR } from './pool.js';
 import { type Secret, type SecretProblem, secretBytes } from './secret.js';
 import { type TimeOptions, resolveTime } from './totp.js';
 import { timeStep } from './time.js';
@@ -20,15 +25,26 @@ export interface WindowOptions {
   future?: number;
 }
 
-export interface VerifierOptions extends CommonOptions, TimeOptions {
+/** How single `verify()` calls are coalesced into batches. */
+export interface BatchingOptions {
+  /** Largest batch the coalescer forms (1..1,000,000); default 8192. */
+  maxBatch?: number;
+  /** Longest a call waits for a busy verifier before its batch goes anyway, in ms (0..1000); default 2. */
+  maxDelayMs?: number;
+}
+
+export interface VerifierOptions extends CommonOptions, TimeOptions, PoolOptions {
   /** Steps accepted on each side of the current step: a number for both, or `{ past, future }`; default 1. */
   window?: number | WindowOptions;
+  /** Secrets whose midstates are kept (CLOCK eviction); 0 turns the cache off. Default 100,000. */
+  keyCacheSize?: number;
+  batching?: BatchingOptions;
 }
 
 /** One code to check. */
 export interface VerifyRequest {
-  /** Raw key bytes or base32 text. */
-  secret: Secret;
+  /** Raw key bytes, base32 text, or a handle from `importKey`. */
+  secret: Secret | KeyHandle;
   /** What the user typed: exactly `digits` ASCII digits. */
   code: string;
   /** Milliseconds since the Unix epoch; default the time the batch was received. */
@@ -43,9 +59,10 @@ export type MalformedReason =
   | 'code'
   | 'timestamp'
   | 'account'
+  | 'secret-handle'
   | SecretProblem;
 
-export type VerifyStatus = 'valid' | 'invalid' | 'malformed';
+export type VerifyStatus = 'valid' | 'invalid' | 'malformed' | 'error';
 
 /** The answer to one request. */
 export interface VerifyResult {
@@ -54,8 +71,16 @@ export interface VerifyResult {
   delta?: number;
   /** For 'valid': the matched time step (the RFC 6238 counter). */
   step?: number;
-  /** For 'malformed': what was wrong (never the value itself). */
-  reason?: MalformedReason;
+  /** For 'malformed': what was wrong (never the value itself). For 'error': 'internal'. */
+  reason?: MalformedReason | 'internal';
+}
+
+/** Counters for operators. */
+export interface VerifierStats {
+  keyCache: ReturnType<KeyCache['stats']>;
+  keyHandles: number;
+  pool: PoolStats;
+  batcher: { queued: number; running: number; batches: number };
 }
 
 interface Settings extends ResolvedCommon {
@@ -66,6 +91,8 @@ interface Settings extends ResolvedCommon {
 }
 
 const MAX_ACCOUNT_LENGTH = 512;
+const ERROR_RESULT: Readonly<VerifyResult> = Object.freeze({ status: 'error', reason: 'internal' });
+const INVALID_RESULT: Readonly<VerifyResult> = Object.freeze({ status: 'invalid' });
 
 function resolveWindow(value: unknown, max: number): { past: number; future: number } {
   if (value === undefined || typeof value === 'number') {
@@ -83,8 +110,17 @@ function malformed(reason: MalformedReason): VerifyResult {
   return { status: 'malformed', reason };
 }
 
+/** The cache's name for a secret as given; undefined for a value that is not a secret. */
+function cacheId(secret: unknown): string | undefined {
+  if (typeof secret === 'string') return 's' + secret;
+  if (secret instanceof Uint8Array) {
+    return 'b' + Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength).toString('latin1');
+  }
+  return undefined;
+}
+
 /**
- * Verifies TOTP codes in batches on the WebAssembly core.
+ * Verifies TOTP codes in batches on the WebAssembly core, inline or on worker threads.
  *
  * @example
  * const verifier = await TotpVerifier.create({ window: 1 });
@@ -96,52 +132,124 @@ export class TotpVerifier {
   readonly #settings: Settings;
   readonly #core: Core;
   readonly #params: number;
+  readonly #midWords: number;
+  readonly #cache: KeyCache;
+  readonly #ring: KeyRing;
+  readonly #dispatcher: Dispatcher;
+  readonly #batcher: Batcher<VerifyRequest, VerifyResult>;
   #closed = false;
 
-  private constructor(settings: Settings, core: Core) {
-    this.#settings = settings;
+  private constructor(opts: VerifierOptions, internals: PoolInternals) {
+    const core = inlineCore();
     this.#core = core;
-    this.#params = packParams(core.layout, settings.digits, settings.past, settings.future);
+    this.#settings = Object.freeze({
+      ...resolveCommon(opts),
+      ...resolveTime(opts),
+      ...resolveWindow(opts.window, core.layout.maxWindow),
+    });
+    this.#params = packParams(core.layout, this.#settings.digits, this.#settings.past, this.#settings.future);
+    this.#midWords = core.layout.midStride / 4;
+    this.#cache = new KeyCache(this.#midWords, intOption('keyCacheSize', opts.keyCacheSize, 0, 100_000_000, 100_000));
+    this.#ring = new KeyRing(this.#midWords);
+    const batching = optionsObject<BatchingOptions>('batching', opts.batching);
+    const maxBatch = intOption('batching.maxBatch', batching.maxBatch, 1, 1_000_000, 8192);
+    const maxDelayMs = intOption('batching.maxDelayMs', batching.maxDelayMs, 0, 1000, 2);
+    this.#dispatcher = new Dispatcher(opts, internals);
+    this.#batcher = new Batcher((reqs) => this.#verifyNow(reqs), {
+      maxBatch,
+      maxDelayMs,
+      maxQueue: this.#dispatcher.maxQueue,
+      concurrency: Math.max(1, this.#dispatcher.threads),
+    });
   }
 
   /** Validates `opts` (TypeError / RangeError naming the option) and makes a verifier. */
   static async create(opts?: VerifierOptions): Promise<TotpVerifier> {
-    const o = optionsObject<VerifierOptions>('opts', opts);
-    const core = inlineCore();
-    const settings: Settings = Object.freeze({
-      ...resolveCommon(o),
-      ...resolveTime(o),
-      ...resolveWindow(o.window, core.layout.maxWindow),
-    });
-    return new TotpVerifier(settings, core);
+    return new TotpVerifier(optionsObject<VerifierOptions>('opts', opts), {});
+  }
+
+  /** @internal For tests: a verifier with pool internals (fault-injecting workers). */
+  static async createWithInternals(opts: VerifierOptions, internals: PoolInternals): Promise<TotpVerifier> {
+    return new TotpVerifier(optionsObject<VerifierOptions>('opts', opts), internals);
   }
 
   /** The options in force, with defaults filled in. */
-  get options(): Readonly<{ digits: Digits; period: number; t0: number; window: { past: number; future: number }; minSecretBytes: number }> {
+  get options(): Readonly<{
+    digits: Digits; period: number; t0: number; window: { past: number; future: number };
+    minSecretBytes: number; keyCacheSize: number; threads: number; inlineThreshold: number;
+  }> {
     const s = this.#settings;
-    return { digits: s.digits, period: s.period, t0: s.t0, window: { past: s.past, future: s.future }, minSecretBytes: s.minSecretBytes };
+    return {
+      digits: s.digits, period: s.period, t0: s.t0, window: { past: s.past, future: s.future },
+      minSecretBytes: s.minSecretBytes, keyCacheSize: this.#cache.capacity,
+      threads: this.#dispatcher.threads, inlineThreshold: this.#dispatcher.inlineThreshold,
+    };
   }
 
-  /** Verifies one request; a batch of one. */
+  /**
+   * Hashes a secret's HMAC key blocks once and returns a handle to use as `secret` in requests
+   * to this verifier. About 60 bytes per handle (see README). Throws TypeError / RangeError for
+   * a secret this verifier would refuse; the message never contains the secret.
+   */
+  importKey(secret: Secret): KeyHandle {
+    this.#assertOpen();
+    const key = generatorKey(secret, this.#settings);
+    const mids = new Uint32Array(this.#midWords);
+    deriveMidstates(this.#core, [key], mids);
+    const handle = this.#ring.issue(mids, 0);
+    mids.fill(0);
+    return handle;
+  }
+
+  /** Zeroes a handle's midstates; requests using it afterwards are malformed ('secret-handle'). */
+  releaseKey(handle: KeyHandle): void {
+    this.#ring.release(handle);
+  }
+
+  stats(): VerifierStats {
+    return {
+      keyCache: this.#cache.stats(),
+      keyHandles: this.#ring.size,
+      pool: this.#dispatcher.stats(),
+      batcher: this.#batcher.pending,
+    };
+  }
+
+  /**
+   * Verifies one request. Calls made close together are coalesced into one batch, and a lone
+   * call on an idle verifier runs at once.
+   */
   async verify(request: VerifyRequest): Promise<VerifyResult> {
-    const [result] = await this.verifyBatch([request]);
-    return result!;
+    this.#assertOpen();
+    return this.#batcher.submit(request);
   }
 
   /**
    * Verifies every request; the i-th result answers the i-th request. Rejects only when
-   * `requests` is not an array or the verifier is closed.
+   * `requests` is not an array, the verifier is closed (ERR_CLOSED), or too much work is in
+   * flight (ERR_OVERLOADED).
    */
   async verifyBatch(requests: readonly VerifyRequest[]): Promise<VerifyResult[]> {
-    if (this.#closed) throw new TotpFleetError('ERR_CLOSED', 'the verifier is closed');
+    this.#assertOpen();
     if (!Array.isArray(requests)) throw new TypeError('"requests" expected an array');
+    return this.#verifyNow(requests);
+  }
+
+  async #verifyNow(requests: readonly VerifyRequest[]): Promise<VerifyResult[]> {
     const s = this.#settings;
     const now = Date.now();
     const n = requests.length;
     const results = new Array<VerifyResult>(n);
     const packed = new Int32Array(n).fill(-1);
     const steps = new Float64Array(n);
-    const packer = new BatchPacker(this.#core.layout, n);
+    const packer = new BatchPacker(this.#core.layout, n, this.#dispatcher.chunkItems(n));
+    const cache = this.#cache.capacity > 0 ? this.#cache : undefined;
+    // Cache misses: distinct secrets to derive, and the packed items waiting for each.
+    const missKeys: Uint8Array[] = [];
+    const missIds: string[] = [];
+    const missDecoded: boolean[] = [];
+    const missById = new Map<string, number>();
+    const waiting: number[] = []; // pairs: packed index, miss number
     for (let i = 0; i < n; i++) {
       const req: unknown = requests[i];
       if (req === null || typeof req !== 'object' || Array.isArray(req)) {
@@ -164,30 +272,92 @@ export class TotpVerifier {
         results[i] = malformed('timestamp');
         continue;
       }
-      const key = secretBytes(r.secret, s);
-      if (typeof key === 'string') {
-        results[i] = malformed(key);
-        continue;
+      const secret = r.secret;
+      if (KeyHandle.is(secret)) {
+        const at = this.#ring.offset(secret);
+        if (at < 0) {
+          results[i] = malformed('secret-handle');
+          continue;
+        }
+        packed[i] = packer.addMid(this.#ring.data, at, step, code, this.#params);
+      } else if (cache !== undefined) {
+        const id = cacheId(secret);
+        const at = id === undefined ? -1 : cache.lookup(id);
+        if (at >= 0) {
+          packed[i] = packer.addMid(cache.data, at, step, code, this.#params);
+        } else {
+          let miss = id === undefined ? undefined : missById.get(id);
+          if (miss === undefined) {
+            const key = secretBytes(secret, s);
+            if (typeof key === 'string') {
+              results[i] = malformed(key);
+              continue;
+            }
+            miss = missKeys.push(key) - 1;
+            missIds.push(id!);
+            missDecoded.push(typeof secret === 'string');
+            missById.set(id!, miss);
+          }
+          packed[i] = packer.addPending(step, code, this.#params);
+          waiting.push(packed[i]!, miss);
+        }
+      } else {
+        const key = secretBytes(secret, s);
+        if (typeof key === 'string') {
+          results[i] = malformed(key);
+          continue;
+        }
+        packed[i] = packer.addKey(key, step, code, this.#params);
+        if (typeof secret === 'string') key.fill(0); // our own decoded copy, now packed
       }
       steps[i] = step;
-      packed[i] = packer.add(key, step, code, this.#params);
     }
-    const raw = runChunks(this.#core, packer.finish(), 'verify');
+    if (missKeys.length > 0) this.#deriveMisses(packer, missKeys, missIds, missDecoded, waiting);
+    const chunks = packer.finish();
+    let total = 0;
+    for (const c of chunks) total += c.count;
+    const raw = total === 0 ? new Int32Array(0) : await this.#dispatcher.run(chunks, total, 'verify');
     const { resultNoMatch, resultMalformed } = this.#core.layout;
     for (let i = 0; i < n; i++) {
       const slot = packed[i]!;
       if (slot < 0) continue;
       const r = raw[slot]!;
-      if (r === resultNoMatch) results[i] = { status: 'invalid' };
-      else if (r === resultMalformed) results[i] = malformed('request');
+      if (r === resultNoMatch) results[i] = INVALID_RESULT;
+      else if (r === RESULT_ERROR || r === resultMalformed) results[i] = ERROR_RESULT;
       else results[i] = { status: 'valid', delta: r, step: steps[i]! + r };
     }
     return results;
   }
 
-  /** Closes the verifier; later calls reject with ERR_CLOSED. Idempotent. */
+  /** Derives every missed secret in one batched core call, fills the waiting items, caches them. */
+  #deriveMisses(packer: BatchPacker, keys: Uint8Array[], ids: string[], decoded: boolean[], waiting: number[]): void {
+    const w = this.#midWords;
+    const mids = new Uint32Array(keys.length * w);
+    try {
+      deriveMidstates(this.#core, keys, mids);
+      for (let k = 0; k < waiting.length; k += 2) packer.fillMid(waiting[k]!, mids, waiting[k + 1]! * w);
+      for (let m = 0; m < keys.length; m++) this.#cache.insert(ids[m]!, mids, m * w);
+    } finally {
+      mids.fill(0);
+      for (let m = 0; m < keys.length; m++) if (decoded[m]) keys[m]!.fill(0);
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new TotpFleetError('ERR_CLOSED', 'the verifier is closed');
+  }
+
+  /**
+   * Closes the verifier: calls already made are answered, later calls reject with ERR_CLOSED,
+   * the workers stop, and the key cache and handles are zeroed. Idempotent.
+   */
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
+    await this.#batcher.drain();
+    await this.#dispatcher.close();
+    this.#cache.clear();
+    this.#ring.wipe();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

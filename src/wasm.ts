@@ -10,7 +10,7 @@ import { instantiateSync } from '@assemblyscript/loader';
 import { TotpFleetError } from './errors.js';
 
 /** The layout version this file was written for (assembly/layout.ts LAYOUT_VERSION). */
-const EXPECTED_LAYOUT_VERSION = 1;
+const EXPECTED_LAYOUT_VERSION = 2;
 
 /** Where the build puts the core: <package>/build/core.wasm, one level above src/ and dist/. */
 const WASM_URL = new URL('../build/core.wasm', import.meta.url);
@@ -22,6 +22,7 @@ interface CoreExports {
   layoutOk(): number;
   deriveKeys(n: number): number;
   verifyBatch(n: number): number;
+  verifyBatchScalar(n: number): number;
   generateBatch(n: number): void;
   wipe(n: number): void;
 }
@@ -47,7 +48,8 @@ export interface CoreLayout {
 
 /** Views over one instance's regions; each holds `layout.maxItems` slots. */
 export interface CoreViews {
-  readonly mid: Uint8Array;
+  /** Midstates, `layout.midStride / 4` words per item. */
+  readonly mid: Uint32Array;
   /** u64 counters as (low, high) u32 pairs: slot i is [2i, 2i + 1]. */
   readonly counter: Uint32Array;
   readonly code: Uint32Array;
@@ -63,7 +65,10 @@ export interface Core {
   readonly layout: CoreLayout;
   readonly views: CoreViews;
   deriveKeys(n: number): number;
+  /** Four SIMD lanes; the kernel to use. */
   verifyBatch(n: number): number;
+  /** The scalar reference, same contract. */
+  verifyBatchScalar(n: number): number;
   generateBatch(n: number): void;
   wipe(n: number): void;
 }
@@ -131,7 +136,7 @@ export function instantiateCore(module: WebAssembly.Module = coreModule()): Core
   const buffer = raw.memory.buffer;
   const n = layout.maxItems;
   const views: CoreViews = Object.freeze({
-    mid: new Uint8Array(buffer, g('MID_PTR'), n * layout.midStride),
+    mid: new Uint32Array(buffer, g('MID_PTR'), (n * layout.midStride) / 4),
     counter: new Uint32Array(buffer, g('COUNTER_PTR'), n * 2),
     code: new Uint32Array(buffer, g('CODE_PTR'), n),
     params: new Uint32Array(buffer, g('PARAMS_PTR'), n),
@@ -145,6 +150,7 @@ export function instantiateCore(module: WebAssembly.Module = coreModule()): Core
     views,
     deriveKeys: raw.deriveKeys,
     verifyBatch: raw.verifyBatch,
+    verifyBatchScalar: raw.verifyBatchScalar,
     generateBatch: raw.generateBatch,
     wipe: raw.wipe,
   });

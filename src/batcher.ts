@@ -1,0 +1,106 @@
+// Coalesces single verify() calls into batches.
+//
+// Policy: when fewer than `concurrency` batches are running, the queue is flushed at the end
+// of the current tick (a microtask), so a lone call on an idle verifier waits for nothing.
+// When all batch slots are busy, calls accumulate until a slot frees, the queue reaches
+// `maxBatch`, or the oldest call has waited `maxDelayMs`. The queue is bounded: past `maxQueue`
+// waiting calls, a call is refused at once with ERR_OVERLOADED.
+
+import { TotpFleetError } from './errors.js';
+
+interface Waiting<Req, Res> {
+  readonly request: Req;
+  readonly resolve: (result: Res) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export interface BatcherOptions {
+  readonly maxBatch: number;
+  readonly maxDelayMs: number;
+  readonly maxQueue: number;
+  readonly concurrency: number;
+}
+
+export class Batcher<Req, Res> {
+  readonly #run: (requests: Req[]) => Promise<Res[]>;
+  readonly #opts: BatcherOptions;
+  #queue: Waiting<Req, Res>[] = [];
+  #running = 0;
+  #scheduled = false;
+  #timer: NodeJS.Timeout | undefined;
+  #drained: (() => void)[] = [];
+  #batches = 0;
+
+  constructor(run: (requests: Req[]) => Promise<Res[]>, opts: BatcherOptions) {
+    this.#run = run;
+    this.#opts = opts;
+  }
+
+  /** Calls waiting for a batch, batches running, and batches formed so far. */
+  get pending(): { queued: number; running: number; batches: number } {
+    return { queued: this.#queue.length, running: this.#running, batches: this.#batches };
+  }
+
+  submit(request: Req): Promise<Res> {
+    if (this.#queue.length >= this.#opts.maxQueue) {
+      return Promise.reject(new TotpFleetError('ERR_OVERLOADED',
+        `overloaded: ${this.#queue.length} calls waiting, limit ${this.#opts.maxQueue}; retry later`));
+    }
+    return new Promise<Res>((resolve, reject) => {
+      this.#queue.push({ request, resolve, reject });
+      if (this.#queue.length >= this.#opts.maxBatch) this.#flush();
+      else this.#schedule();
+    });
+  }
+
+  /** Resolves when nothing is queued or running. */
+  drain(): Promise<void> {
+    if (this.#queue.length === 0 && this.#running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drained.push(resolve));
+  }
+
+  #schedule(): void {
+    if (this.#running < this.#opts.concurrency) {
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        queueMicrotask(() => {
+          this.#scheduled = false;
+          if (this.#running < this.#opts.concurrency) this.#flush();
+          else this.#schedule();
+        });
+      }
+    } else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#flush();
+      }, this.#opts.maxDelayMs);
+    }
+  }
+
+  #flush(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, this.#opts.maxBatch);
+      this.#running++;
+      this.#batches++;
+      this.#run(batch.map((w) => w.request)).then(
+        (results) => {
+          for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+        },
+        (error: unknown) => {
+          for (const w of batch) w.reject(error);
+        },
+      ).finally(() => {
+        this.#running--;
+        if (this.#queue.length > 0) this.#schedule();
+        else if (this.#running === 0) for (const done of this.#drained.splice(0)) done();
+      });
+      // One batch per flush unless the queue is full beyond a batch and slots are free.
+      if (this.#running >= this.#opts.concurrency) break;
+    }
+    if (this.#queue.length > 0) this.#schedule();
+  }
+}

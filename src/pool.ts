@@ -1,0 +1,191 @@
+// Dispatch: where packed chunks run. Small batches run inline on the calling thread, because a
+// pool round trip costs tens of microseconds; large ones are spread over piscina workers.
+//
+// Faults (SECURITY.md R8, R12): a chunk whose worker dies (exit, uncaught throw, out of memory)
+// or misses its deadline is run once more on a fresh copy; if that fails too, its items are
+// answered RESULT_ERROR. Never dropped, never a guess. Admission is bounded: past `maxQueue`
+// items in flight, a batch is refused at once with ERR_OVERLOADED.
+
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import { type KernelMode, type PackedChunk, runChunk, warmCore, wipeChunk } from './batch.js';
+import { intOption, TotpFleetError } from './errors.js';
+import { type Core, coreModule, inlineCore } from './wasm.js';
+import type { PoolWorkerData, WorkerTask } from './worker.js';
+
+/**
+ * A JS-side result for an item whose chunk could not be run (worker or core failure).
+ * Outside every value the core writes (deltas, RESULT_NO_MATCH, RESULT_MALFORMED).
+ */
+export const RESULT_ERROR = -0x40000000;
+
+/** The compiled worker: dist/worker.js, also when this file runs from src/ under a test runner. */
+const WORKER_URL = new URL('../dist/worker.js', import.meta.url);
+
+export interface PoolOptions {
+  /** Worker threads; 0 runs everything inline. Default: the available parallelism. */
+  threads?: number;
+  /** Batches with fewer items than this run inline. Default 2048 (measured; see README). */
+  inlineThreshold?: number;
+  /** Items in flight (queued or running) before new batches are refused. Default 1,000,000. */
+  maxQueue?: number;
+  /** Milliseconds a chunk may run in a worker before it counts as failed. Default 30,000. */
+  taskTimeout?: number;
+  /** Memory limit of each worker's heap, in MB. Default 256. */
+  workerHeapMb?: number;
+}
+
+/** @internal Test hooks: another worker file (fault injection) and extra workerData. */
+export interface PoolInternals {
+  workerFile?: URL | string;
+  workerData?: Record<string, unknown>;
+}
+
+export interface PoolStats {
+  threads: number;
+  inFlight: number;
+  chunksRetried: number;
+  chunksFailed: number;
+  workerFailures: number;
+}
+
+function copyChunk(chunk: PackedChunk): PackedChunk {
+  return { ...chunk, fixed: chunk.fixed.slice(0), keyBuffer: chunk.keyBuffer.slice(0, chunk.keyBytes) };
+}
+
+/** Runs packed chunks inline or on workers and answers one result per item. */
+export class Dispatcher {
+  readonly threads: number;
+  readonly inlineThreshold: number;
+  readonly maxQueue: number;
+  readonly taskTimeout: number;
+  readonly #core: Core;
+  readonly #pool: Piscina<WorkerTask, Int32Array> | undefined;
+  #inFlight = 0;
+  #retried = 0;
+  #failed = 0;
+  #workerFailures = 0;
+  #closed = false;
+
+  constructor(opts: PoolOptions = {}, internals: PoolInternals = {}) {
+    const cores = availableParallelism();
+    this.threads = intOption('threads', opts.threads, 0, 256, cores);
+    this.inlineThreshold = intOption('inlineThreshold', opts.inlineThreshold, 0, Number.MAX_SAFE_INTEGER, 2048);
+    this.maxQueue = intOption('maxQueue', opts.maxQueue, 1, Number.MAX_SAFE_INTEGER, 1_000_000);
+    this.taskTimeout = intOption('taskTimeout', opts.taskTimeout, 1, 3_600_000, 30_000);
+    const heapMb = intOption('workerHeapMb', opts.workerHeapMb, 16, 65_536, 256);
+    this.#core = inlineCore();
+    warmCore(this.#core);
+    if (this.threads > 0) {
+      const workerData: PoolWorkerData & Record<string, unknown> = { ...internals.workerData, module: coreModule() };
+      const file = internals.workerFile ?? WORKER_URL;
+      this.#pool = new Piscina<WorkerTask, Int32Array>({
+        filename: file instanceof URL ? file.href : file,
+        minThreads: this.threads,
+        maxThreads: this.threads,
+        idleTimeout: Infinity,
+        workerData,
+        resourceLimits: { maxOldGenerationSizeMb: heapMb },
+        // Idle workers sleep on Atomics; results come back as soon as they are ready.
+        atomics: 'sync',
+      });
+      // A worker that dies is reported on the task; keep the pool's own 'error' from throwing.
+      this.#pool.on('error', () => { this.#workerFailures++; });
+    }
+  }
+
+  /** Items of a batch this size go to workers in chunks of at most this many. */
+  chunkItems(total: number): number {
+    if (this.#pool === undefined || total < this.inlineThreshold) return this.#core.layout.maxItems;
+    return Math.min(this.#core.layout.maxItems, Math.ceil(total / this.threads));
+  }
+
+  stats(): PoolStats {
+    return {
+      threads: this.threads,
+      inFlight: this.#inFlight,
+      chunksRetried: this.#retried,
+      chunksFailed: this.#failed,
+      workerFailures: this.#workerFailures,
+    };
+  }
+
+  /**
+   * Runs `chunks` (`total` items in all); resolves to one result per item, in order.
+   * Rejects only with ERR_CLOSED or ERR_OVERLOADED, before anything ran.
+   */
+  async run(chunks: readonly PackedChunk[], total: number, mode: KernelMode): Promise<Int32Array> {
+    if (this.#closed) throw new TotpFleetError('ERR_CLOSED', 'the verifier is closed');
+    if (this.#inFlight > 0 && this.#inFlight + total > this.maxQueue) {
+      for (const c of chunks) wipeChunk(this.#core.layout, c);
+      throw new TotpFleetError('ERR_OVERLOADED',
+        `overloaded: ${this.#inFlight} items in flight, limit ${this.maxQueue}; retry later`);
+    }
+    const out = new Int32Array(total);
+    this.#inFlight += total;
+    try {
+      if (this.#pool === undefined || total < this.inlineThreshold) {
+        let offset = 0;
+        for (const c of chunks) {
+          this.#runInline(c, mode, out, offset);
+          offset += c.count;
+        }
+      } else {
+        let offset = 0;
+        const runs: Promise<void>[] = [];
+        for (const c of chunks) {
+          runs.push(this.#runOnPool(c, mode, out, offset));
+          offset += c.count;
+        }
+        await Promise.all(runs);
+      }
+    } finally {
+      this.#inFlight -= total;
+      for (const c of chunks) wipeChunk(this.#core.layout, c);
+    }
+    return out;
+  }
+
+  #runInline(chunk: PackedChunk, mode: KernelMode, out: Int32Array, offset: number): void {
+    try {
+      runChunk(this.#core, chunk, mode, out, offset);
+    } catch {
+      // The core does not trap on data; if it fails anyway, its items are errors, not guesses.
+      this.#failed++;
+      out.fill(RESULT_ERROR, offset, offset + chunk.count);
+    }
+  }
+
+  async #runOnPool(chunk: PackedChunk, mode: KernelMode, out: Int32Array, offset: number): Promise<void> {
+    const pool = this.#pool!;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      // The worker gets a copy, moved: the original stays here in case the worker dies with it.
+      const copy = copyChunk(chunk);
+      try {
+        const result = await pool.run({ chunk: copy, mode }, {
+          transferList: [copy.fixed, copy.keyBuffer],
+          signal: AbortSignal.timeout(this.taskTimeout),
+        });
+        if (!(result instanceof Int32Array) || result.length !== chunk.count) {
+          throw new Error('worker returned a malformed result');
+        }
+        out.set(result, offset);
+        return;
+      } catch {
+        // Exit, uncaught throw, out of memory, deadline: the worker is gone or was terminated,
+        // and piscina starts a replacement. Nothing from it is trusted.
+        this.#workerFailures++;
+        if (attempt === 0) this.#retried++;
+      }
+    }
+    this.#failed++;
+    out.fill(RESULT_ERROR, offset, offset + chunk.count);
+  }
+
+  /** Lets running chunks finish, then stops the workers. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool?.close();
+  }
+}

@@ -1,0 +1,135 @@
+// Key cache and key handles: midstates reused, never confused between secrets.
+
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { base32, KeyHandle, TotpVerifier, totp, type VerifyRequest } from '../src/index.js';
+
+const TS = 1_700_000_000_000;
+const open: TotpVerifier[] = [];
+async function verifier(opts: Parameters<typeof TotpVerifier.create>[0]): Promise<TotpVerifier> {
+  const v = await TotpVerifier.create({ threads: 0, ...opts });
+  open.push(v);
+  return v;
+}
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((v) => v.close()));
+});
+
+function requestsFor(secrets: (Uint8Array | string)[], rounds: number): VerifyRequest[] {
+  const reqs: VerifyRequest[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < secrets.length; i++) {
+      const secret = secrets[(i * 7 + r * 13) % secrets.length]!;
+      const delta = ((i + r) % 5) - 2;
+      const valid = (i + r) % 4 !== 0;
+      const code = valid
+        ? totp.generate(secret, { timestamp: TS + delta * 30_000 })
+        : String((i * 7919 + r) % 1_000_000).padStart(6, '0');
+      reqs.push({ secret, code, timestamp: TS });
+    }
+  }
+  return reqs;
+}
+
+describe('key cache', () => {
+  it('stays correct under heavy eviction (8 slots, 300 secrets, mixed spellings)', async () => {
+    const raw = Array.from({ length: 200 }, () => randomBytes(20) as Uint8Array);
+    const secrets: (Uint8Array | string)[] = [...raw, ...raw.slice(0, 100).map((b) => base32.encode(b).toLowerCase())];
+    const reqs = requestsFor(secrets, 4);
+    const uncached = await verifier({ keyCacheSize: 0 });
+    const tiny = await verifier({ keyCacheSize: 8 });
+    const want = await uncached.verifyBatch(reqs);
+    // In batches of various sizes, so entries are evicted between and within batches.
+    const got = [];
+    for (let i = 0; i < reqs.length; i += 97) got.push(...(await tiny.verifyBatch(reqs.slice(i, i + 97))));
+    expect(got).toEqual(want);
+    // 3 in 4 carry a code 2..-2 steps off, and window 1 accepts 3 of those 5 offsets.
+    expect(want.filter((r) => r.status === 'valid').length).toBeGreaterThan(reqs.length / 3);
+    expect(want.filter((r) => r.status === 'invalid').length).toBeGreaterThan(reqs.length / 3);
+    const stats = tiny.stats().keyCache;
+    expect(stats.size).toBeLessThanOrEqual(8);
+    expect(stats.evictions).toBeGreaterThan(100);
+    expect(stats.hits).toBeGreaterThan(0);
+  });
+
+  it('derives a secret repeated within one batch once, and hits afterwards', async () => {
+    const secret = randomBytes(20);
+    const v = await verifier({});
+    const code = totp.generate(secret, { timestamp: TS });
+    const reqs = Array.from({ length: 50 }, () => ({ secret, code, timestamp: TS }));
+    expect((await v.verifyBatch(reqs)).every((r) => r.status === 'valid')).toBe(true);
+    expect(v.stats().keyCache).toMatchObject({ size: 1, misses: 50 });
+    await v.verifyBatch(reqs);
+    expect(v.stats().keyCache).toMatchObject({ size: 1, hits: 50 });
+  });
+
+  it('never caches a secret it refused, and applies each verifier its own rules', async () => {
+    const short = randomBytes(10);
+    const code = totp.generate(short, { timestamp: TS, minSecretBytes: 10 });
+    const strict = await verifier({});
+    const legacy = await verifier({ minSecretBytes: 10 });
+    for (let i = 0; i < 2; i++) {
+      expect(await strict.verify({ secret: short, code, timestamp: TS })).toEqual({ status: 'malformed', reason: 'secret-length' });
+      expect(await legacy.verify({ secret: short, code, timestamp: TS })).toMatchObject({ status: 'valid' });
+    }
+    expect(strict.stats().keyCache.size).toBe(0);
+  });
+
+  it('keeps secrets that differ in one byte apart', async () => {
+    const a = randomBytes(20);
+    const b = Uint8Array.from(a);
+    b[19]! ^= 1;
+    const v = await verifier({});
+    const codeA = totp.generate(a, { timestamp: TS });
+    const [ra, rb] = await v.verifyBatch([
+      { secret: a, code: codeA, timestamp: TS },
+      { secret: b, code: codeA, timestamp: TS },
+    ]);
+    expect(ra!.status).toBe('valid');
+    expect(rb!.status).toBe(totp.generate(b, { timestamp: TS }) === codeA ? 'valid' : 'invalid');
+  });
+});
+
+describe('key handles', () => {
+  it('verify like the secret they were made from', async () => {
+    const secrets = Array.from({ length: 100 }, () => randomBytes(20) as Uint8Array);
+    const v = await verifier({ keyCacheSize: 0 });
+    const handles = secrets.map((s) => v.importKey(s));
+    const bySecret = requestsFor(secrets, 2);
+    const byHandle = bySecret.map((r) => ({ ...r, secret: handles[secrets.indexOf(r.secret as Uint8Array)]! }));
+    expect(await v.verifyBatch(byHandle)).toEqual(await v.verifyBatch(bySecret));
+    expect(v.stats().keyHandles).toBe(100);
+    expect(JSON.stringify({ secret: handles[0] })).toBe('{"secret":"[KeyHandle]"}');
+  });
+
+  it('are refused after release, and by another verifier', async () => {
+    const secret = randomBytes(20);
+    const code = totp.generate(secret, { timestamp: TS });
+    const v = await verifier({});
+    const other = await verifier({});
+    const h = v.importKey(secret);
+    expect(KeyHandle.is(h)).toBe(true);
+    expect(KeyHandle.is({})).toBe(false);
+    expect(await other.verify({ secret: h, code, timestamp: TS })).toEqual({ status: 'malformed', reason: 'secret-handle' });
+    expect(await v.verify({ secret: h, code, timestamp: TS })).toMatchObject({ status: 'valid' });
+    v.releaseKey(h);
+    v.releaseKey(h);
+    expect(await v.verify({ secret: h, code, timestamp: TS })).toEqual({ status: 'malformed', reason: 'secret-handle' });
+    // A released slot is reused; the old handle still does not reach the new key.
+    const h2 = v.importKey(randomBytes(20));
+    expect(await v.verify({ secret: h, code, timestamp: TS })).toEqual({ status: 'malformed', reason: 'secret-handle' });
+    expect(v.stats().keyHandles).toBe(1);
+    void h2;
+  });
+
+  it('importKey refuses a bad secret without echoing it', async () => {
+    const v = await verifier({});
+    expect(() => v.importKey('NOT*BASE32')).toThrow(TypeError);
+    expect(() => v.importKey(randomBytes(8))).toThrow(RangeError);
+    try {
+      v.importKey('SECRETLOOKINGTEXT1');
+    } catch (error) {
+      expect((error as Error).message).not.toContain('SECRETLOOKINGTEXT1');
+    }
+  });
+});

@@ -1,0 +1,163 @@
+// The worker pool: same answers as a single thread, and faults that cost nothing.
+
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TotpVerifier, totp, type VerifyRequest, type VerifyResult } from '../src/index.js';
+import { TotpFleetError } from '../src/errors.js';
+
+const FAULTY = new URL('./fixtures/faulty-worker.mjs', import.meta.url);
+const TS = 1_700_000_015_000;
+
+/** A seeded PRNG (mulberry32), so a failure reproduces. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n requests: valid at every delta in -3..3 (window 2 accepts -2..2), invalid, malformed; shuffled. */
+function mixedRequests(n: number, seed: number): VerifyRequest[] {
+  const rand = prng(seed);
+  const secrets = Array.from({ length: 500 }, () => randomBytes(20));
+  const reqs: VerifyRequest[] = [];
+  for (let i = 0; i < n; i++) {
+    const secret = secrets[Math.floor(rand() * secrets.length)]!;
+    const kind = rand();
+    if (kind < 0.7) {
+      const delta = Math.floor(rand() * 7) - 3;
+      reqs.push({ secret, code: totp.generate(secret, { timestamp: TS + delta * 30_000 }), timestamp: TS });
+    } else if (kind < 0.9) {
+      reqs.push({ secret, code: String(Math.floor(rand() * 1e6)).padStart(6, '0'), timestamp: TS });
+    } else {
+      reqs.push({ secret, code: ' 12345', timestamp: TS });
+    }
+  }
+  return reqs;
+}
+
+function statuses(results: VerifyResult[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
+  return counts;
+}
+
+describe('pool with 2 threads', () => {
+  let pooled: TotpVerifier;
+  let single: TotpVerifier;
+  beforeAll(async () => {
+    pooled = await TotpVerifier.create({ threads: 2, window: 2, inlineThreshold: 1000 });
+    single = await TotpVerifier.create({ threads: 0, window: 2 });
+  });
+  afterAll(async () => {
+    await pooled.close();
+    await single.close();
+  });
+
+  it('answers 100k shuffled mixed items exactly as the single-threaded reference, item for item', async () => {
+    const reqs = mixedRequests(100_000, 1);
+    const [a, b] = await Promise.all([pooled.verifyBatch(reqs), single.verifyBatch(reqs)]);
+    expect(a).toHaveLength(reqs.length);
+    expect(a).toEqual(b);
+    const counts = statuses(a);
+    expect(counts.valid).toBeGreaterThan(40_000);
+    expect(counts.invalid).toBeGreaterThan(20_000);
+    expect(counts.malformed).toBeGreaterThan(5_000);
+    expect(counts.error).toBeUndefined();
+    // Deltas at the window's edge and beyond it are told apart.
+    const deltas = new Set(a.filter((r) => r.status === 'valid').map((r) => r.delta));
+    expect([...deltas].sort()).toEqual([-1, -2, 0, 1, 2]);
+    expect(pooled.stats().pool.chunksFailed).toBe(0);
+  });
+
+  it('keeps request order across chunks when batches interleave', async () => {
+    const batches = [mixedRequests(20_000, 2), mixedRequests(3_000, 3), mixedRequests(15_000, 4)];
+    const got = await Promise.all(batches.map((b) => pooled.verifyBatch(b)));
+    const want = await Promise.all(batches.map((b) => single.verifyBatch(b)));
+    expect(got).toEqual(want);
+  });
+});
+
+describe('worker faults', () => {
+  const reqs = mixedRequests(20_000, 5);
+  let reference: VerifyResult[];
+  beforeAll(async () => {
+    const single = await TotpVerifier.create({ threads: 0, window: 2 });
+    reference = await single.verifyBatch(reqs);
+    await single.close();
+  });
+
+  async function faulty(fault: string, budget: number, extra: { taskTimeout?: number; workerHeapMb?: number } = {}) {
+    const faultBudget = new Int32Array(new SharedArrayBuffer(4));
+    faultBudget[0] = budget;
+    return TotpVerifier.createWithInternals(
+      { threads: 2, window: 2, inlineThreshold: 100, ...extra },
+      { workerFile: FAULTY, workerData: { fault, faultBudget } },
+    );
+  }
+
+  for (const fault of ['exit', 'throw', 'uncaught', 'oom', 'hang']) {
+    it(`a worker that fails once (${fault}) costs nothing: its chunk is re-run and the next batch succeeds`, async () => {
+      const v = await faulty(fault, 1, fault === 'hang' ? { taskTimeout: 2000 } : fault === 'oom' ? { workerHeapMb: 32 } : {});
+      try {
+        expect(await v.verifyBatch(reqs)).toEqual(reference);
+        const stats = v.stats().pool;
+        expect(stats.chunksRetried).toBe(1);
+        expect(stats.chunksFailed).toBe(0);
+        expect(await v.verifyBatch(reqs)).toEqual(reference);
+      } finally {
+        await v.close();
+      }
+    });
+  }
+
+  it('items of a chunk that fails twice are errors: never valid, never invalid, never dropped', async () => {
+    const v = await faulty('exit', 1_000_000);
+    try {
+      const results = await v.verifyBatch(reqs);
+      expect(results).toHaveLength(reqs.length);
+      for (let i = 0; i < reqs.length; i++) {
+        // Malformed items are answered before dispatch; everything dispatched is an error.
+        if (reference[i]!.status === 'malformed') expect(results[i]).toEqual(reference[i]);
+        else expect(results[i]).toEqual({ status: 'error', reason: 'internal' });
+      }
+      expect(v.stats().pool.chunksFailed).toBeGreaterThan(0);
+    } finally {
+      await v.close();
+    }
+  });
+});
+
+describe('backpressure and close', () => {
+  it('refuses a batch at once with ERR_OVERLOADED when too many items are in flight', async () => {
+    const v = await TotpVerifier.create({ threads: 1, inlineThreshold: 10, maxQueue: 30_000 });
+    try {
+      const big = mixedRequests(25_000, 6);
+      const first = v.verifyBatch(big);
+      const started = performance.now();
+      await expect(v.verifyBatch(big)).rejects.toMatchObject({ code: 'ERR_OVERLOADED' });
+      expect(performance.now() - started).toBeLessThan(100);
+      expect((await first).length).toBe(big.length);
+    } finally {
+      await v.close();
+    }
+  });
+
+  it('close() answers every request in flight, then refuses new ones', async () => {
+    const v = await TotpVerifier.create({ threads: 2, inlineThreshold: 10 });
+    const reqs = mixedRequests(30_000, 7);
+    const batch = v.verifyBatch(reqs);
+    const singles = reqs.slice(0, 500).map((r) => v.verify(r));
+    const closing = v.close();
+    await expect(v.verifyBatch(reqs)).rejects.toBeInstanceOf(TotpFleetError);
+    await expect(v.verify(reqs[0]!)).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    const [results, one] = await Promise.all([batch, Promise.all(singles), closing]);
+    expect(results).toHaveLength(reqs.length);
+    expect(one).toHaveLength(500);
+    expect(results.some((r) => r.status === 'error') || one.some((r) => r.status === 'error')).toBe(false);
+  });
+});
