@@ -1,8 +1,8 @@
 // HMAC-SHA1 (RFC 2104) split at the midstates: the key's inner and outer padded blocks are
 // compressed once per secret, and every message after that costs two compressions, not four.
 
-import { BLOCK_PTR, MSG_PTR, DIGEST_PTR, X4_STATE_PTR, X4_MSG_PTR, X4_DIGEST_PTR } from "./layout";
-import { sha1Init, sha1Compress, sha1Digest, loadBlockBE } from "./sha1";
+import { BLOCK_PTR, MSG_PTR, DIGEST_PTR, X4_STATE_PTR, X4_MSG_PTR, X4_DIGEST_PTR, X4_KEYS_PTR } from "./layout";
+import { sha1Init, sha1Compress, sha1Digest, loadBlockBE, SHA1_IV0, SHA1_IV1, SHA1_IV2, SHA1_IV3, SHA1_IV4 } from "./sha1";
 import { sha1x4Compress } from "./sha1x4";
 
 const IPAD: u8 = 0x36;
@@ -106,4 +106,50 @@ export function hmacSha1Counter4(m0: usize, m1: usize, m2: usize, m3: usize, cou
   for (let j: usize = 6; j < 15; j++) v128.store(X4_MSG_PTR + (j << 4), zero);
   v128.store(X4_MSG_PTR, i32x4.splat(672), 240);
   sha1x4Compress(X4_STATE_PTR, X4_DIGEST_PTR);
+}
+
+/** One padded key block per lane, XORed with `pad`, as the SIMD message ring. */
+function keyRing4(pad: u32): void {
+  const p = i32x4.splat(pad);
+  for (let j: usize = 0; j < 16; j++) {
+    const o = j << 2;
+    let v = i32x4.splat(bswap<u32>(load<u32>(X4_KEYS_PTR + o)));
+    v = i32x4.replace_lane(v, 1, bswap<u32>(load<u32>(X4_KEYS_PTR + 64 + o)));
+    v = i32x4.replace_lane(v, 2, bswap<u32>(load<u32>(X4_KEYS_PTR + 128 + o)));
+    v = i32x4.replace_lane(v, 3, bswap<u32>(load<u32>(X4_KEYS_PTR + 192 + o)));
+    v128.store(X4_MSG_PTR + (j << 4), v128.xor(v, p));
+  }
+}
+
+/** The SHA-1 IV in all four lanes, at X4_STATE_PTR. */
+function ivState4(): void {
+  v128.store(X4_STATE_PTR, i32x4.splat(SHA1_IV0), 0);
+  v128.store(X4_STATE_PTR, i32x4.splat(SHA1_IV1), 16);
+  v128.store(X4_STATE_PTR, i32x4.splat(SHA1_IV2), 32);
+  v128.store(X4_STATE_PTR, i32x4.splat(SHA1_IV3), 48);
+  v128.store(X4_STATE_PTR, i32x4.splat(SHA1_IV4), 64);
+}
+
+/** Writes lane l of the SIMD digest (5 words) to `dst`. */
+// @ts-ignore: decorator
+@inline function scatterLane(dst: usize, l: usize): void {
+  for (let j: usize = 0; j < 5; j++) store<u32>(dst + (j << 2), load<u32>(X4_DIGEST_PTR + (j << 4) + (l << 2)));
+}
+
+/**
+ * hmacSha1Midstates for four keys of at most 64 bytes at once. The keys must already be
+ * copied, zero-padded, into the four 64-byte blocks at X4_KEYS_PTR; midstates go to m0..m3.
+ * The key blocks are zeroed afterwards.
+ */
+export function hmacSha1Midstates4(m0: usize, m1: usize, m2: usize, m3: usize): void {
+  keyRing4(0x36363636);
+  ivState4();
+  sha1x4Compress(X4_STATE_PTR, X4_DIGEST_PTR);
+  scatterLane(m0, 0); scatterLane(m1, 1); scatterLane(m2, 2); scatterLane(m3, 3);
+  keyRing4(0x5c5c5c5c);
+  ivState4();
+  sha1x4Compress(X4_STATE_PTR, X4_DIGEST_PTR);
+  scatterLane(m0 + 20, 0); scatterLane(m1 + 20, 1); scatterLane(m2 + 20, 2); scatterLane(m3 + 20, 3);
+  memory.fill(X4_KEYS_PTR, 0, 256);
+  memory.fill(X4_MSG_PTR, 0, 256);
 }

@@ -111,6 +111,9 @@ export const LAYOUT_END: usize = SCRATCH_PTR + SCRATCH_SIZE;
 @inline export const LANE_DELTA_PTR: usize = SCRATCH_PTR + 960;
 // @ts-ignore: decorator
 @inline export const LANE_COUNTER_PTR: usize = SCRATCH_PTR + 976;
+/** SIMD key derivation: four zero-padded 64-byte key blocks, one per lane. */
+// @ts-ignore: decorator
+@inline export const X4_KEYS_PTR: usize = SCRATCH_PTR + 1024;
 
 /** True when static data fits below REGION_BASE and memory reaches LAYOUT_END. */
 export function layoutOk(): bool {

@@ -10,9 +10,9 @@ import {
   KEY_OFF_PTR, KEY_LEN_PTR, KEY_POOL_PTR, KEY_POOL_SIZE, MAX_KEY_BYTES, MAX_WINDOW,
   ALG_SHA1, PARAM_DIGITS_SHIFT, PARAM_PAST_SHIFT, PARAM_FUTURE_SHIFT, PARAM_ALG_SHIFT,
   PARAM_MID_READY, PARAM_KEY_BAD, RESULT_NO_MATCH, RESULT_MALFORMED, SCRATCH_PTR, SCRATCH_SIZE,
-  LANE_ITEM_PTR, LANE_CURSOR_PTR, LANE_DELTA_PTR, LANE_COUNTER_PTR, X4_DIGEST_PTR,
+  LANE_ITEM_PTR, LANE_CURSOR_PTR, LANE_DELTA_PTR, LANE_COUNTER_PTR, X4_DIGEST_PTR, X4_KEYS_PTR,
 } from "./layout";
-import { hmacSha1Midstates, hmacSha1Counter4 } from "./hmac";
+import { hmacSha1Midstates, hmacSha1Midstates4, hmacSha1Counter4 } from "./hmac";
 import { hotpCode, pow10, truncate } from "./hotp";
 
 // @ts-ignore: decorator
@@ -30,11 +30,15 @@ import { hotpCode, pow10, truncate } from "./hotp";
 /**
  * Computes the midstates of items 0..n-1 from their raw keys in the key pool, except items
  * flagged PARAM_MID_READY. A key slot outside the pool, or longer than MAX_KEY_BYTES, sets
- * PARAM_KEY_BAD on the item instead. Returns the number of keys derived.
+ * PARAM_KEY_BAD on the item instead. Keys of at most one block go four at a time through the
+ * SIMD path; longer keys (hashed first) and the last few take the scalar path.
+ * Returns the number of keys derived.
  */
 export function deriveKeys(n: u32): u32 {
   const count = clampCount(n);
   let derived: u32 = 0;
+  let lanes: usize = 0;
+  let m0: usize = 0, m1: usize = 0, m2: usize = 0;
   for (let i: usize = 0; i < count; i++) {
     const pp = PARAMS_PTR + (i << 2);
     const params = load<u32>(pp);
@@ -45,9 +49,30 @@ export function deriveKeys(n: u32): u32 {
       store<u32>(pp, params | PARAM_KEY_BAD);
       continue;
     }
-    hmacSha1Midstates(KEY_POOL_PTR + off, len, MID_PTR + i * MID_STRIDE);
+    const mid = MID_PTR + i * MID_STRIDE;
     derived++;
+    if (len > 64) {
+      hmacSha1Midstates(KEY_POOL_PTR + off, len, mid);
+      continue;
+    }
+    // Queue the key in lane `lanes`; four queued keys go through the SIMD path together.
+    memory.copy(X4_KEYS_PTR + (lanes << 6), KEY_POOL_PTR + off, len);
+    if (lanes == 0) m0 = mid;
+    else if (lanes == 1) m1 = mid;
+    else if (lanes == 2) m2 = mid;
+    else {
+      hmacSha1Midstates4(m0, m1, m2, mid);
+      lanes = 0;
+      continue;
+    }
+    lanes++;
   }
+  // Fewer than four left: the scalar path, from the queued key blocks.
+  for (let l: usize = 0; l < lanes; l++) {
+    const mid = l == 0 ? m0 : l == 1 ? m1 : m2;
+    hmacSha1Midstates(X4_KEYS_PTR + (l << 6), 64, mid);
+  }
+  memory.fill(X4_KEYS_PTR, 0, 256);
   return derived;
 }
 

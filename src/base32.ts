@@ -7,6 +7,9 @@
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
+/** 5-bit value → character code. */
+const ALPHABET_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
+
 /** Character code → 5-bit value; -1 for anything else. Lower case maps like upper case. */
 const DECODE = new Int8Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) {
@@ -31,22 +34,24 @@ export class Base32Error extends Error {
  */
 export function encode(bytes: Uint8Array, options: { padding?: boolean } = {}): string {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('"bytes" expected a Uint8Array');
-  let out = '';
+  const chars = Math.ceil((bytes.length * 8) / 5);
+  const length = options.padding === true ? Math.ceil(chars / 8) * 8 : chars;
+  // ASCII codes into a buffer, then one flat string (string concatenation would build a rope
+  // of one node per character, ~20x the memory of the text).
+  const out = new Uint8Array(length).fill(0x3d); // '='
   let buffer = 0;
   let bits = 0;
+  let j = 0;
   for (const byte of bytes) {
     buffer = ((buffer << 8) | byte) & 0xfff;
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
-      out += ALPHABET[(buffer >>> bits) & 31];
+      out[j++] = ALPHABET_CODES[(buffer >>> bits) & 31]!;
     }
   }
-  if (bits > 0) out += ALPHABET[(buffer << (5 - bits)) & 31];
-  if (options.padding === true) {
-    while (out.length % 8 !== 0) out += '=';
-  }
-  return out;
+  if (bits > 0) out[j++] = ALPHABET_CODES[(buffer << (5 - bits)) & 31]!;
+  return Buffer.from(out.buffer, 0, length).toString('latin1');
 }
 
 export interface DecodeOptions {

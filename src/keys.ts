@@ -1,8 +1,9 @@
 // Midstates kept between batches, so that a secret's HMAC key blocks are hashed once, not once
 // per request. Two ways in:
 //
-// - KeyCache: a bounded cache keyed by the secret as given (base32 text, or the bytes), with
-//   CLOCK eviction (an LRU approximation whose hit costs one store, not a reordering).
+// - KeyCache: a bounded cache keyed by the secret's base32 text, with CLOCK eviction (an LRU
+//   approximation whose hit costs one store, not a reordering). Raw-byte secrets are not
+//   cached: making a lookup key from their bytes costs more than deriving them in SIMD.
 // - KeyRing: explicit handles (`verifier.importKey(secret)`) for callers that keep millions of
 //   accounts: one small object per key and 40 bytes of midstates in a shared slab.
 //

@@ -36,7 +36,11 @@ export interface BatchingOptions {
 export interface VerifierOptions extends CommonOptions, TimeOptions, PoolOptions {
   /** Steps accepted on each side of the current step: a number for both, or `{ past, future }`; default 1. */
   window?: number | WindowOptions;
-  /** Secrets whose midstates are kept (CLOCK eviction); 0 turns the cache off. Default 100,000. */
+  /**
+   * Base32 secrets whose midstates are kept (CLOCK eviction); 0 turns the cache off.
+   * Default 100,000. Raw-byte secrets are derived in each batch instead, and `importKey`
+   * handles need no cache.
+   */
   keyCacheSize?: number;
   batching?: BatchingOptions;
 }
@@ -108,15 +112,6 @@ function resolveWindow(value: unknown, max: number): { past: number; future: num
 
 function malformed(reason: MalformedReason): VerifyResult {
   return { status: 'malformed', reason };
-}
-
-/** The cache's name for a secret as given; undefined for a value that is not a secret. */
-function cacheId(secret: unknown): string | undefined {
-  if (typeof secret === 'string') return 's' + secret;
-  if (secret instanceof Uint8Array) {
-    return 'b' + Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength).toString('latin1');
-  }
-  return undefined;
 }
 
 /**
@@ -192,13 +187,36 @@ export class TotpVerifier {
    * a secret this verifier would refuse; the message never contains the secret.
    */
   importKey(secret: Secret): KeyHandle {
+    return this.importKeys([secret])[0]!;
+  }
+
+  /**
+   * `importKey` for many secrets, derived in batches (one core call per few thousand keys):
+   * the way to load millions of accounts at start-up. All or nothing: a bad secret throws
+   * (naming its index, never its value) and no handle is issued.
+   */
+  importKeys(secrets: readonly Secret[]): KeyHandle[] {
     this.#assertOpen();
-    const key = generatorKey(secret, this.#settings);
-    const mids = new Uint32Array(this.#midWords);
-    deriveMidstates(this.#core, [key], mids);
-    const handle = this.#ring.issue(mids, 0);
-    mids.fill(0);
-    return handle;
+    if (!Array.isArray(secrets)) throw new TypeError('"secrets" expected an array');
+    const keys: Uint8Array[] = [];
+    for (let i = 0; i < secrets.length; i++) {
+      try {
+        keys.push(generatorKey(secrets[i], this.#settings));
+      } catch (error) {
+        if (secrets.length === 1) throw error;
+        const E = error instanceof RangeError ? RangeError : TypeError;
+        throw new E(`secrets[${i}]: ${(error as Error).message}`);
+      }
+    }
+    const w = this.#midWords;
+    const mids = new Uint32Array(keys.length * w);
+    try {
+      deriveMidstates(this.#core, keys, mids);
+      return keys.map((_, i) => this.#ring.issue(mids, i * w));
+    } finally {
+      mids.fill(0);
+      secrets.forEach((secret, i) => { if (typeof secret === 'string') keys[i]!.fill(0); });
+    }
   }
 
   /** Zeroes a handle's midstates; requests using it afterwards are malformed ('secret-handle'). */
@@ -247,7 +265,6 @@ export class TotpVerifier {
     // Cache misses: distinct secrets to derive, and the packed items waiting for each.
     const missKeys: Uint8Array[] = [];
     const missIds: string[] = [];
-    const missDecoded: boolean[] = [];
     const missById = new Map<string, number>();
     const waiting: number[] = []; // pairs: packed index, miss number
     for (let i = 0; i < n; i++) {
@@ -280,13 +297,14 @@ export class TotpVerifier {
           continue;
         }
         packed[i] = packer.addMid(this.#ring.data, at, step, code, this.#params);
-      } else if (cache !== undefined) {
-        const id = cacheId(secret);
-        const at = id === undefined ? -1 : cache.lookup(id);
+      } else if (cache !== undefined && typeof secret === 'string') {
+        // Base32 text: a cache hit saves decoding and deriving. (Raw bytes skip the cache:
+        // turning them into a lookup key costs more than the SIMD derivation it would save.)
+        const at = cache.lookup(secret);
         if (at >= 0) {
           packed[i] = packer.addMid(cache.data, at, step, code, this.#params);
         } else {
-          let miss = id === undefined ? undefined : missById.get(id);
+          let miss = missById.get(secret);
           if (miss === undefined) {
             const key = secretBytes(secret, s);
             if (typeof key === 'string') {
@@ -294,9 +312,8 @@ export class TotpVerifier {
               continue;
             }
             miss = missKeys.push(key) - 1;
-            missIds.push(id!);
-            missDecoded.push(typeof secret === 'string');
-            missById.set(id!, miss);
+            missIds.push(secret);
+            missById.set(secret, miss);
           }
           packed[i] = packer.addPending(step, code, this.#params);
           waiting.push(packed[i]!, miss);
@@ -312,7 +329,7 @@ export class TotpVerifier {
       }
       steps[i] = step;
     }
-    if (missKeys.length > 0) this.#deriveMisses(packer, missKeys, missIds, missDecoded, waiting);
+    if (missKeys.length > 0) this.#deriveMisses(packer, missKeys, missIds, waiting);
     const chunks = packer.finish();
     let total = 0;
     for (const c of chunks) total += c.count;
@@ -330,7 +347,7 @@ export class TotpVerifier {
   }
 
   /** Derives every missed secret in one batched core call, fills the waiting items, caches them. */
-  #deriveMisses(packer: BatchPacker, keys: Uint8Array[], ids: string[], decoded: boolean[], waiting: number[]): void {
+  #deriveMisses(packer: BatchPacker, keys: Uint8Array[], ids: string[], waiting: number[]): void {
     const w = this.#midWords;
     const mids = new Uint32Array(keys.length * w);
     try {
@@ -339,7 +356,7 @@ export class TotpVerifier {
       for (let m = 0; m < keys.length; m++) this.#cache.insert(ids[m]!, mids, m * w);
     } finally {
       mids.fill(0);
-      for (let m = 0; m < keys.length; m++) if (decoded[m]) keys[m]!.fill(0);
+      for (const key of keys) key.fill(0); // decoded from base32 here: our copies
     }
   }
 

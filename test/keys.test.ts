@@ -52,8 +52,8 @@ describe('key cache', () => {
     expect(stats.hits).toBeGreaterThan(0);
   });
 
-  it('derives a secret repeated within one batch once, and hits afterwards', async () => {
-    const secret = randomBytes(20);
+  it('derives a base32 secret repeated within one batch once, and hits afterwards', async () => {
+    const secret = base32.encode(randomBytes(20));
     const v = await verifier({});
     const code = totp.generate(secret, { timestamp: TS });
     const reqs = Array.from({ length: 50 }, () => ({ secret, code, timestamp: TS }));
@@ -63,8 +63,16 @@ describe('key cache', () => {
     expect(v.stats().keyCache).toMatchObject({ size: 1, hits: 50 });
   });
 
+  it('does not cache raw-byte secrets (they are derived per batch)', async () => {
+    const secret = randomBytes(20);
+    const v = await verifier({});
+    const code = totp.generate(secret, { timestamp: TS });
+    expect(await v.verify({ secret, code, timestamp: TS })).toMatchObject({ status: 'valid' });
+    expect(v.stats().keyCache).toMatchObject({ size: 0, hits: 0, misses: 0 });
+  });
+
   it('never caches a secret it refused, and applies each verifier its own rules', async () => {
-    const short = randomBytes(10);
+    const short = base32.encode(randomBytes(10));
     const code = totp.generate(short, { timestamp: TS, minSecretBytes: 10 });
     const strict = await verifier({});
     const legacy = await verifier({ minSecretBytes: 10 });
@@ -76,9 +84,10 @@ describe('key cache', () => {
   });
 
   it('keeps secrets that differ in one byte apart', async () => {
-    const a = randomBytes(20);
-    const b = Uint8Array.from(a);
-    b[19]! ^= 1;
+    const bytes = randomBytes(20);
+    const a = base32.encode(bytes);
+    bytes[19]! ^= 1;
+    const b = base32.encode(bytes);
     const v = await verifier({});
     const codeA = totp.generate(a, { timestamp: TS });
     const [ra, rb] = await v.verifyBatch([
