@@ -288,6 +288,9 @@ export function deriveMidstates(core: Core, keys: readonly Uint8Array[], out: Ui
   }
 }
 
+/** Cores already warmed: the inline core is shared by every verifier on a thread. */
+const warmed = new WeakSet<Core>();
+
 /**
  * Runs a throw-away batch through `core` a few times so that the engine compiles the hot
  * kernels with its optimising tier now rather than during the first real batches (V8 starts
@@ -295,6 +298,8 @@ export function deriveMidstates(core: Core, keys: readonly Uint8Array[], out: Ui
  * core is wiped afterwards.
  */
 export function warmCore(core: Core, rounds = 3): void {
+  if (warmed.has(core)) return;
+  warmed.add(core);
   const { layout, views: v } = core;
   const n = layout.maxItems;
   const params = packParams(layout, 6, 1, 1) | layout.paramMidReady;

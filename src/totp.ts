@@ -42,7 +42,7 @@ export function generate(secret: Secret, opts?: TotpGenerateOptions): string {
   const o = optionsObject<TotpGenerateOptions>('opts', opts);
   const common = resolveCommon(o);
   const time = resolveTime(o);
-  const timestamp = o.timestamp ?? Date.now();
+  const timestamp = o.timestamp === undefined ? Date.now() : o.timestamp;
   const step = timeStep(timestamp, time);
   if (step < 0) {
     throw typeof timestamp === 'number'

@@ -103,7 +103,10 @@ function resolveWindow(value: unknown, max: number): { past: number; future: num
     const both = intOption('window', value, 0, max, 1);
     return { past: both, future: both };
   }
-  const w = optionsObject<WindowOptions>('window', value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`"window" expected an integer 0..${max} or { past, future }, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+  }
+  const w = value as WindowOptions;
   return {
     past: intOption('window.past', w.past, 0, max, 1),
     future: intOption('window.future', w.future, 0, max, 1),
@@ -268,28 +271,35 @@ export class TotpVerifier {
     const missById = new Map<string, number>();
     const waiting: number[] = []; // pairs: packed index, miss number
     for (let i = 0; i < n; i++) {
-      const req: unknown = requests[i];
-      if (req === null || typeof req !== 'object' || Array.isArray(req)) {
+      // Each field is read exactly once, here: a getter or Proxy that throws (or answers
+      // differently on a second read) makes this item malformed, not the batch rejected.
+      let account: unknown, codeText: unknown, timestamp: unknown, secret: unknown;
+      try {
+        const req: unknown = requests[i];
+        if (req === null || typeof req !== 'object' || Array.isArray(req)) {
+          results[i] = malformed('request');
+          continue;
+        }
+        ({ account, code: codeText, timestamp, secret } = req as Partial<Record<keyof VerifyRequest, unknown>>);
+      } catch {
         results[i] = malformed('request');
         continue;
       }
-      const r = req as Partial<Record<keyof VerifyRequest, unknown>>;
-      if (r.account !== undefined &&
-          (typeof r.account !== 'string' || r.account.length === 0 || r.account.length > MAX_ACCOUNT_LENGTH)) {
+      if (account !== undefined &&
+          (typeof account !== 'string' || account.length === 0 || account.length > MAX_ACCOUNT_LENGTH)) {
         results[i] = malformed('account');
         continue;
       }
-      const code = parseCode(r.code, s.digits);
+      const code = parseCode(codeText, s.digits);
       if (code < 0) {
         results[i] = malformed('code');
         continue;
       }
-      const step = timeStep(r.timestamp === undefined ? now : r.timestamp, s);
+      const step = timeStep(timestamp === undefined ? now : timestamp, s);
       if (step < 0) {
         results[i] = malformed('timestamp');
         continue;
       }
-      const secret = r.secret;
       if (KeyHandle.is(secret)) {
         const at = this.#ring.offset(secret);
         if (at < 0) {

@@ -1,0 +1,110 @@
+// Batches larger than one kernel call: more items than the core's maxItems (8192) and more key
+// bytes than its keyPoolSize (512 KiB) are split into chunks, and results stay in request order.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { base32, TotpVerifier, type VerifyRequest } from '../src/index.js';
+import { BatchPacker, packParams, runChunks, type KernelMode } from '../src/batch.js';
+import { instantiateCore } from '../src/wasm.js';
+import { Prng } from './helpers/prng.js';
+import { refHotp, refVerify } from './helpers/reference.js';
+
+const core = instantiateCore();
+const { layout } = core;
+const TS = 1_800_000_000_000;
+const STEP = BigInt(Math.floor(TS / 30_000));
+
+it('the core has the limits these tests are sized for', () => {
+  expect(layout.maxItems).toBe(8192);
+  expect(layout.keyPoolSize).toBe(512 * 1024);
+  expect(layout.maxKeyBytes).toBe(256);
+});
+
+/** Packs `n` keys of `keyBytes` each; returns the chunk sizes (items, key bytes). */
+function chunkSizes(n: number, keyBytes: number): { count: number; keyBytes: number }[] {
+  const packer = new BatchPacker(layout, n);
+  const key = new Uint8Array(keyBytes);
+  const params = packParams(layout, 6, 1, 1);
+  for (let i = 0; i < n; i++) packer.addKey(key, i, 0, params);
+  return packer.finish().map((c) => ({ count: c.count, keyBytes: c.keyBytes }));
+}
+
+describe('BatchPacker splits at the core limits, not before', () => {
+  it.each([
+    ['8192 items of 20 bytes: one chunk', 8192, 20, [[8192, 8192 * 20]]],
+    ['8193 items: 8192 + 1', 8193, 20, [[8192, 8192 * 20], [1, 20]]],
+    ['20000 items: 8192 + 8192 + 3616', 20_000, 16, [[8192, 8192 * 16], [8192, 8192 * 16], [3616, 3616 * 16]]],
+    ['2048 keys of 256 bytes fill the pool exactly: one chunk', 2048, 256, [[2048, 524_288]]],
+    ['2049 keys of 256 bytes: 2048 + 1', 2049, 256, [[2048, 524_288], [1, 256]]],
+    ['3000 keys of 256 bytes: 2048 + 952', 3000, 256, [[2048, 524_288], [952, 952 * 256]]],
+  ] as const)('%s', (_, n, bytes, want) => {
+    expect(chunkSizes(n, bytes)).toEqual(want.map(([count, keyBytes]) => ({ count, keyBytes })));
+  });
+});
+
+/** n requests with distinct keys of `keyBytes`, codes from steps at delta (i % 7) - 3. */
+function requests(n: number, keyBytes: number, seed: number) {
+  const rng = new Prng(seed);
+  return Array.from({ length: n }, (_, i) => {
+    const key = rng.bytes(keyBytes);
+    const code = refHotp(key, STEP + BigInt((i % 7) - 3), 6);
+    return { key, code, expected: refVerify(key, STEP, code, 6, 1, 1) };
+  });
+}
+
+const SETS = [
+  { name: '20000 items (3 chunks by item count)', items: requests(20_000, 20, 1) },
+  { name: '3000 items with 256-byte keys (2 chunks by key bytes)', items: requests(3000, 256, 2) },
+];
+
+describe('the core runs chunked batches in order', () => {
+  for (const kernel of ['verify', 'verify-scalar'] as KernelMode[]) {
+    for (const set of SETS) {
+      it(`${kernel}: ${set.name}`, () => {
+        const packer = new BatchPacker(layout, set.items.length);
+        const params = packParams(layout, 6, 1, 1);
+        for (const item of set.items) packer.addKey(item.key, STEP, Number(item.code), params);
+        const chunks = packer.finish();
+        expect(chunks.length).toBeGreaterThan(1);
+        const raw = runChunks(core, chunks, kernel);
+        expect(Array.from(raw, (r) => (r === layout.resultNoMatch ? null : r))).toEqual(set.items.map((item) => item.expected));
+      });
+    }
+  }
+});
+
+describe('the verifier answers chunked batches in request order', () => {
+  const verifiers = {
+    inline: TotpVerifier.create({ threads: 0 }),
+    'worker pool': TotpVerifier.create({ threads: 2, inlineThreshold: 0 }),
+  };
+  afterAll(async () => {
+    await Promise.all(Object.values(verifiers).map(async (v) => (await v).close()));
+  });
+  const expectedOf = (e: number | null) =>
+    e === null ? { status: 'invalid' } : { status: 'valid', delta: e, step: Number(STEP) + e };
+
+  for (const [name, pending] of Object.entries(verifiers)) {
+    for (const set of SETS) {
+      it(`${name}: ${set.name}, raw-byte secrets`, async () => {
+        const v = await pending;
+        const results = await v.verifyBatch(set.items.map((it) => ({ secret: it.key, code: it.code, timestamp: TS })));
+        expect(results).toEqual(set.items.map((it) => expectedOf(it.expected)));
+      });
+    }
+
+    it(`${name}: 20000 items mixing raw keys, base32 (cache misses, then hits) and key handles`, async () => {
+      const v = await pending;
+      const items = SETS[0]!.items;
+      const handles = v.importKeys(items.filter((_, i) => i % 3 === 2).map((it) => it.key));
+      const reqs: VerifyRequest[] = items.map((it, i) => ({
+        secret: i % 3 === 0 ? it.key : i % 3 === 1 ? base32.encode(it.key) : handles[(i - 2) / 3]!,
+        code: it.code,
+        timestamp: TS,
+      }));
+      const want = items.map((it) => expectedOf(it.expected));
+      expect(await v.verifyBatch(reqs)).toEqual(want);
+      expect(await v.verifyBatch(reqs)).toEqual(want);
+      for (const h of handles) v.releaseKey(h);
+    });
+  }
+});

@@ -1,0 +1,160 @@
+// The core's batch ABI driven directly through its views: bad items are RESULT_MALFORMED,
+// never a trap, and never disturb their neighbours; every kernel agrees; secrets are wiped.
+
+import { describe, expect, it } from 'vitest';
+import { BatchPacker, chunkViews, packParams, runChunks } from '../src/batch.js';
+import { instantiateCore } from '../src/wasm.js';
+import { refHotp } from './helpers/reference.js';
+import { ascii } from './helpers/vectors.js';
+
+const core = instantiateCore();
+const { layout, views } = core;
+const KEY = ascii('12345678901234567890');
+const T = 1000n;
+
+interface RawItem {
+  counter: bigint;
+  code: number;
+  params: number;
+  /** Key slot override; by default the item's own copy of KEY. */
+  off?: number;
+  len?: number;
+}
+
+/** Writes items straight into the core's regions, runs deriveKeys + `kernel`, returns RESULT. */
+function runRaw(kernel: 'verifyBatch' | 'verifyBatchScalar' | 'generateBatch', items: RawItem[]): number[] {
+  items.forEach((it, i) => {
+    views.keyPool.set(KEY, i * KEY.length);
+    views.keyOff[i] = it.off ?? i * KEY.length;
+    views.keyLen[i] = it.len ?? KEY.length;
+    views.counter[2 * i] = Number(it.counter & 0xffffffffn);
+    views.counter[2 * i + 1] = Number(it.counter >> 32n);
+    views.code[i] = it.code;
+    views.params[i] = it.params;
+  });
+  try {
+    core.deriveKeys(items.length);
+    core[kernel](items.length);
+    return Array.from(views.result.subarray(0, items.length));
+  } finally {
+    core.wipe(items.length);
+  }
+}
+
+const ok = packParams(layout, 6, 1, 1);
+const withField = (shift: number, value: number): number => ((ok & ~(0xff << shift)) | (value << shift)) >>> 0;
+const codeAt = (delta: bigint): number => Number(refHotp(KEY, T + delta, 6));
+
+const badItems: [string, Partial<RawItem>][] = [
+  ['digits 5', { params: withField(layout.paramDigitsShift, 5) }],
+  ['digits 9', { params: withField(layout.paramDigitsShift, 9) }],
+  ['digits 0', { params: withField(layout.paramDigitsShift, 0) }],
+  ['digits 255', { params: withField(layout.paramDigitsShift, 255) }],
+  ['window past 11', { params: withField(layout.paramPastShift, 11) }],
+  ['window future 11', { params: withField(layout.paramFutureShift, 11) }],
+  ['window past 255', { params: withField(layout.paramPastShift, 255) }],
+  ['algorithm 1 (not yet implemented)', { params: (ok | (1 << layout.paramAlgShift)) >>> 0 }],
+  ['algorithm 15', { params: (ok | (15 << layout.paramAlgShift)) >>> 0 }],
+  ['PARAM_KEY_BAD set by the caller', { params: (ok | layout.paramKeyBad) >>> 0 }],
+  ['key length 0', { len: 0 }],
+  ['key length 257', { len: 257 }],
+  ['key length 2^32-1', { len: 0xffffffff }],
+  ['key offset at the end of the pool', { off: layout.keyPoolSize, len: 1 }],
+  ['key slot crossing the end of the pool', { off: layout.keyPoolSize - 10, len: 20 }],
+  ['key offset 2^32-1', { off: 0xffffffff }],
+];
+const badCodes: [string, number][] = [['10^6 for 6 digits', 1_000_000], ['2^32-1', 0xffffffff]];
+
+describe.each(['verifyBatch', 'verifyBatchScalar'] as const)('%s', (kernel) => {
+  it('answers RESULT_MALFORMED for every bad item, and valid neighbours still match', () => {
+    const rows: RawItem[] = [];
+    const want: number[] = [];
+    const valid = (delta: bigint): void => {
+      rows.push({ counter: T, code: codeAt(delta), params: ok });
+      want.push(Number(delta));
+    };
+    for (const [, bad] of badItems) {
+      valid(-1n);
+      rows.push({ counter: T, code: codeAt(0n), params: ok, ...bad });
+      want.push(layout.resultMalformed);
+    }
+    for (const [, code] of badCodes) {
+      valid(1n);
+      rows.push({ counter: T, code, params: ok });
+      want.push(layout.resultMalformed);
+    }
+    valid(0n);
+    expect(runRaw(kernel, rows)).toEqual(want);
+  });
+
+  it('skips candidates outside 0..2^64-1 rather than wrapping', () => {
+    const max = (1n << 64n) - 1n;
+    const code = (c: bigint): number => Number(refHotp(KEY, c, 6));
+    // Preconditions: the wrapped neighbours' codes differ from the real candidates' codes.
+    expect(code(max)).not.toBe(code(0n));
+    expect(code(0n)).not.toBe(code(max));
+    const params = packParams(layout, 6, 10, 10);
+    expect(runRaw(kernel, [
+      { counter: 0n, code: code(max), params }, // T-1 would wrap to 2^64-1
+      { counter: max, code: code(0n), params }, // T+1 would wrap to 0
+      { counter: 0n, code: code(10n), params },
+      { counter: max, code: code(max - 10n), params },
+    ])).toEqual([layout.resultNoMatch, layout.resultNoMatch, 10, -10]);
+  });
+
+  it('clamps a count above maxItems instead of trapping, and accepts 0', () => {
+    expect(() => core.deriveKeys(layout.maxItems + 1)).not.toThrow();
+    expect(() => core[kernel](layout.maxItems + 1)).not.toThrow();
+    expect(() => core[kernel](0)).not.toThrow();
+    core.wipe(layout.maxItems);
+    views.params.fill(0);
+  });
+});
+
+describe('generateBatch', () => {
+  it('ignores the code and the window, refuses bad params and key slots', () => {
+    const rows: RawItem[] = badItems.map(([, bad]) => ({ counter: T, code: 0, params: ok, ...bad }));
+    const results = runRaw('generateBatch', [
+      { counter: T, code: 0xffffffff, params: withField(layout.paramPastShift, 10) },
+      ...rows,
+    ]);
+    expect(results[0]).toBe(codeAt(0n));
+    // A window over 10 is refused even though generation does not use it.
+    const malformed = badItems.map(() => layout.resultMalformed);
+    expect(results.slice(1)).toEqual(malformed);
+  });
+});
+
+describe('BatchPacker counters', () => {
+  it('packs a counter given as a number or a bigint into the same u64 words', () => {
+    const values = [0, 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 52 + 3, Number.MAX_SAFE_INTEGER];
+    const words = (form: 'number' | 'bigint'): number[] => {
+      const packer = new BatchPacker(layout, values.length);
+      for (const v of values) packer.addKey(KEY, form === 'number' ? v : BigInt(v), 0, ok);
+      const [chunk] = packer.finish();
+      return Array.from(chunkViews(layout, chunk!).counter);
+    };
+    expect(words('number')).toEqual(words('bigint'));
+    expect(words('bigint').slice(-2)).toEqual([0xffffffff, 0x1fffff]);
+  });
+});
+
+describe('wiping', () => {
+  it('after runChunks, no key byte, midstate or code is left in the core or the chunk', () => {
+    const packer = new BatchPacker(layout, 100);
+    for (let i = 0; i < 100; i++) packer.addKey(new Uint8Array(20 + (i % 200)).fill(0xa5), T, 123456, ok);
+    const chunks = packer.finish();
+    const before = chunks.map((c) => chunkViews(layout, c).keys.slice());
+    expect(before.every((k) => k.some((b) => b !== 0))).toBe(true);
+    runChunks(core, chunks, 'verify');
+    for (const c of chunks) {
+      const v = chunkViews(layout, c);
+      expect(v.keys.every((b) => b === 0)).toBe(true);
+      expect(v.mid.every((w) => w === 0)).toBe(true);
+      expect(v.code.every((w) => w === 0)).toBe(true);
+    }
+    expect(views.keyPool.every((b) => b === 0)).toBe(true);
+    expect(views.mid.every((w) => w === 0)).toBe(true);
+    expect(views.code.subarray(0, 100).every((w) => w === 0)).toBe(true);
+  });
+});
