@@ -1,0 +1,208 @@
+// A thin layer over tinybench: groups of tasks measured in interleaved rounds, a known number of
+// items per call, and the figures a capacity planner needs (median items/s, its spread, and
+// the median of each round for paired ratios), not tinybench's per-call table.
+
+import { Bench } from 'tinybench';
+
+/** Time budgets, the same for every scenario unless a scenario says otherwise. */
+export interface Budget {
+  /** Milliseconds of measured calls per task, over all rounds (tinybench `time`). */
+  readonly time: number;
+  /** At least this many measured calls per task, over all rounds (tinybench `iterations`). */
+  readonly iterations: number;
+  /** Milliseconds of unmeasured calls before a task's first round, so V8 has tiered up JS and WebAssembly. */
+  readonly warmupTime: number;
+  readonly warmupIterations: number;
+  /**
+   * Tasks of a group are measured in this many interleaved rounds (A B C, A B C, ...) and their
+   * samples pooled. On a shared virtual machine, slow phases of up to several seconds come and
+   * go (the host's other tenants; on the 2-core dev VM the same kernel runs at 6 or at 3 M items/s);
+   * interleaving spreads them over every task of a ratio alike instead of on whichever task
+   * happened to run at the time.
+   */
+  readonly rounds: number;
+}
+
+/**
+ * Defaults sized for a 2-core machine and a whole run under about three minutes. A slow peer
+ * (otplib: ~0.5 s per 10,000 items) gets `iterations` calls; fast tasks get hundreds.
+ * `BENCH_TIME_MS` and `BENCH_ROUNDS` override the measured time and the rounds.
+ */
+export const DEFAULT_BUDGET: Budget = Object.freeze({
+  time: Number(process.env['BENCH_TIME_MS'] ?? 1600),
+  iterations: 8,
+  warmupTime: 300,
+  warmupIterations: 2,
+  rounds: Number(process.env['BENCH_ROUNDS'] ?? 8),
+});
+
+/** A throughput figure: items per second over many calls of one task. */
+export interface Figure {
+  /** Stable identifier for JSON consumers, e.g. "throughput-vs-peers/node-crypto/valid". */
+  readonly id: string;
+  readonly scenario: string;
+  /** What a reader sees in the table. */
+  readonly label: string;
+  /** Items verified per call. */
+  readonly items: number;
+  /** Items per second, median over calls. */
+  readonly median: number;
+  /** Items per second at the 25th and 75th percentile of calls (p25 is the slower quarter). */
+  readonly p25: number;
+  readonly p75: number;
+  /** Relative margin of error of the mean call time, percent (95 %, Student's t). */
+  readonly rme: number;
+  /** Measured calls, over all rounds. */
+  readonly samples: number;
+  readonly rounds: number;
+  /** Items per second, median of each round: ratios are taken round by round (see Report.ratio). */
+  readonly roundMedians: readonly number[];
+}
+
+/** The q-quantile of sorted numbers, linearly interpolated. */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.min(lo + 1, sorted.length - 1);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+/** Two-sided 95 % Student's t for `df` degrees of freedom (1.96 from 30 on). */
+function tCritical(df: number): number {
+  const table = [12.71, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086,
+    2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045];
+  return df < 1 ? Number.NaN : (table[df - 1] ?? 1.96);
+}
+
+export interface TaskSpec {
+  readonly id: string;
+  readonly scenario: string;
+  readonly label: string;
+  readonly items: number;
+  /** One call: verifies `items` items. Must check its own answers (a wrong answer throws). */
+  readonly fn: () => unknown;
+  /** Whether `fn` returns a promise (stated, so tinybench does not call it once to find out). */
+  readonly async: boolean;
+  /** Runs before each of the task's rounds, untimed (e.g. puts its data back in place). */
+  readonly setup?: () => void;
+  readonly budget?: Partial<Budget>;
+}
+
+/** One round of one task under tinybench; its call times in milliseconds. */
+async function round(spec: TaskSpec, budget: Budget, first: boolean): Promise<number[]> {
+  // Start from a collected heap, so one task's garbage is not the next one's pause.
+  (globalThis as { gc?: () => void }).gc?.();
+  spec.setup?.();
+  const bench = new Bench({
+    name: spec.id,
+    time: budget.time / budget.rounds,
+    iterations: Math.max(1, Math.ceil(budget.iterations / budget.rounds)),
+    // Only the first round warms up: V8 has tiered the code up by then, and the median is not
+    // moved by a later round's first call finding the CPU caches cold.
+    warmup: first,
+    warmupTime: budget.warmupTime,
+    warmupIterations: budget.warmupIterations,
+    retainSamples: true,
+    throws: true,
+    timestampProvider: 'hrtimeNow',
+  });
+  bench.add(spec.label, spec.fn, { async: spec.async });
+  await bench.run();
+  const result = bench.tasks[0]!.result;
+  if (result.state !== 'completed') {
+    throw new Error(`${spec.id}: task ${result.state}${result.state === 'errored' ? `: ${result.error.message}` : ''}`);
+  }
+  return [...(result.latency.samples ?? [])];
+}
+
+function figure(spec: TaskSpec, perRound: readonly number[][]): Figure {
+  const ms = perRound.flat();
+  const sorted = ms.slice().sort((a, b) => a - b);
+  const n = sorted.length;
+  const mean = sorted.reduce((a, b) => a + b, 0) / n;
+  const sd = Math.sqrt(sorted.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, n - 1));
+  const perSecond = (t: number): number => (spec.items * 1000) / t;
+  return Object.freeze({
+    id: spec.id,
+    scenario: spec.scenario,
+    label: spec.label,
+    items: spec.items,
+    median: perSecond(quantile(sorted, 0.5)),
+    p25: perSecond(quantile(sorted, 0.75)),
+    p75: perSecond(quantile(sorted, 0.25)),
+    rme: (100 * tCritical(n - 1) * sd) / Math.sqrt(n) / mean,
+    samples: n,
+    rounds: perRound.length,
+    roundMedians: perRound.map((r) => perSecond(quantile(r.slice().sort((a, b) => a - b), 0.5))),
+  });
+}
+
+/**
+ * Measures `specs` together: warm-up, then `rounds` interleaved rounds, samples pooled per
+ * task. Returns one throughput figure per spec, in order.
+ *
+ * @example
+ * const [base, ours] = await measureGroup([
+ *   { id: 'x/base', scenario: 'x', label: 'baseline', items: 10_000, async: false, fn: () => base() },
+ *   { id: 'x/ours', scenario: 'x', label: 'ours', items: 10_000, async: true, fn: () => ours() },
+ * ]);
+ */
+export async function measureGroup(specs: readonly TaskSpec[]): Promise<Figure[]> {
+  const budgets = specs.map((s) => ({ ...DEFAULT_BUDGET, ...s.budget }));
+  const rounds = Math.max(...budgets.map((b) => b.rounds));
+  const samples = specs.map((): number[][] => []);
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < specs.length; i++) {
+      if (r >= budgets[i]!.rounds) continue;
+      samples[i]!.push(await round(specs[i]!, budgets[i]!, r === 0));
+    }
+  }
+  return specs.map((s, i) => figure(s, samples[i]!));
+}
+
+/** A latency figure: one call at a time, in microseconds. */
+export interface LatencyFigure {
+  readonly id: string;
+  readonly scenario: string;
+  readonly label: string;
+  readonly samples: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly mean: number;
+}
+
+/**
+ * Times `count` sequential awaited calls of `fn` one by one (after `warmup` untimed calls):
+ * the latency a lone caller sees. Each call is bracketed by `process.hrtime.bigint()`.
+ */
+export async function measureLatency(
+  spec: { id: string; scenario: string; label: string; count: number; warmup: number },
+  fn: () => Promise<unknown>,
+): Promise<LatencyFigure> {
+  for (let i = 0; i < spec.warmup; i++) await fn();
+  (globalThis as { gc?: () => void }).gc?.();
+  const us = new Float64Array(spec.count);
+  for (let i = 0; i < spec.count; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    us[i] = Number(process.hrtime.bigint() - t0) / 1000;
+  }
+  const sorted = us.slice().sort();
+  let sum = 0;
+  for (const v of us) sum += v;
+  return Object.freeze({
+    id: spec.id,
+    scenario: spec.scenario,
+    label: spec.label,
+    samples: spec.count,
+    p50: quantile(sorted, 0.5),
+    p90: quantile(sorted, 0.9),
+    p99: quantile(sorted, 0.99),
+    max: sorted[sorted.length - 1]!,
+    mean: sum / spec.count,
+  });
+}

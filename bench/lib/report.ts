@@ -1,0 +1,198 @@
+// Collects a run's figures and target checks, prints them as plain-text tables (pasteable into
+// the README), and writes them as JSON for capacity planning. Ratios are the point: absolute
+// rates move with the machine, ratios measured in the same run mostly do not.
+
+import { writeFileSync } from 'node:fs';
+import { type MachineInfo, formatMachine } from './machine.js';
+import { type Budget, DEFAULT_BUDGET, type Figure, type LatencyFigure, quantile } from './measure.js';
+
+/** A measured value set against a target from issue 3, or shown for information. */
+export interface Check {
+  readonly id: string;
+  readonly scenario: string;
+  readonly label: string;
+  /** 'ratio' (×), 'fraction' (%), 'rate' (items/s). */
+  readonly unit: 'ratio' | 'fraction' | 'rate';
+  /** Median / median (or the median rate). */
+  readonly measured: number;
+  /** The spread: p25 and p75 of the per-round ratios, or (see `spread`) of the calls. */
+  readonly low: number;
+  readonly high: number;
+  /** 'rounds': low/high are quartiles of per-round ratios; 'quartiles': of the calls' rates. */
+  readonly spread: 'rounds' | 'quartiles';
+  /** The issue's target (measured ≥ target passes); undefined for an informational line. */
+  readonly target: number | undefined;
+  readonly pass: boolean | undefined;
+  /** Figure ids the check was computed from. */
+  readonly from: readonly string[];
+}
+
+/** One scenario: a file under bench/, runnable alone or from bench/index.ts. */
+export interface Scenario {
+  readonly id: string;
+  readonly title: string;
+  run(report: Report): Promise<void>;
+}
+
+const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+export function formatRate(n: number): string {
+  return int.format(n);
+}
+
+function formatValue(unit: Check['unit'], n: number): string {
+  if (unit === 'ratio') return `${n >= 100 ? n.toFixed(0) : n.toFixed(2)}×`;
+  if (unit === 'fraction') return `${(n * 100).toFixed(1)} %`;
+  return `${formatRate(n)}/s`;
+}
+
+/** Pads columns; numbers right-aligned. */
+export function table(head: readonly string[], rows: readonly (readonly string[])[], right: readonly number[] = []): string {
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((cell, c) => (right.includes(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd();
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export class Report {
+  readonly machine: MachineInfo;
+  readonly budget: Budget = DEFAULT_BUDGET;
+  readonly figures: Figure[] = [];
+  readonly latencies: LatencyFigure[] = [];
+  readonly checks: Check[] = [];
+  readonly notes: { scenario: string; text: string }[] = [];
+
+  constructor(machine: MachineInfo) {
+    this.machine = machine;
+  }
+
+  /** Records figures (in the order given) and returns them. */
+  add(...figures: Figure[]): Figure[] {
+    this.figures.push(...figures);
+    return figures;
+  }
+
+  addLatency(figure: LatencyFigure): LatencyFigure {
+    this.latencies.push(figure);
+    return figure;
+  }
+
+  note(scenario: string, text: string): void {
+    this.notes.push({ scenario, text });
+  }
+
+  /**
+   * `num` / `den` (× or %), against `target` when given. Taken round by round when both were
+   * measured in the same interleaved rounds (each round's ratio compares figures taken seconds
+   * apart, under the same conditions): the median of the per-round ratios, and their p25–p75.
+   * Otherwise median over median, with the spread from the slow and fast quarters.
+   */
+  ratio(scenario: string, label: string, num: Figure, den: Figure, target?: number, unit: 'ratio' | 'fraction' = 'ratio'): Check {
+    const paired = num.rounds === den.rounds && num.rounds > 1;
+    let measured = num.median / den.median;
+    let low = num.p25 / den.p75;
+    let high = num.p75 / den.p25;
+    if (paired) {
+      const r = num.roundMedians.map((v, i) => v / den.roundMedians[i]!).sort((a, b) => a - b);
+      measured = quantile(r, 0.5);
+      low = quantile(r, 0.25);
+      high = quantile(r, 0.75);
+    }
+    return this.#push({
+      id: `${scenario}/${num.id}÷${den.id}`,
+      scenario, label, unit, measured, low, high, target,
+      spread: paired ? 'rounds' : 'quartiles',
+      from: [num.id, den.id],
+    });
+  }
+
+  /** A rate against an absolute target (items/s). */
+  rate(scenario: string, label: string, fig: Figure, target?: number): Check {
+    return this.#push({
+      id: `${scenario}/${fig.id}`,
+      scenario, label, unit: 'rate',
+      measured: fig.median, low: fig.p25, high: fig.p75, target, spread: 'quartiles', from: [fig.id],
+    });
+  }
+
+  #push(c: Omit<Check, 'pass'>): Check {
+    const check = Object.freeze({ ...c, pass: c.target === undefined ? undefined : c.measured >= c.target });
+    this.checks.push(check);
+    return check;
+  }
+
+  header(): string {
+    const b = this.budget;
+    return `${formatMachine(this.machine)}\nbudget:   per task ${b.time} ms measured (≥ ${b.iterations} calls) in ${b.rounds} rounds interleaved with the other tasks of its group, after ${b.warmupTime} ms warm-up (≥ ${b.warmupIterations} calls)`;
+  }
+
+  figuresTable(scenario?: string): string {
+    const rows = this.figures.filter((f) => scenario === undefined || f.scenario === scenario).map((f) => [
+      f.label, formatRate(f.median), `${formatRate(f.p25)} – ${formatRate(f.p75)}`, `±${f.rme.toFixed(1)} %`,
+      String(f.samples), int.format(f.items),
+    ]);
+    return table(['task', 'median items/s', 'p25 – p75 items/s', 'rme', 'calls', 'items/call'], rows, [1, 2, 3, 4, 5]);
+  }
+
+  latencyTable(scenario?: string): string {
+    const us = (n: number): string => n.toFixed(1);
+    const rows = this.latencies.filter((f) => scenario === undefined || f.scenario === scenario).map((f) => [
+      f.label, us(f.p50), us(f.p90), us(f.p99), us(f.max), us(f.mean), String(f.samples),
+    ]);
+    return table(['lone call', 'p50 µs', 'p90 µs', 'p99 µs', 'max µs', 'mean µs', 'calls'], rows, [1, 2, 3, 4, 5, 6]);
+  }
+
+  checksTable(scenario?: string): string {
+    const rows = this.checks.filter((c) => scenario === undefined || c.scenario === scenario).map((c) => [
+      ...(scenario === undefined ? [c.scenario] : []),
+      c.label,
+      formatValue(c.unit, c.measured),
+      `${formatValue(c.unit, c.low)} – ${formatValue(c.unit, c.high)}`,
+      c.target === undefined ? '' : `≥ ${formatValue(c.unit, c.target)}`,
+      c.pass === undefined ? 'info' : c.pass ? 'PASS' : 'MISS',
+    ]);
+    const head = [...(scenario === undefined ? ['scenario'] : []), 'measure', 'median', 'p25 – p75', 'target', 'result'];
+    const off = scenario === undefined ? 1 : 0;
+    return table(head, rows, [1 + off, 2 + off]);
+  }
+
+  /** What a scenario printed: its figures, latencies, checks and notes. */
+  scenarioText(scenario: string): string {
+    const parts: string[] = [];
+    if (this.figures.some((f) => f.scenario === scenario)) parts.push(this.figuresTable(scenario));
+    if (this.latencies.some((f) => f.scenario === scenario)) parts.push(this.latencyTable(scenario));
+    if (this.checks.some((c) => c.scenario === scenario)) parts.push(this.checksTable(scenario));
+    const notes = this.notes.filter((n) => n.scenario === scenario).map((n) => `note: ${n.text}`);
+    if (notes.length > 0) parts.push(notes.join('\n'));
+    return parts.join('\n\n');
+  }
+
+  summary(): string {
+    const targets = this.checks.filter((c) => c.pass !== undefined);
+    const passed = targets.filter((c) => c.pass).length;
+    return [
+      '=== summary ===',
+      this.header(),
+      '',
+      this.checksTable(),
+      '',
+      `${passed} of ${targets.length} targets met; 'info' lines have no target in issue 3.`,
+      'Ratios are medians of per-round ratios (tasks of a ratio are measured in interleaved rounds); p25 – p75 of those rounds.',
+    ].join('\n');
+  }
+
+  toJSON(): unknown {
+    return {
+      machine: this.machine,
+      budget: this.budget,
+      figures: this.figures,
+      latencies: this.latencies,
+      checks: this.checks,
+      notes: this.notes,
+    };
+  }
+
+  writeJson(file: string): void {
+    writeFileSync(file, `${JSON.stringify(this, null, 2)}\n`);
+  }
+}
