@@ -37,6 +37,9 @@ export interface ChunkViews {
 }
 
 const TWO_32 = 2 ** 32;
+const EMPTY_BUFFER = new ArrayBuffer(0);
+const EMPTY_U32 = new Uint32Array(0);
+const EMPTY_U8 = new Uint8Array(0);
 
 /** Bytes per item in a chunk's fixed buffer. */
 function fixedStride(layout: CoreLayout): number {
@@ -80,14 +83,15 @@ export class BatchPacker {
   #cap = 0;
   #count = 0;
   #keyBytes = 0;
-  #fixed = new ArrayBuffer(0);
-  #counter = new Uint32Array(0);
-  #code = new Uint32Array(0);
-  #params = new Uint32Array(0);
-  #keyOff = new Uint32Array(0);
-  #keyLen = new Uint32Array(0);
-  #mid = new Uint32Array(0);
-  #keys = new Uint8Array(0);
+  // Views of the chunk being filled; empty until the first item opens a chunk.
+  #fixed = EMPTY_BUFFER;
+  #counter = EMPTY_U32;
+  #code = EMPTY_U32;
+  #params = EMPTY_U32;
+  #keyOff = EMPTY_U32;
+  #keyLen = EMPTY_U32;
+  #mid = EMPTY_U32;
+  #keys = EMPTY_U8;
 
   /**
    * `expected`: how many items will be added (sizes the chunks; more may follow).
@@ -181,7 +185,7 @@ export class BatchPacker {
     this.#cap = cap;
     this.#count = 0;
     this.#keyBytes = 0;
-    this.#keys = new Uint8Array(0);
+    this.#keys = EMPTY_U8;
   }
 
   #growKeys(atLeast: number): void {
@@ -206,13 +210,11 @@ export class BatchPacker {
   }
 }
 
-/** Zeroes what in a chunk is secret or tied to a secret: raw keys, midstates, codes. */
-export function wipeChunk(layout: CoreLayout, chunk: PackedChunk): void {
-  if (chunk.fixed.byteLength === 0) return; // detached: moved to a worker
-  const v = chunkViews(layout, chunk);
-  v.keys.fill(0);
-  v.mid.fill(0);
-  v.code.fill(0);
+/** Zeroes a chunk: its raw keys, midstates and codes are secret or tied to a secret. */
+export function wipeChunk(chunk: PackedChunk): void {
+  // A detached buffer (moved to a worker) has length 0 and nothing to wipe here.
+  new Uint8Array(chunk.fixed).fill(0);
+  new Uint8Array(chunk.keyBuffer).fill(0);
 }
 
 /**
@@ -253,7 +255,7 @@ export function runChunks(core: Core, chunks: readonly PackedChunk[], mode: Kern
       offset += c.count;
     }
   } finally {
-    for (const c of chunks) wipeChunk(core.layout, c);
+    for (const c of chunks) wipeChunk(c);
   }
   return out;
 }

@@ -8,12 +8,6 @@
 
 import { TotpFleetError } from './errors.js';
 
-interface Waiting<Req, Res> {
-  readonly request: Req;
-  readonly resolve: (result: Res) => void;
-  readonly reject: (error: unknown) => void;
-}
-
 export interface BatcherOptions {
   readonly maxBatch: number;
   readonly maxDelayMs: number;
@@ -24,7 +18,10 @@ export interface BatcherOptions {
 export class Batcher<Req, Res> {
   readonly #run: (requests: Req[]) => Promise<Res[]>;
   readonly #opts: BatcherOptions;
-  #queue: Waiting<Req, Res>[] = [];
+  // Waiting calls, in parallel arrays (one object per call would double the garbage).
+  #requests: Req[] = [];
+  #resolves: ((result: Res) => void)[] = [];
+  #rejects: ((error: unknown) => void)[] = [];
   #running = 0;
   #scheduled = false;
   #timer: NodeJS.Timeout | undefined;
@@ -38,24 +35,28 @@ export class Batcher<Req, Res> {
 
   /** Calls waiting for a batch, batches running, and batches formed so far. */
   get pending(): { queued: number; running: number; batches: number } {
-    return { queued: this.#queue.length, running: this.#running, batches: this.#batches };
+    return { queued: this.#requests.length, running: this.#running, batches: this.#batches };
   }
 
   submit(request: Req): Promise<Res> {
-    if (this.#queue.length >= this.#opts.maxQueue) {
+    const queued = this.#requests.length;
+    if (queued >= this.#opts.maxQueue) {
       return Promise.reject(new TotpFleetError('ERR_OVERLOADED',
-        `overloaded: ${this.#queue.length} calls waiting, limit ${this.#opts.maxQueue}; retry later`));
+        `overloaded: ${queued} calls waiting, limit ${this.#opts.maxQueue}; retry later`));
     }
-    return new Promise<Res>((resolve, reject) => {
-      this.#queue.push({ request, resolve, reject });
-      if (this.#queue.length >= this.#opts.maxBatch) this.#flush();
-      else this.#schedule();
+    const promise = new Promise<Res>((resolve, reject) => {
+      this.#resolves.push(resolve);
+      this.#rejects.push(reject);
     });
+    this.#requests.push(request);
+    if (queued + 1 >= this.#opts.maxBatch) this.#flush();
+    else this.#schedule();
+    return promise;
   }
 
   /** Resolves when nothing is queued or running. */
   drain(): Promise<void> {
-    if (this.#queue.length === 0 && this.#running === 0) return Promise.resolve();
+    if (this.#requests.length === 0 && this.#running === 0) return Promise.resolve();
     return new Promise((resolve) => this.#drained.push(resolve));
   }
 
@@ -82,25 +83,33 @@ export class Batcher<Req, Res> {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#opts.maxBatch);
+    while (this.#requests.length > 0) {
+      const max = this.#opts.maxBatch;
+      const requests = this.#requests.length <= max ? this.#requests : this.#requests.splice(0, max);
+      const resolves = requests === this.#requests ? this.#resolves : this.#resolves.splice(0, max);
+      const rejects = requests === this.#requests ? this.#rejects : this.#rejects.splice(0, max);
+      if (requests === this.#requests) {
+        this.#requests = [];
+        this.#resolves = [];
+        this.#rejects = [];
+      }
       this.#running++;
       this.#batches++;
-      this.#run(batch.map((w) => w.request)).then(
+      this.#run(requests).then(
         (results) => {
-          for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+          for (let i = 0; i < resolves.length; i++) resolves[i]!(results[i]!);
         },
         (error: unknown) => {
-          for (const w of batch) w.reject(error);
+          for (const reject of rejects) reject(error);
         },
       ).finally(() => {
         this.#running--;
-        if (this.#queue.length > 0) this.#schedule();
+        if (this.#requests.length > 0) this.#schedule();
         else if (this.#running === 0) for (const done of this.#drained.splice(0)) done();
       });
       // One batch per flush unless the queue is full beyond a batch and slots are free.
       if (this.#running >= this.#opts.concurrency) break;
     }
-    if (this.#queue.length > 0) this.#schedule();
+    if (this.#requests.length > 0) this.#schedule();
   }
 }

@@ -66,6 +66,8 @@ export class Dispatcher {
   #failed = 0;
   #workerFailures = 0;
   #closed = false;
+  /** close() waiting for admitted work to finish. */
+  #idle: (() => void)[] = [];
 
   constructor(opts: PoolOptions = {}, internals: PoolInternals = {}) {
     const cores = availableParallelism();
@@ -100,6 +102,33 @@ export class Dispatcher {
     return Math.min(this.#core.layout.maxItems, Math.ceil(total / this.threads));
   }
 
+  /**
+   * A batch this size is prepared and dispatched in slices of this many requests: one chunk
+   * per slice on the pool (so packing overlaps the workers), the whole batch inline.
+   */
+  sliceItems(total: number): number {
+    if (this.#pool === undefined || total < this.inlineThreshold) return Math.max(1, total);
+    return this.chunkItems(total);
+  }
+
+  /**
+   * Admits a batch of `total` items, or throws ERR_OVERLOADED at once when more than
+   * `maxQueue` items would be in flight. Every admit is paired with a `release`.
+   */
+  admit(total: number): void {
+    if (this.#closed) throw new TotpFleetError('ERR_CLOSED', 'the verifier is closed');
+    if (this.#inFlight > 0 && this.#inFlight + total > this.maxQueue) {
+      throw new TotpFleetError('ERR_OVERLOADED',
+        `overloaded: ${this.#inFlight} items in flight, limit ${this.maxQueue}; retry later`);
+    }
+    this.#inFlight += total;
+  }
+
+  release(total: number): void {
+    this.#inFlight -= total;
+    if (this.#inFlight === 0) for (const done of this.#idle.splice(0)) done();
+  }
+
   stats(): PoolStats {
     return {
       threads: this.threads,
@@ -111,18 +140,11 @@ export class Dispatcher {
   }
 
   /**
-   * Runs `chunks` (`total` items in all); resolves to one result per item, in order.
-   * Rejects only with ERR_CLOSED or ERR_OVERLOADED, before anything ran.
+   * Runs `chunks` (`total` items in all, admitted with `admit`); resolves to one result per
+   * item, in order. Never rejects: a chunk that cannot be run is answered RESULT_ERROR.
    */
   async run(chunks: readonly PackedChunk[], total: number, mode: KernelMode): Promise<Int32Array> {
-    if (this.#closed) throw new TotpFleetError('ERR_CLOSED', 'the verifier is closed');
-    if (this.#inFlight > 0 && this.#inFlight + total > this.maxQueue) {
-      for (const c of chunks) wipeChunk(this.#core.layout, c);
-      throw new TotpFleetError('ERR_OVERLOADED',
-        `overloaded: ${this.#inFlight} items in flight, limit ${this.maxQueue}; retry later`);
-    }
     const out = new Int32Array(total);
-    this.#inFlight += total;
     try {
       if (this.#pool === undefined || total < this.inlineThreshold) {
         let offset = 0;
@@ -140,8 +162,7 @@ export class Dispatcher {
         await Promise.all(runs);
       }
     } finally {
-      this.#inFlight -= total;
-      for (const c of chunks) wipeChunk(this.#core.layout, c);
+      for (const c of chunks) wipeChunk(c);
     }
     return out;
   }
@@ -182,10 +203,11 @@ export class Dispatcher {
     out.fill(RESULT_ERROR, offset, offset + chunk.count);
   }
 
-  /** Lets running chunks finish, then stops the workers. Idempotent. */
+  /** Refuses new batches, lets admitted ones finish, then stops the workers. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#inFlight > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
     await this.#pool?.close();
   }
 }

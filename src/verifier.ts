@@ -7,7 +7,7 @@
 // disturbs its neighbours. Options are validated once, in `create`.
 
 import { Batcher } from './batcher.js';
-import { BatchPacker, deriveMidstates, packParams } from './batch.js';
+import { BatchPacker, deriveMidstates, type PackedChunk, packParams } from './batch.js';
 import { intOption, optionsObject, TotpFleetError } from './errors.js';
 import { KeyCache, KeyHandle, KeyRing } from './keys.js';
 import { type CommonOptions, type Digits, type ResolvedCommon, generatorKey, parseCode, resolveCommon } from './otp.js';
@@ -68,7 +68,7 @@ export type MalformedReason =
 
 export type VerifyStatus = 'valid' | 'invalid' | 'malformed' | 'error';
 
-/** The answer to one request. */
+/** The answer to one request. Results are frozen, and equal results may be the same object. */
 export interface VerifyResult {
   status: VerifyStatus;
   /** For 'valid': the matched step minus the current step (negative: the code was older). */
@@ -113,8 +113,23 @@ function resolveWindow(value: unknown, max: number): { past: number; future: num
   };
 }
 
-function malformed(reason: MalformedReason): VerifyResult {
-  return { status: 'malformed', reason };
+/** One frozen result per malformed reason: results are read-only and may be shared. */
+const MALFORMED: Readonly<Record<MalformedReason, VerifyResult>> = Object.freeze(Object.fromEntries(
+  (['request', 'code', 'timestamp', 'account', 'secret-handle', 'secret-type', 'secret-encoding', 'secret-length'] as const)
+    .map((reason) => [reason, Object.freeze({ status: 'malformed', reason })]),
+) as Record<MalformedReason, VerifyResult>);
+
+/** Offsets deltas (-MAX_DELTA..MAX_DELTA) to indices of a per-step result table. */
+const MAX_DELTA = 16;
+
+/** A slice of a batch, validated and packed, waiting for the dispatcher. */
+interface Prepared {
+  readonly start: number;
+  /** Per request of the slice: its index among the packed items, or -1 (answered already). */
+  readonly packed: Int32Array;
+  readonly steps: Float64Array;
+  readonly chunks: PackedChunk[];
+  readonly total: number;
 }
 
 /**
@@ -240,8 +255,9 @@ export class TotpVerifier {
    * Verifies one request. Calls made close together are coalesced into one batch, and a lone
    * call on an idle verifier runs at once.
    */
-  async verify(request: VerifyRequest): Promise<VerifyResult> {
-    this.#assertOpen();
+  verify(request: VerifyRequest): Promise<VerifyResult> {
+    // Not `async`: that would wrap the batcher's promise in a second one per call.
+    if (this.#closed) return Promise.reject(new TotpFleetError('ERR_CLOSED', 'the verifier is closed'));
     return this.#batcher.submit(request);
   }
 
@@ -257,10 +273,34 @@ export class TotpVerifier {
   }
 
   async #verifyNow(requests: readonly VerifyRequest[]): Promise<VerifyResult[]> {
-    const s = this.#settings;
-    const now = Date.now();
     const n = requests.length;
     const results = new Array<VerifyResult>(n);
+    const now = Date.now();
+    // Admission once per batch, so a batch is refused whole or run whole.
+    this.#dispatcher.admit(n);
+    try {
+      // Large batches go out in slices: each slice is packed and handed to a worker before the
+      // next is packed, so packing here overlaps hashing there. Small batches are one slice.
+      const slice = this.#dispatcher.sliceItems(n);
+      const running: Promise<void>[] = [];
+      for (let start = 0; start < n; start += slice) {
+        const prepared = this.#prepare(requests, start, Math.min(n, start + slice), now, results);
+        running.push(this.#runSlice(prepared, results));
+      }
+      await Promise.all(running);
+    } finally {
+      this.#dispatcher.release(n);
+    }
+    return results;
+  }
+
+  /**
+   * Validates and canonicalises requests[start..end), answering bad ones in `results`, and
+   * packs the rest. Synchronous: nothing else runs between reading a request and packing it.
+   */
+  #prepare(requests: readonly VerifyRequest[], start: number, end: number, now: number, results: VerifyResult[]): Prepared {
+    const s = this.#settings;
+    const n = end - start;
     const packed = new Int32Array(n).fill(-1);
     const steps = new Float64Array(n);
     const packer = new BatchPacker(this.#core.layout, n, this.#dispatcher.chunkItems(n));
@@ -270,90 +310,109 @@ export class TotpVerifier {
     const missIds: string[] = [];
     const missById = new Map<string, number>();
     const waiting: number[] = []; // pairs: packed index, miss number
-    for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const i = start + j;
       // Each field is read exactly once, here: a getter or Proxy that throws (or answers
       // differently on a second read) makes this item malformed, not the batch rejected.
       let account: unknown, codeText: unknown, timestamp: unknown, secret: unknown;
       try {
         const req: unknown = requests[i];
         if (req === null || typeof req !== 'object' || Array.isArray(req)) {
-          results[i] = malformed('request');
+          results[i] = MALFORMED.request;
           continue;
         }
         ({ account, code: codeText, timestamp, secret } = req as Partial<Record<keyof VerifyRequest, unknown>>);
       } catch {
-        results[i] = malformed('request');
+        results[i] = MALFORMED.request;
         continue;
       }
       if (account !== undefined &&
           (typeof account !== 'string' || account.length === 0 || account.length > MAX_ACCOUNT_LENGTH)) {
-        results[i] = malformed('account');
+        results[i] = MALFORMED.account;
         continue;
       }
       const code = parseCode(codeText, s.digits);
       if (code < 0) {
-        results[i] = malformed('code');
+        results[i] = MALFORMED.code;
         continue;
       }
       const step = timeStep(timestamp === undefined ? now : timestamp, s);
       if (step < 0) {
-        results[i] = malformed('timestamp');
+        results[i] = MALFORMED.timestamp;
         continue;
       }
       if (KeyHandle.is(secret)) {
         const at = this.#ring.offset(secret);
         if (at < 0) {
-          results[i] = malformed('secret-handle');
+          results[i] = MALFORMED['secret-handle'];
           continue;
         }
-        packed[i] = packer.addMid(this.#ring.data, at, step, code, this.#params);
+        packed[j] = packer.addMid(this.#ring.data, at, step, code, this.#params);
       } else if (cache !== undefined && typeof secret === 'string') {
         // Base32 text: a cache hit saves decoding and deriving. (Raw bytes skip the cache:
         // turning them into a lookup key costs more than the SIMD derivation it would save.)
         const at = cache.lookup(secret);
         if (at >= 0) {
-          packed[i] = packer.addMid(cache.data, at, step, code, this.#params);
+          packed[j] = packer.addMid(cache.data, at, step, code, this.#params);
         } else {
           let miss = missById.get(secret);
           if (miss === undefined) {
             const key = secretBytes(secret, s);
             if (typeof key === 'string') {
-              results[i] = malformed(key);
+              results[i] = MALFORMED[key];
               continue;
             }
             miss = missKeys.push(key) - 1;
             missIds.push(secret);
             missById.set(secret, miss);
           }
-          packed[i] = packer.addPending(step, code, this.#params);
-          waiting.push(packed[i]!, miss);
+          packed[j] = packer.addPending(step, code, this.#params);
+          waiting.push(packed[j]!, miss);
         }
       } else {
         const key = secretBytes(secret, s);
         if (typeof key === 'string') {
-          results[i] = malformed(key);
+          results[i] = MALFORMED[key];
           continue;
         }
-        packed[i] = packer.addKey(key, step, code, this.#params);
+        packed[j] = packer.addKey(key, step, code, this.#params);
         if (typeof secret === 'string') key.fill(0); // our own decoded copy, now packed
       }
-      steps[i] = step;
+      steps[j] = step;
     }
     if (missKeys.length > 0) this.#deriveMisses(packer, missKeys, missIds, waiting);
     const chunks = packer.finish();
     let total = 0;
     for (const c of chunks) total += c.count;
-    const raw = total === 0 ? new Int32Array(0) : await this.#dispatcher.run(chunks, total, 'verify');
+    return { start, packed, steps, chunks, total };
+  }
+
+  /** Runs a prepared slice and answers its packed requests in `results`. */
+  async #runSlice(p: Prepared, results: VerifyResult[]): Promise<void> {
+    if (p.total === 0) return;
+    const raw = await this.#dispatcher.run(p.chunks, p.total, 'verify');
     const { resultNoMatch, resultMalformed } = this.#core.layout;
-    for (let i = 0; i < n; i++) {
-      const slot = packed[i]!;
+    // Valid results are frozen and shared by the items with the same step and delta (a batch
+    // received at one moment has one current step): one object per delta, not per item.
+    const shared: (VerifyResult | undefined)[] = [];
+    let sharedStep = -1;
+    for (let j = 0; j < p.packed.length; j++) {
+      const slot = p.packed[j]!;
       if (slot < 0) continue;
       const r = raw[slot]!;
+      const i = p.start + j;
       if (r === resultNoMatch) results[i] = INVALID_RESULT;
       else if (r === RESULT_ERROR || r === resultMalformed) results[i] = ERROR_RESULT;
-      else results[i] = { status: 'valid', delta: r, step: steps[i]! + r };
+      else {
+        const step = p.steps[j]!;
+        if (step !== sharedStep) {
+          sharedStep = step;
+          shared.length = 0;
+        }
+        const k = r + MAX_DELTA;
+        results[i] = shared[k] ??= Object.freeze({ status: 'valid', delta: r, step: step + r });
+      }
     }
-    return results;
   }
 
   /** Derives every missed secret in one batched core call, fills the waiting items, caches them. */

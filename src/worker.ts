@@ -26,7 +26,7 @@ export default function runTask(task: WorkerTask): unknown {
   try {
     runChunk(core, task.chunk, task.mode, out, 0);
   } finally {
-    wipeChunk(core.layout, task.chunk);
+    wipeChunk(task.chunk);
   }
   return move(out);
 }
