@@ -7,9 +7,10 @@
 
 import { scenario as batcher } from './batcher.js';
 import { scenario as coldCache } from './cold-cache.js';
+import { scenario as inlineThreshold } from './inline-threshold.js';
 import { runScenarios } from './lib/run.js';
 import { scenario as overhead } from './overhead.js';
 import { scenario as threads } from './threads.js';
 import { scenario as throughput } from './throughput-vs-peers.js';
 
-await runScenarios([throughput, coldCache, threads, batcher, overhead]);
+await runScenarios([throughput, coldCache, threads, inlineThreshold, batcher, overhead]);
