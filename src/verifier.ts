@@ -286,6 +286,9 @@ export class TotpVerifier {
       for (let start = 0; start < n; start += slice) {
         const prepared = this.#prepare(requests, start, Math.min(n, start + slice), now, results);
         running.push(this.#runSlice(prepared, results));
+        // Let the pool hand the slice to a worker now (piscina distributes queued tasks in a
+        // microtask), rather than after every slice is packed.
+        if (start + slice < n) await undefined;
       }
       await Promise.all(running);
     } finally {

@@ -2,19 +2,31 @@
 // main thread (passed in workerData), runs each chunk it is given, and moves the results back.
 // The chunk arrives transferred, not cloned; its secret-bearing fields are zeroed afterwards.
 
+import { threadId } from 'node:worker_threads';
 import { move, workerData } from 'piscina';
 import { type KernelMode, type PackedChunk, runChunk, warmCore, wipeChunk } from './batch.js';
 import { type Core, instantiateCore } from './wasm.js';
 
-/** What the pool sends: one chunk and what to do with it. */
+/** What the pool sends: one chunk, what to do with it, and its slot in the owners table. */
 export interface WorkerTask {
   readonly chunk: PackedChunk;
   readonly mode: KernelMode;
+  readonly slot: number;
 }
 
 /** What the pool passes to every worker. */
 export interface PoolWorkerData {
   readonly module: WebAssembly.Module;
+  /** Per task slot, the threadId of the worker that took it (for the pool's deadlines). */
+  readonly owners: Int32Array;
+}
+
+/**
+ * Records that this worker took `task`, so that the pool can terminate this worker if the task
+ * misses its deadline. The first thing any worker entry point does with a task.
+ */
+export function claim(task: WorkerTask): void {
+  Atomics.store((workerData as PoolWorkerData).owners, task.slot, threadId);
 }
 
 // Instantiated (and warmed) when the worker starts, not on its first task.
@@ -22,6 +34,7 @@ const core: Core = instantiateCore((workerData as PoolWorkerData).module);
 warmCore(core);
 
 export default function runTask(task: WorkerTask): unknown {
+  claim(task);
   const out = new Int32Array(task.chunk.count);
   try {
     runChunk(core, task.chunk, task.mode, out, 0);

@@ -106,7 +106,8 @@ describe('worker faults', () => {
       try {
         expect(await v.verifyBatch(reqs)).toEqual(reference);
         const stats = v.stats().pool;
-        expect(stats.chunksRetried).toBe(1);
+        // A worker that dies takes the chunks queued on it along; each is re-run once.
+        expect(stats.chunksRetried).toBeGreaterThanOrEqual(1);
         expect(stats.chunksFailed).toBe(0);
         expect(await v.verifyBatch(reqs)).toEqual(reference);
       } finally {
