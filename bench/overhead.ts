@@ -10,7 +10,7 @@
 // Run alone: node --expose-gc --import tsx bench/overhead.ts
 
 import { TotpVerifier } from '../dist/index.js';
-import { BatchPacker, chunkViews, deriveMidstates, type PackedChunk, packParams, runChunk, warmCore } from '../dist/batch.js';
+import { BatchPacker, deriveMidstates, loadChunk, type PackedChunk, packParams, runChunk, warmCore } from '../dist/batch.js';
 import { type Core, instantiateCore } from '../dist/wasm.js';
 import { batchTask, type Kind, makeRequests } from './lib/facade.js';
 import { fixtures } from './lib/fixtures.js';
@@ -33,18 +33,6 @@ function packChunk(core: Core, keys: readonly Uint8Array[], codes: readonly stri
   const chunks = packer.finish();
   if (chunks.length !== 1) throw new Error(`${ID}: expected one chunk, got ${chunks.length}`);
   return chunks[0]!;
-}
-
-/** Copies a chunk into the core's regions (what runChunk does first), to leave it there. */
-function loadChunk(core: Core, chunk: PackedChunk): void {
-  const v = core.views;
-  const c = chunkViews(core.layout, chunk);
-  v.counter.set(c.counter);
-  v.code.set(c.code);
-  v.params.set(c.params);
-  v.keyOff.set(c.keyOff);
-  v.keyLen.set(c.keyLen);
-  v.mid.set(c.mid);
 }
 
 async function run(report: Report): Promise<void> {

@@ -217,27 +217,32 @@ export function wipeChunk(chunk: PackedChunk): void {
   new Uint8Array(chunk.keyBuffer).fill(0);
 }
 
+/** Copies a chunk's fields into the core's regions (the first step of running it). */
+export function loadChunk(core: Core, chunk: PackedChunk): void {
+  const v = core.views;
+  const c = chunkViews(core.layout, chunk);
+  v.counter.set(c.counter);
+  v.code.set(c.code);
+  v.params.set(c.params);
+  v.keyOff.set(c.keyOff);
+  v.keyLen.set(c.keyLen);
+  v.mid.set(c.mid);
+  v.keyPool.set(c.keys);
+}
+
 /**
  * Runs one chunk on `core` and writes its `count` results into `out` at `offset`.
  * The core's secret-bearing regions are wiped afterwards, whatever happens.
  */
 export function runChunk(core: Core, chunk: PackedChunk, mode: KernelMode, out: Int32Array, offset: number): void {
-  const v = core.views;
-  const c = chunkViews(core.layout, chunk);
   const n = chunk.count;
   try {
-    v.counter.set(c.counter);
-    v.code.set(c.code);
-    v.params.set(c.params);
-    v.keyOff.set(c.keyOff);
-    v.keyLen.set(c.keyLen);
-    v.mid.set(c.mid);
-    v.keyPool.set(c.keys);
+    loadChunk(core, chunk);
     core.deriveKeys(n);
     if (mode === 'verify') core.verifyBatch(n);
     else if (mode === 'verify-scalar') core.verifyBatchScalar(n);
     else core.generateBatch(n);
-    out.set(v.result.subarray(0, n), offset);
+    out.set(core.views.result.subarray(0, n), offset);
   } finally {
     core.wipe(n);
   }
