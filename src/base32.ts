@@ -17,6 +17,10 @@ for (let i = 0; i < ALPHABET.length; i++) {
   DECODE[ALPHABET.toLowerCase().charCodeAt(i)] = i;
 }
 
+const SPACE = 0x20;
+const HYPHEN = 0x2d;
+const EQUALS = 0x3d;
+
 /** Unpadded lengths modulo 8 that a whole number of bytes can produce. */
 const VALID_TAIL = [true, false, true, false, true, true, false, true];
 
@@ -70,27 +74,39 @@ export interface DecodeOptions {
  */
 export function decode(text: string, options: DecodeOptions = {}): Uint8Array {
   if (typeof text !== 'string') throw new TypeError('"text" expected a string');
-  // Strip separators, then padding (which may only come at the very end).
-  let chars = text.replace(/[ -]/g, '');
-  const padStart = chars.indexOf('=');
-  if (padStart !== -1) {
-    const padding = chars.length - padStart;
-    if (!/^=+$/.test(chars.slice(padStart)) || chars.length % 8 !== 0 || padding > 6) {
-      throw new Base32Error('base32: misplaced or wrong padding');
-    }
-    chars = chars.slice(0, padStart);
+  // Pass 1: count data characters and check the padding, which may only come at the very end.
+  // (Two passes over the text instead of regular expressions and copies: this runs for every
+  // base32 secret that misses the key cache.)
+  const n = text.length;
+  let data = 0;
+  let padding = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === SPACE || c === HYPHEN) continue;
+    if (c === EQUALS) padding++;
+    else if (padding > 0) throw new Base32Error('base32: misplaced or wrong padding');
+    else data++;
   }
-  if (!VALID_TAIL[chars.length % 8]) {
-    throw new Base32Error(`base32: a length of ${chars.length} characters cannot encode whole bytes`);
+  if (padding > 0 && ((data + padding) % 8 !== 0 || padding > 6)) {
+    throw new Base32Error('base32: misplaced or wrong padding');
   }
-  const out = new Uint8Array(Math.floor((chars.length * 5) / 8));
+  if (!VALID_TAIL[data % 8]) {
+    throw new Base32Error(`base32: a length of ${data} characters cannot encode whole bytes`);
+  }
+  // Pass 2: decode.
+  const out = new Uint8Array(Math.floor((data * 5) / 8));
   let buffer = 0;
   let bits = 0;
   let j = 0;
-  for (let i = 0; i < chars.length; i++) {
-    const c = chars.charCodeAt(i);
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === SPACE || c === HYPHEN) continue;
+    if (c === EQUALS) break;
     const v = c < 128 ? DECODE[c]! : -1;
-    if (v < 0) throw new Base32Error('base32: invalid character');
+    if (v < 0) {
+      out.fill(0); // what was decoded so far is part of a secret
+      throw new Base32Error('base32: invalid character');
+    }
     buffer = ((buffer << 5) | v) & 0xfff; // at most 7 + 5 bits are pending
     bits += 5;
     if (bits >= 8) {
@@ -99,6 +115,7 @@ export function decode(text: string, options: DecodeOptions = {}): Uint8Array {
     }
   }
   if (options.allowTrailingBits !== true && (buffer & ((1 << bits) - 1)) !== 0) {
+    out.fill(0);
     throw new Base32Error('base32: non-zero trailing bits (the text was altered or truncated)');
   }
   return out;
