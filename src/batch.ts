@@ -163,7 +163,7 @@ export class BatchPacker {
       this.#counter[2 * i + 1] = Number(counter >> 32n);
     } else {
       this.#counter[2 * i] = counter >>> 0;
-      this.#counter[2 * i + 1] = Math.floor(counter / TWO_32);
+      this.#counter[2 * i + 1] = counter < TWO_32 ? 0 : Math.floor(counter / TWO_32);
     }
     this.#code[i] = code;
     this.#params[i] = params;

@@ -135,6 +135,9 @@ export class KeyCache {
   }
 }
 
+/** What KeyHandle.slotOf answers for a value that is not a handle at all. */
+export const NOT_A_HANDLE = -2;
+
 /** An imported key: opaque, usable as `secret` in requests to the verifier that made it. */
 export class KeyHandle {
   /** The ring that issued the handle: handles are not interchangeable between verifiers. */
@@ -159,6 +162,15 @@ export class KeyHandle {
   /** True for a KeyHandle, without trusting a forgeable `instanceof`. */
   static is(value: unknown): value is KeyHandle {
     return typeof value === 'object' && value !== null && #ring in value;
+  }
+
+  /**
+   * @internal In one check for the hot path: NOT_A_HANDLE for anything but a KeyHandle, -1 for a
+   * handle released or issued by another ring, else its slot in `ring`.
+   */
+  static slotOf(value: unknown, ring: KeyRing): number {
+    if (typeof value !== 'object' || value === null || !(#ring in value)) return NOT_A_HANDLE;
+    return (value as KeyHandle).#ring === ring ? (value as KeyHandle).#slot : -1;
   }
 
   toJSON(): string {
@@ -187,10 +199,13 @@ export class KeyRing {
     return new KeyHandle(this, slot);
   }
 
-  /** Offset into `data` of a live handle's midstates, or -1 (released, or another ring's). */
-  offset(handle: KeyHandle): number {
-    const slot = KeyHandle.slotIn(handle, this);
-    return slot < 0 ? -1 : slot * this.#slab.words;
+  /**
+   * For any value: NOT_A_HANDLE, -1 (a handle released or from another ring), or the offset
+   * into `data` of the handle's midstates. One brand check instead of two on the hot path.
+   */
+  offsetOf(value: unknown): number {
+    const slot = KeyHandle.slotOf(value, this);
+    return slot < 0 ? slot : slot * this.#slab.words;
   }
 
   get data(): Uint32Array {

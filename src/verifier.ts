@@ -9,7 +9,7 @@
 import { Batcher } from './batcher.js';
 import { BatchPacker, deriveMidstates, type PackedChunk, packParams } from './batch.js';
 import { intOption, optionsObject, TotpFleetError } from './errors.js';
-import { KeyCache, KeyHandle, KeyRing } from './keys.js';
+import { KeyCache, KeyHandle, KeyRing, NOT_A_HANDLE } from './keys.js';
 import { type CommonOptions, type Digits, type ResolvedCommon, generatorKey, parseCode, resolveCommon } from './otp.js';
 import { Dispatcher, type PoolInternals, type PoolOptions, type PoolStats, RESULT_ERROR } from './pool.js';
 import { type Secret, type SecretProblem, secretBytes } from './secret.js';
@@ -344,13 +344,12 @@ export class TotpVerifier {
         results[i] = MALFORMED.timestamp;
         continue;
       }
-      if (KeyHandle.is(secret)) {
-        const at = this.#ring.offset(secret);
-        if (at < 0) {
-          results[i] = MALFORMED['secret-handle'];
-          continue;
-        }
-        packed[j] = packer.addMid(this.#ring.data, at, step, code, this.#params);
+      const handleAt = this.#ring.offsetOf(secret);
+      if (handleAt >= 0) {
+        packed[j] = packer.addMid(this.#ring.data, handleAt, step, code, this.#params);
+      } else if (handleAt !== NOT_A_HANDLE) {
+        results[i] = MALFORMED['secret-handle'];
+        continue;
       } else if (cache !== undefined && typeof secret === 'string') {
         // Base32 text: a cache hit saves decoding and deriving. (Raw bytes skip the cache:
         // turning them into a lookup key costs more than the SIMD derivation it would save.)
