@@ -255,7 +255,7 @@ export function generateBatch(n: u32): void {
 }
 
 /**
- * Zeroes every secret-bearing region used by items 0..n-1: their midstates, codes and key
+ * Zeroes every secret-bearing region used by items 0..n-1: their midstates, codes, results and key
  * bytes (up to the furthest key slot they name), and the scratch area. Called after each
  * batch so that no secret outlives its batch here.
  */
@@ -268,6 +268,7 @@ export function wipe(n: u32): void {
   }
   memory.fill(MID_PTR, 0, count * MID_STRIDE);
   memory.fill(CODE_PTR, 0, count << 2);
+  memory.fill(RESULT_PTR, 0, count << 2); // generateBatch leaves codes here
   memory.fill(KEY_POOL_PTR, 0, keyEnd < KEY_POOL_SIZE ? keyEnd : KEY_POOL_SIZE);
   memory.fill(KEY_OFF_PTR, 0, count << 2);
   memory.fill(KEY_LEN_PTR, 0, count << 2);

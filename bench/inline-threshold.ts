@@ -1,5 +1,5 @@
 // Scenario: where the inline threshold belongs. The same batch, at sizes around the default
-// `inlineThreshold` (8192), verified inline on the calling thread and on a 2-thread pool that
+// `inlineThreshold` (16,384), verified inline on the calling thread and on a 2-thread pool that
 // takes every batch (`inlineThreshold: 0`). Below the crossing, a pool round trip costs more
 // than the work it moves; the default threshold should sit near the crossing.
 //

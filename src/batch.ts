@@ -6,6 +6,7 @@
 // PARAM_MID_READY) or its raw key (derived where the chunk runs). Items arrive here already
 // validated (verifier.ts); the core still refuses anything out of range on its own.
 
+import { TotpFleetError } from './errors.js';
 import type { Core, CoreLayout } from './wasm.js';
 
 /** What the kernel is asked to do with a chunk. */
@@ -212,9 +213,10 @@ export class BatchPacker {
 
 /** Zeroes a chunk: its raw keys, midstates and codes are secret or tied to a secret. */
 export function wipeChunk(chunk: PackedChunk): void {
-  // A detached buffer (moved to a worker) has length 0 and nothing to wipe here.
-  new Uint8Array(chunk.fixed).fill(0);
-  new Uint8Array(chunk.keyBuffer).fill(0);
+  // A buffer moved to a worker is detached here: byteLength 0, nothing to wipe (and no view
+  // can be made on it).
+  if (chunk.fixed.byteLength > 0) new Uint8Array(chunk.fixed).fill(0);
+  if (chunk.keyBuffer.byteLength > 0) new Uint8Array(chunk.keyBuffer).fill(0);
 }
 
 /** Copies a chunk's fields into the core's regions (the first step of running it). */
@@ -286,7 +288,9 @@ export function deriveMidstates(core: Core, keys: readonly Uint8Array[], out: Ui
         bytes += key.length;
         n++;
       }
-      core.deriveKeys(n);
+      // Every key was checked before; one the core refused would leave zero midstates, which
+      // anyone can compute codes for, so that is a failure, not a result.
+      if (core.deriveKeys(n) !== n) throw new TotpFleetError('ERR_CORE_FAILED', 'the core refused a key it was given');
       out.set(v.mid.subarray(0, n * words), i * words);
     } finally {
       core.wipe(n);

@@ -149,11 +149,6 @@ export class KeyHandle {
     this.#slot = slot;
   }
 
-  /** @internal The slot in `ring`, or -1 when released or issued by another ring. */
-  static slotIn(handle: KeyHandle, ring: KeyRing): number {
-    return handle.#ring === ring ? handle.#slot : -1;
-  }
-
   /** @internal */
   static release(handle: KeyHandle): void {
     handle.#slot = -1;
@@ -214,7 +209,7 @@ export class KeyRing {
 
   /** Zeroes a handle's midstates and makes it unusable. Idempotent. */
   release(handle: KeyHandle): void {
-    const slot = KeyHandle.slotIn(handle, this);
+    const slot = KeyHandle.slotOf(handle, this);
     if (slot < 0) return;
     this.#slab.clear(slot);
     KeyHandle.release(handle);

@@ -20,7 +20,7 @@ import type { PoolWorkerData, WorkerTask } from './worker.js';
 export const RESULT_ERROR = -0x40000000;
 
 /** Slots of the task-owner table (a ring; a slot is reused after this many tasks). */
-const OWNER_SLOTS = 4096;
+const OWNER_SLOTS = 65_536;
 
 /** The compiled worker: dist/worker.js, also when this file runs from src/ under a test runner. */
 const WORKER_URL = new URL('../dist/worker.js', import.meta.url);
@@ -50,6 +50,9 @@ export interface PoolInternals {
 export interface PoolStats {
   threads: number;
   inFlight: number;
+  /** Chunks run on the calling thread, and on workers. */
+  chunksInline: number;
+  chunksPooled: number;
   chunksRetried: number;
   chunksFailed: number;
   workerFailures: number;
@@ -68,15 +71,18 @@ export class Dispatcher {
   readonly #core: Core;
   readonly #pool: Piscina<WorkerTask, Int32Array> | undefined;
   #inFlight = 0;
+  #chunksInline = 0;
+  #chunksPooled = 0;
   #retried = 0;
   #failed = 0;
   #workerFailures = 0;
   #closed = false;
   /** close() waiting for admitted work to finish. */
   #idle: (() => void)[] = [];
-  /** Which worker (threadId) claimed the task in each slot; see #withDeadline. */
-  readonly #owners = new Int32Array(new SharedArrayBuffer(4 * OWNER_SLOTS));
+  /** Per task slot: [sequence number, threadId of the worker that claimed it]; see #withDeadline. */
+  readonly #owners = new Int32Array(new SharedArrayBuffer(8 * OWNER_SLOTS));
   #slotCursor = 0;
+  #seq = 0;
 
   constructor(opts: PoolOptions = {}, internals: PoolInternals = {}) {
     const cores = availableParallelism();
@@ -105,15 +111,21 @@ export class Dispatcher {
         // slice it cannot hand out tasks, so each worker needs its next chunk in hand already.
         concurrentTasksPerWorker: 16,
       });
-      // A worker that dies is reported on the task; keep the pool's own 'error' from throwing.
-      this.#pool.on('error', () => { this.#workerFailures++; });
+      // A worker that dies is reported (and counted) on its tasks; this listener only keeps the
+      // pool's own 'error' event from throwing.
+      this.#pool.on('error', () => {});
     }
   }
 
   /** Items of a batch this size go to workers in chunks of at most this many. */
   chunkItems(total: number): number {
-    if (this.#pool === undefined || total < this.inlineThreshold) return this.#core.layout.maxItems;
+    if (!this.pooled(total)) return this.#core.layout.maxItems;
     return Math.min(this.#core.layout.maxItems, Math.ceil(total / this.threads));
+  }
+
+  /** Whether a batch of `total` items goes to the workers (decided once per batch). */
+  pooled(total: number): boolean {
+    return this.#pool !== undefined && total >= this.inlineThreshold;
   }
 
   /**
@@ -121,8 +133,7 @@ export class Dispatcher {
    * per slice on the pool (so packing overlaps the workers), the whole batch inline.
    */
   sliceItems(total: number): number {
-    if (this.#pool === undefined || total < this.inlineThreshold) return Math.max(1, total);
-    return this.chunkItems(total);
+    return this.pooled(total) ? this.chunkItems(total) : Math.max(1, total);
   }
 
   /**
@@ -147,6 +158,8 @@ export class Dispatcher {
     return {
       threads: this.threads,
       inFlight: this.#inFlight,
+      chunksInline: this.#chunksInline,
+      chunksPooled: this.#chunksPooled,
       chunksRetried: this.#retried,
       chunksFailed: this.#failed,
       workerFailures: this.#workerFailures,
@@ -154,13 +167,15 @@ export class Dispatcher {
   }
 
   /**
-   * Runs `chunks` (`total` items in all, admitted with `admit`); resolves to one result per
-   * item, in order. Never rejects: a chunk that cannot be run is answered RESULT_ERROR.
+   * Runs `chunks` (`total` items in all, admitted with `admit`) on the workers when `pooled`
+   * (see `pooled()`: decided for the whole batch, not per slice), else here; resolves to one
+   * result per item, in order. Never rejects: a chunk that cannot be run is RESULT_ERROR.
    */
-  async run(chunks: readonly PackedChunk[], total: number, mode: KernelMode): Promise<Int32Array> {
-    const out = new Int32Array(total);
+  async run(chunks: readonly PackedChunk[], total: number, mode: KernelMode, pooled: boolean): Promise<Int32Array> {
+    // Every slot starts as an error, so nothing unanswered can read as a match.
+    const out = new Int32Array(total).fill(RESULT_ERROR);
     try {
-      if (this.#pool === undefined || total < this.inlineThreshold) {
+      if (!pooled || this.#pool === undefined) {
         let offset = 0;
         for (const c of chunks) {
           this.#runInline(c, mode, out, offset);
@@ -182,6 +197,7 @@ export class Dispatcher {
   }
 
   #runInline(chunk: PackedChunk, mode: KernelMode, out: Int32Array, offset: number): void {
+    this.#chunksInline++;
     try {
       runChunk(this.#core, chunk, mode, out, offset);
     } catch {
@@ -191,48 +207,64 @@ export class Dispatcher {
     }
   }
 
-  #nextSlot(): number {
+  /** A slot of the owners table for a new task, stamped with a fresh sequence number. */
+  #nextSlot(): { slot: number; seq: number } {
     const slot = this.#slotCursor;
     this.#slotCursor = (slot + 1) % OWNER_SLOTS;
-    Atomics.store(this.#owners, slot, 0);
-    return slot;
+    this.#seq = (this.#seq % 0x7fffffff) + 1;
+    Atomics.store(this.#owners, 2 * slot + 1, 0);
+    Atomics.store(this.#owners, 2 * slot, this.#seq);
+    return { slot, seq: this.#seq };
   }
 
   /**
-   * `task`, or a rejection once `taskTimeout` ms have passed. On the deadline, the worker that
-   * claimed the task (its threadId in the owners table) is terminated: piscina then rejects the
-   * tasks it held and starts a replacement. If no worker claimed it, every worker is
-   * terminated, since one of them is stuck ahead of it.
+   * `task`, or a rejection once the worker that claimed it has run it for `taskTimeout` ms
+   * (between one and two periods, see below).
+   * That worker (its threadId in the owners table) is then terminated: piscina rejects the
+   * tasks it held and starts a replacement. A task not yet claimed is waiting in a queue, not
+   * running: its timer is re-armed (a stuck task ahead of it has a deadline of its own). If its
+   * slot was reused meanwhile (65,536 later tasks), its worker cannot be told apart and every
+   * worker is terminated.
    *
    * (piscina's own AbortSignal deadline is not used: piscina never queues a second task on a
    * worker running an abortable one, so the calling thread would have to hand out each chunk
    * when the previous one returns, and the pool measured 1.5x slower for it.)
    */
-  #withDeadline<T>(task: Promise<T>, slot: number): Promise<T> {
+  #withDeadline<T>(task: Promise<T>, { slot, seq }: { slot: number; seq: number }): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const owner = Atomics.load(this.#owners, slot);
-        const threads = this.#pool?.threads ?? [];
-        for (const worker of threads) {
-          if (owner === 0 || worker.threadId === owner) void worker.terminate();
+      // The claim is seen only when a timer fires, so a claimed task gets one more full period
+      // from then: it runs at least taskTimeout and at most twice that before it is ended.
+      let claimSeen = false;
+      const expire = (): void => {
+        const reused = Atomics.load(this.#owners, 2 * slot) !== seq;
+        const owner = reused ? 0 : Atomics.load(this.#owners, 2 * slot + 1);
+        if (!reused && (owner === 0 || !claimSeen)) {
+          claimSeen = owner !== 0;
+          timer = setTimeout(expire, this.taskTimeout);
+          return;
+        }
+        for (const worker of this.#pool?.threads ?? []) {
+          if (reused || worker.threadId === owner) void worker.terminate();
         }
         reject(new Error('deadline'));
-      }, this.taskTimeout);
+      };
+      timer = setTimeout(expire, this.taskTimeout);
     });
     return Promise.race([task, deadline]).finally(() => clearTimeout(timer));
   }
 
   async #runOnPool(chunk: PackedChunk, mode: KernelMode, out: Int32Array, offset: number): Promise<void> {
     const pool = this.#pool!;
+    this.#chunksPooled++;
     for (let attempt = 0; attempt < 2; attempt++) {
       // The worker gets a copy, moved: the original stays here in case the worker dies with it.
       const copy = copyChunk(chunk);
       try {
-        const slot = this.#nextSlot();
+        const ticket = this.#nextSlot();
         const result = await this.#withDeadline(
-          pool.run({ chunk: copy, mode, slot }, { transferList: [copy.fixed, copy.keyBuffer] }),
-          slot,
+          pool.run({ chunk: copy, mode, ...ticket }, { transferList: [copy.fixed, copy.keyBuffer] }),
+          ticket,
         );
         if (!(result instanceof Int32Array) || result.length !== chunk.count) {
           throw new Error('worker returned a malformed result');
@@ -242,6 +274,7 @@ export class Dispatcher {
       } catch {
         // Exit, uncaught throw, out of memory, deadline: the worker is gone or was terminated,
         // and piscina starts a replacement. Nothing from it is trusted.
+        wipeChunk(copy); // a no-op once moved (detached); zeroes a copy that never left
         this.#workerFailures++;
         if (attempt === 0) this.#retried++;
       }

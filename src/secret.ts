@@ -26,7 +26,9 @@ export type SecretProblem = 'secret-type' | 'secret-encoding' | 'secret-length';
  */
 export function secretBytes(secret: unknown, rules: SecretRules): Uint8Array | SecretProblem {
   let bytes: Uint8Array;
-  if (secret instanceof Uint8Array) {
+  // ArrayBuffer.isView is true only for a real typed array (not a Proxy of one, nor an object
+  // made from its prototype, whose length getter would throw).
+  if (ArrayBuffer.isView(secret) && secret instanceof Uint8Array) {
     bytes = secret;
   } else if (typeof secret === 'string') {
     try {

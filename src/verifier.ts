@@ -130,6 +130,8 @@ interface Prepared {
   readonly steps: Float64Array;
   readonly chunks: PackedChunk[];
   readonly total: number;
+  /** Whether the batch this slice belongs to runs on the workers. */
+  readonly pooled: boolean;
 }
 
 /**
@@ -151,6 +153,7 @@ export class TotpVerifier {
   readonly #dispatcher: Dispatcher;
   readonly #batcher: Batcher<VerifyRequest, VerifyResult>;
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   private constructor(opts: VerifierOptions, internals: PoolInternals) {
     const core = inlineCore();
@@ -201,7 +204,7 @@ export class TotpVerifier {
 
   /**
    * Hashes a secret's HMAC key blocks once and returns a handle to use as `secret` in requests
-   * to this verifier. About 60 bytes per handle (see README). Throws TypeError / RangeError for
+   * to this verifier. About 90 bytes per handle (see README). Throws TypeError / RangeError for
    * a secret this verifier would refuse; the message never contains the secret.
    */
   importKey(secret: Secret): KeyHandle {
@@ -217,23 +220,23 @@ export class TotpVerifier {
     this.#assertOpen();
     if (!Array.isArray(secrets)) throw new TypeError('"secrets" expected an array');
     const keys: Uint8Array[] = [];
-    for (let i = 0; i < secrets.length; i++) {
-      try {
-        keys.push(generatorKey(secrets[i], this.#settings));
-      } catch (error) {
-        if (secrets.length === 1) throw error;
-        const E = error instanceof RangeError ? RangeError : TypeError;
-        throw new E(`secrets[${i}]: ${(error as Error).message}`);
-      }
-    }
     const w = this.#midWords;
-    const mids = new Uint32Array(keys.length * w);
+    const mids = new Uint32Array(secrets.length * w);
     try {
+      for (let i = 0; i < secrets.length; i++) {
+        try {
+          keys.push(generatorKey(secrets[i], this.#settings));
+        } catch (error) {
+          if (secrets.length === 1) throw error;
+          const E = error instanceof RangeError ? RangeError : TypeError;
+          throw new E(`secrets[${i}]: ${(error as Error).message}`);
+        }
+      }
       deriveMidstates(this.#core, keys, mids);
       return keys.map((_, i) => this.#ring.issue(mids, i * w));
     } finally {
       mids.fill(0);
-      secrets.forEach((secret, i) => { if (typeof secret === 'string') keys[i]!.fill(0); });
+      keys.forEach((key, i) => { if (typeof secrets[i] === 'string') key.fill(0); }); // decoded here
     }
   }
 
@@ -278,21 +281,27 @@ export class TotpVerifier {
     const now = Date.now();
     // Admission once per batch, so a batch is refused whole or run whole.
     this.#dispatcher.admit(n);
+    // Slices already handed out run to the end even if preparing a later one fails, so the
+    // admission is released only when nothing of this batch is running (#runSlice never rejects).
+    const running: Promise<void>[] = [];
     try {
       // Large batches go out in slices: each slice is packed and handed to a worker before the
       // next is packed, so packing here overlaps hashing there. Small batches are one slice.
+      const pooled = this.#dispatcher.pooled(n);
       const slice = this.#dispatcher.sliceItems(n);
-      const running: Promise<void>[] = [];
       for (let start = 0; start < n; start += slice) {
-        const prepared = this.#prepare(requests, start, Math.min(n, start + slice), now, results);
+        const prepared = this.#prepare(requests, start, Math.min(n, start + slice), now, results, pooled);
         running.push(this.#runSlice(prepared, results));
         // Let the pool hand the slice to a worker now (piscina distributes queued tasks in a
         // microtask), rather than after every slice is packed.
         if (start + slice < n) await undefined;
       }
-      await Promise.all(running);
     } finally {
-      this.#dispatcher.release(n);
+      try {
+        await Promise.all(running);
+      } finally {
+        this.#dispatcher.release(n);
+      }
     }
     return results;
   }
@@ -301,12 +310,14 @@ export class TotpVerifier {
    * Validates and canonicalises requests[start..end), answering bad ones in `results`, and
    * packs the rest. Synchronous: nothing else runs between reading a request and packing it.
    */
-  #prepare(requests: readonly VerifyRequest[], start: number, end: number, now: number, results: VerifyResult[]): Prepared {
+  #prepare(
+    requests: readonly VerifyRequest[], start: number, end: number, now: number, results: VerifyResult[], pooled: boolean,
+  ): Prepared {
     const s = this.#settings;
     const n = end - start;
     const packed = new Int32Array(n).fill(-1);
     const steps = new Float64Array(n);
-    const packer = new BatchPacker(this.#core.layout, n, this.#dispatcher.chunkItems(n));
+    const packer = new BatchPacker(this.#core.layout, n, pooled ? n : this.#core.layout.maxItems);
     const cache = this.#cache.capacity > 0 ? this.#cache : undefined;
     // Cache misses: distinct secrets to derive, and the packed items waiting for each.
     const missKeys: Uint8Array[] = [];
@@ -344,41 +355,47 @@ export class TotpVerifier {
         results[i] = MALFORMED.timestamp;
         continue;
       }
-      const handleAt = this.#ring.offsetOf(secret);
-      if (handleAt >= 0) {
-        packed[j] = packer.addMid(this.#ring.data, handleAt, step, code, this.#params);
-      } else if (handleAt !== NOT_A_HANDLE) {
-        results[i] = MALFORMED['secret-handle'];
-        continue;
-      } else if (cache !== undefined && typeof secret === 'string') {
-        // Base32 text: a cache hit saves decoding and deriving. (Raw bytes skip the cache:
-        // turning them into a lookup key costs more than the SIMD derivation it would save.)
-        const at = cache.lookup(secret);
-        if (at >= 0) {
-          packed[j] = packer.addMid(cache.data, at, step, code, this.#params);
-        } else {
-          let miss = missById.get(secret);
-          if (miss === undefined) {
-            const key = secretBytes(secret, s);
-            if (typeof key === 'string') {
-              results[i] = MALFORMED[key];
-              continue;
-            }
-            miss = missKeys.push(key) - 1;
-            missIds.push(secret);
-            missById.set(secret, miss);
-          }
-          packed[j] = packer.addPending(step, code, this.#params);
-          waiting.push(packed[j]!, miss);
-        }
-      } else {
-        const key = secretBytes(secret, s);
-        if (typeof key === 'string') {
-          results[i] = MALFORMED[key];
+      // A secret that is not what it claims (a typed array whose getters throw) is malformed.
+      try {
+        const handleAt = this.#ring.offsetOf(secret);
+        if (handleAt >= 0) {
+          packed[j] = packer.addMid(this.#ring.data, handleAt, step, code, this.#params);
+        } else if (handleAt !== NOT_A_HANDLE) {
+          results[i] = MALFORMED['secret-handle'];
           continue;
+        } else if (cache !== undefined && typeof secret === 'string') {
+          // Base32 text: a cache hit saves decoding and deriving. (Raw bytes skip the cache:
+          // turning them into a lookup key costs more than the SIMD derivation it would save.)
+          const at = cache.lookup(secret);
+          if (at >= 0) {
+            packed[j] = packer.addMid(cache.data, at, step, code, this.#params);
+          } else {
+            let miss = missById.get(secret);
+            if (miss === undefined) {
+              const key = secretBytes(secret, s);
+              if (typeof key === 'string') {
+                results[i] = MALFORMED[key];
+                continue;
+              }
+              miss = missKeys.push(key) - 1;
+              missIds.push(secret);
+              missById.set(secret, miss);
+            }
+            packed[j] = packer.addPending(step, code, this.#params);
+            waiting.push(packed[j]!, miss);
+          }
+        } else {
+          const key = secretBytes(secret, s);
+          if (typeof key === 'string') {
+            results[i] = MALFORMED[key];
+            continue;
+          }
+          packed[j] = packer.addKey(key, step, code, this.#params);
+          if (typeof secret === 'string') key.fill(0); // our own decoded copy, now packed
         }
-        packed[j] = packer.addKey(key, step, code, this.#params);
-        if (typeof secret === 'string') key.fill(0); // our own decoded copy, now packed
+      } catch {
+        results[i] = MALFORMED['secret-type'];
+        continue;
       }
       steps[j] = step;
     }
@@ -386,14 +403,15 @@ export class TotpVerifier {
     const chunks = packer.finish();
     let total = 0;
     for (const c of chunks) total += c.count;
-    return { start, packed, steps, chunks, total };
+    return { start, packed, steps, chunks, total, pooled };
   }
 
   /** Runs a prepared slice and answers its packed requests in `results`. */
   async #runSlice(p: Prepared, results: VerifyResult[]): Promise<void> {
     if (p.total === 0) return;
-    const raw = await this.#dispatcher.run(p.chunks, p.total, 'verify');
-    const { resultNoMatch, resultMalformed } = this.#core.layout;
+    const raw = await this.#dispatcher.run(p.chunks, p.total, 'verify', p.pooled);
+    const { resultNoMatch } = this.#core.layout;
+    const { past, future } = this.#settings;
     // Valid results are frozen and shared by the items with the same step and delta (a batch
     // received at one moment has one current step): one object per delta, not per item.
     const shared: (VerifyResult | undefined)[] = [];
@@ -404,7 +422,7 @@ export class TotpVerifier {
       const r = raw[slot]!;
       const i = p.start + j;
       if (r === resultNoMatch) results[i] = INVALID_RESULT;
-      else if (r === RESULT_ERROR || r === resultMalformed) results[i] = ERROR_RESULT;
+      else if (r < -past || r > future) results[i] = ERROR_RESULT; // RESULT_ERROR, MALFORMED, or nonsense
       else {
         const step = p.steps[j]!;
         if (step !== sharedStep) {
@@ -439,13 +457,16 @@ export class TotpVerifier {
    * Closes the verifier: calls already made are answered, later calls reject with ERR_CLOSED,
    * the workers stop, and the key cache and handles are zeroed. Idempotent.
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#batcher.drain();
-    await this.#dispatcher.close();
-    this.#cache.clear();
-    this.#ring.wipe();
+  close(): Promise<void> {
+    // Every caller waits for the same closing, not just the first.
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      await this.#batcher.drain();
+      await this.#dispatcher.close();
+      this.#cache.clear();
+      this.#ring.wipe();
+    })();
+    return this.#closing;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

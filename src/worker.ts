@@ -7,17 +7,18 @@ import { move, workerData } from 'piscina';
 import { type KernelMode, type PackedChunk, runChunk, warmCore, wipeChunk } from './batch.js';
 import { type Core, instantiateCore } from './wasm.js';
 
-/** What the pool sends: one chunk, what to do with it, and its slot in the owners table. */
+/** What the pool sends: one chunk, what to do with it, and its ticket in the owners table. */
 export interface WorkerTask {
   readonly chunk: PackedChunk;
   readonly mode: KernelMode;
   readonly slot: number;
+  readonly seq: number;
 }
 
 /** What the pool passes to every worker. */
 export interface PoolWorkerData {
   readonly module: WebAssembly.Module;
-  /** Per task slot, the threadId of the worker that took it (for the pool's deadlines). */
+  /** Per task slot: [sequence number, threadId of the worker that took it] (pool deadlines). */
   readonly owners: Int32Array;
 }
 
@@ -26,7 +27,9 @@ export interface PoolWorkerData {
  * misses its deadline. The first thing any worker entry point does with a task.
  */
 export function claim(task: WorkerTask): void {
-  Atomics.store((workerData as PoolWorkerData).owners, task.slot, threadId);
+  const owners = (workerData as PoolWorkerData).owners;
+  // A slot reused by a later task (the ring wrapped) is that task's; leave it alone.
+  if (Atomics.load(owners, 2 * task.slot) === task.seq) Atomics.store(owners, 2 * task.slot + 1, threadId);
 }
 
 // Instantiated (and warmed) when the worker starts, not on its first task.

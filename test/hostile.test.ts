@@ -216,3 +216,28 @@ describe('requests whose properties throw', () => {
     ]);
   });
 });
+
+describe('secrets that pretend to be byte arrays', () => {
+  class Lying extends Uint8Array {
+    override get length(): number {
+      throw new Error('lying length');
+    }
+  }
+  const fakes: [string, unknown][] = [
+    ['a Proxy of a Uint8Array', new Proxy(new Uint8Array(20), {})],
+    ['an object made from Uint8Array.prototype', Object.create(Uint8Array.prototype)],
+    ['a subclass whose length getter throws', new Lying(20)],
+  ];
+  for (const [name, secret] of fakes) {
+    it(`${name} is malformed in a batch and through the batcher, and its neighbours are answered`, async () => {
+      const v = await verifiers.inline!;
+      const bad = { secret: secret as Uint8Array, code: '123456', timestamp: TS };
+      const batch = await v.verifyBatch([VALID, bad, VALID]);
+      expect(batch[1]).toMatchObject({ status: 'malformed' });
+      expect(batch[0]!.status).toBe('valid');
+      expect(batch[2]!.status).toBe('valid');
+      const singles = await Promise.all([v.verify(VALID), v.verify(bad), v.verify(VALID)]);
+      expect(singles.map((r) => r.status)).toEqual(['valid', 'malformed', 'valid']);
+    });
+  }
+});

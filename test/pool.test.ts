@@ -162,3 +162,50 @@ describe('backpressure and close', () => {
     expect(results.some((r) => r.status === 'error') || one.some((r) => r.status === 'error')).toBe(false);
   });
 });
+
+describe('dispatch decisions', () => {
+  it('sends a batch at or above inlineThreshold to the workers and a smaller one inline (defaults)', async () => {
+    const v = await TotpVerifier.create({ threads: 2 });
+    try {
+      const threshold = v.options.inlineThreshold;
+      await v.verifyBatch(mixedRequests(threshold, 8));
+      expect(v.stats().pool).toMatchObject({ chunksInline: 0 });
+      expect(v.stats().pool.chunksPooled).toBeGreaterThanOrEqual(2);
+      await v.verifyBatch(mixedRequests(threshold - 1, 9));
+      expect(v.stats().pool.chunksInline).toBeGreaterThan(0);
+    } finally {
+      await v.close();
+    }
+  });
+
+  it('counts a deadline from when a worker takes the chunk, not while it waits in a queue', async () => {
+    // One worker and 40 queued chunks of 8192 wrong codes (window 3): each takes a few ms to a
+    // few tens of ms, so the last waits far longer than the 250 ms deadline before it starts.
+    // None may fail. The worker's first chunks run before the timing, while its engine warms.
+    const v = await TotpVerifier.create({ threads: 1, inlineThreshold: 0, window: 3, taskTimeout: 250 });
+    try {
+      const secret = randomBytes(20);
+      const reqs = Array.from({ length: 8192 }, () => ({ secret, code: '000000', timestamp: TS }));
+      for (let i = 0; i < 5; i++) await v.verifyBatch(reqs);
+      const started = performance.now();
+      const all = await Promise.all(Array.from({ length: 40 }, () => v.verifyBatch(reqs)));
+      const elapsed = performance.now() - started;
+      expect(new Set(all.flat().map((r) => r.status))).toEqual(new Set(['invalid']));
+      expect(v.stats().pool).toMatchObject({ chunksRetried: 0, chunksFailed: 0 });
+      // The scenario is only meaningful if the queue outlasted the deadline.
+      expect(elapsed).toBeGreaterThan(250);
+    } finally {
+      await v.close();
+    }
+  });
+
+  it('close() called twice: both calls wait for the same closing', async () => {
+    const v = await TotpVerifier.create({ threads: 1, inlineThreshold: 0 });
+    const pending = v.verifyBatch(mixedRequests(20_000, 10));
+    const first = v.close();
+    const second = v.close();
+    expect(second).toBe(first);
+    await second;
+    expect((await pending).some((r) => r.status === 'error')).toBe(false);
+  });
+});

@@ -31,6 +31,12 @@ interface Line {
 function parseLine(text: string): Line {
   try {
     const request: unknown = JSON.parse(text);
+    // "timestamp" defaults to when the line was read, not when its batch is verified (a line
+    // on a live stdin may wait for the batch to fill).
+    if (request !== null && typeof request === 'object' && !Array.isArray(request) &&
+        (request as { timestamp?: unknown }).timestamp === undefined) {
+      (request as { timestamp?: number }).timestamp = Date.now();
+    }
     const account = request !== null && typeof request === 'object' &&
       typeof (request as { account?: unknown }).account === 'string'
       ? (request as { account: string }).account
