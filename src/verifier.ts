@@ -9,14 +9,14 @@
 import { Batcher } from './batcher.js';
 import { BatchPacker, deriveMidstates, type PackedChunk, PackedEditor, packParams } from './batch.js';
 import { intOption, optionsObject, TotpFleetError } from './errors.js';
-import { type AuditEvent, auditChannel, clockChannel } from './policy/audit.js';
+import { clockChannel } from './policy/audit.js';
 import { type ClockHealth, type ClockHealthOptions, ClockMonitor } from './policy/clock.js';
-import { type PolicyOptions, type ResolvedPolicy, resolvePolicy } from './policy/options.js';
+import { type PolicyOptions, resolvePolicy } from './policy/options.js';
+import { type PolicyStats, PolicyRunner, StatefulItems } from './policy/runner.js';
 import { MemoryStore } from './store/memory.js';
-import {
-  type BeginResult, type FinishOps, type Store, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_LOCKED,
-  OP_FAILURE, OP_RELEASE, OP_SUCCESS,
-} from './store/types.js';
+import type { Store } from './store/types.js';
+
+export type { PolicyStats } from './policy/runner.js';
 import { KeyCache, KeyHandle, KeyRing, NOT_A_HANDLE } from './keys.js';
 import { type CommonOptions, type Digits, type ResolvedCommon, generatorKey, parseCode, resolveCommon } from './otp.js';
 import { Dispatcher, type PoolInternals, type PoolOptions, type PoolStats, RESULT_ERROR } from './pool.js';
@@ -118,16 +118,6 @@ export interface VerifierStats {
   policy: PolicyStats;
 }
 
-export interface PolicyStats {
-  valid: number;
-  invalid: number;
-  replayed: number;
-  locked: number;
-  /** Items answered 'error' because the store could not answer. */
-  storeErrors: number;
-  /** Failures that locked an account. */
-  lockouts: number;
-}
 
 interface Settings extends ResolvedCommon {
   readonly period: number;
@@ -138,9 +128,10 @@ interface Settings extends ResolvedCommon {
 
 const MAX_ACCOUNT_LENGTH = 512;
 const ERROR_RESULT: Readonly<VerifyResult> = Object.freeze({ status: 'error', reason: 'internal' });
-const STORE_ERROR: Readonly<VerifyResult> = Object.freeze({ status: 'error', reason: 'store' });
 const INVALID_RESULT: Readonly<VerifyResult> = Object.freeze({ status: 'invalid' });
-const REPLAYED_RESULT: Readonly<VerifyResult> = Object.freeze({ status: 'replayed' });
+const NO_POLICY_STATS: Readonly<PolicyStats> = Object.freeze({
+  valid: 0, invalid: 0, replayed: 0, locked: 0, storeErrors: 0, lockouts: 0,
+});
 
 function resolveWindow(value: unknown, max: number): { past: number; future: number } {
   if (value === undefined || typeof value === 'number') {
@@ -178,24 +169,14 @@ interface Prepared {
   readonly total: number;
   /** Whether the batch this slice belongs to runs on the workers. */
   readonly pooled: boolean;
-  /**
-   * With a store: per request of the slice, its index among the round's stateful items, or -1.
-   * A stateful item's raw kernel result goes to `PolicyRound.raw`, not to `results`.
-   */
-  stateful?: Int32Array;
+  /** With a store: the stateful items (packed, with an account), or undefined when none. */
+  readonly stateful: StatefulItems | undefined;
 }
 
-/** The stateful items of one round of a batch (see #verifyWithPolicy), column by column. */
-interface PolicyRound {
-  readonly accounts: string[];
-  /** Index of the request in the round. */
-  readonly request: number[];
-  /** The server's current step, and the centre of the window (moved by learned drift). */
-  readonly step: number[];
-  readonly center: number[];
-  readonly time: number[];
-  /** Raw kernel results. */
-  readonly raw: Int32Array;
+/** A request put off to the next round (its account was already in this one), as read. */
+interface Deferred {
+  readonly index: number;
+  readonly request: VerifyRequest;
 }
 
 /**
@@ -216,12 +197,11 @@ export class TotpVerifier {
   readonly #ring: KeyRing;
   readonly #dispatcher: Dispatcher;
   readonly #batcher: Batcher<VerifyRequest, VerifyResult>;
+  /** Replay protection and failure limits; undefined with `store: null`. */
+  readonly #policy: PolicyRunner | undefined;
   readonly #store: Store | undefined;
   readonly #ownsStore: boolean;
-  readonly #policy: ResolvedPolicy;
   readonly #clock: ClockMonitor;
-  readonly #name: string;
-  readonly #policyStats: PolicyStats = { valid: 0, invalid: 0, replayed: 0, locked: 0, storeErrors: 0, lockouts: 0 };
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -241,13 +221,13 @@ export class TotpVerifier {
     const maxBatch = intOption('batching.maxBatch', batching.maxBatch, 1, 1_000_000, 8192);
     const maxDelayMs = intOption('batching.maxDelayMs', batching.maxDelayMs, 0, 1000, 2);
     const s = this.#settings;
-    this.#policy = resolvePolicy(opts.policy, s.period, s.past, s.future);
+    const policy = resolvePolicy(opts.policy, s.period, s.past, s.future);
     if (opts.name !== undefined && (typeof opts.name !== 'string' || opts.name.length === 0 || opts.name.length > 100)) {
       throw new TypeError('"name" expected a string of 1..100 characters');
     }
-    this.#name = opts.name ?? 'totp-fleet';
+    const name = opts.name ?? 'totp-fleet';
     this.#clock = new ClockMonitor(opts.clock, s.period, (health) => {
-      if (clockChannel.hasSubscribers) clockChannel.publish({ verifier: this.#name, ...health });
+      if (clockChannel.hasSubscribers) clockChannel.publish({ verifier: name, ...health });
     });
     const store: unknown = opts.store;
     if (store !== undefined && store !== null &&
@@ -258,6 +238,8 @@ export class TotpVerifier {
     // Last: the one option that allocates something that must be closed.
     this.#ownsStore = store === undefined;
     this.#store = store === undefined ? new MemoryStore() : ((store as Store | null) ?? undefined);
+    this.#policy = this.#store === undefined ? undefined : new PolicyRunner(this.#store, policy, s, name,
+      (step, timeMs) => this.#clock.add(this.#phoneOffset(step, timeMs)));
     this.#batcher = new Batcher((reqs) => this.#verifyNow(reqs), {
       maxBatch,
       maxDelayMs,
@@ -338,7 +320,7 @@ export class TotpVerifier {
       keyHandles: this.#ring.size,
       pool: this.#dispatcher.stats(),
       batcher: this.#batcher.pending,
-      policy: { ...this.#policyStats },
+      policy: { ...(this.#policy?.stats ?? NO_POLICY_STATS) },
     };
   }
 
@@ -381,18 +363,31 @@ export class TotpVerifier {
     return this.#verifyNow(requests);
   }
 
-  #verifyNow(requests: readonly VerifyRequest[]): Promise<VerifyResult[]> {
-    return this.#store === undefined ? this.#verifyStateless(requests) : this.#verifyWithPolicy(requests, this.#store);
+  async #verifyNow(requests: readonly VerifyRequest[]): Promise<VerifyResult[]> {
+    const results = new Array<VerifyResult>(requests.length);
+    // Admission once per batch, so a batch is refused whole or run whole.
+    this.#dispatcher.admit(requests.length);
+    try {
+      await this.#round(requests, Date.now(), results);
+    } finally {
+      this.#dispatcher.release(requests.length);
+    }
+    return results;
   }
 
-  async #verifyStateless(requests: readonly VerifyRequest[]): Promise<VerifyResult[]> {
+  /**
+   * Verifies `requests` into `results`. With a store, a request whose account already appeared
+   * in this round is put off, with its fields as read, to a next round run after this one ends:
+   * requests of one account act as if made one after the other (the first valid, a repeat of its
+   * code replayed), and an account is in at most one slice of a round. Almost every batch is one
+   * round.
+   */
+  async #round(requests: readonly VerifyRequest[], now: number, results: VerifyResult[]): Promise<void> {
     const n = requests.length;
-    const results = new Array<VerifyResult>(n);
-    const now = Date.now();
-    // Admission once per batch, so a batch is refused whole or run whole.
-    this.#dispatcher.admit(n);
-    // Slices already handed out run to the end even if preparing a later one fails, so the
-    // admission is released only when nothing of this batch is running (#runSlice never rejects).
+    const later: Deferred[] | undefined = this.#policy === undefined ? undefined : [];
+    const seen = later === undefined ? undefined : new Set<string>();
+    // Slices already handed out run to the end even if preparing a later one fails, so this
+    // returns only when nothing of the round is running (#runSlice never rejects).
     const running: Promise<void>[] = [];
     try {
       // Large batches go out in slices: each slice is packed and handed to a worker before the
@@ -400,230 +395,20 @@ export class TotpVerifier {
       const pooled = this.#dispatcher.pooled(n);
       const slice = this.#dispatcher.sliceItems(n);
       for (let start = 0; start < n; start += slice) {
-        const prepared = this.#prepare(requests, start, Math.min(n, start + slice), now, results, pooled);
+        const prepared = this.#prepare(requests, start, Math.min(n, start + slice), now, results, pooled, seen, later);
         running.push(this.#runSlice(prepared, results));
         // Let the pool hand the slice to a worker now (piscina distributes queued tasks in a
         // microtask), rather than after every slice is packed.
         if (start + slice < n) await undefined;
       }
     } finally {
-      try {
-        await Promise.all(running);
-      } finally {
-        this.#dispatcher.release(n);
-      }
+      await Promise.all(running);
     }
-    return results;
-  }
-
-  /**
-   * A batch with a store (SECURITY.md, "The order of a verification"). Requests are read once
-   * into plain objects; the first request of each account goes in the first round, a second
-   * request of the same account in the second round, and so on, so that they act as if made one
-   * after the other (the first valid, a repeat of its code replayed). Almost every batch is one
-   * round. Admission is once per batch.
-   */
-  async #verifyWithPolicy(requests: readonly VerifyRequest[], store: Store): Promise<VerifyResult[]> {
-    const n = requests.length;
-    const results = new Array<VerifyResult>(n);
-    const now = Date.now();
-    this.#dispatcher.admit(n);
-    try {
-      const snapshot = new Array<VerifyRequest>(n);
-      const rounds: number[][] = [[]];
-      const seen = new Map<string, number>();
-      for (let i = 0; i < n; i++) {
-        let account: unknown, code: unknown, timestamp: unknown, secret: unknown;
-        try {
-          const req: unknown = requests[i];
-          if (req === null || typeof req !== 'object' || Array.isArray(req)) {
-            results[i] = MALFORMED.request;
-            continue;
-          }
-          ({ account, code, timestamp, secret } = req as Partial<Record<keyof VerifyRequest, unknown>>);
-        } catch {
-          results[i] = MALFORMED.request;
-          continue;
-        }
-        snapshot[i] = { account, code, timestamp, secret } as VerifyRequest;
-        let round = 0;
-        if (typeof account === 'string') {
-          round = seen.get(account) ?? 0;
-          seen.set(account, round + 1);
-        }
-        (rounds[round] ??= []).push(i);
-      }
-      for (const indices of rounds) {
-        const sub = indices.map((i) => snapshot[i]!);
-        const subResults = new Array<VerifyResult>(sub.length);
-        await this.#policyRound(sub, now, subResults, store);
-        for (let k = 0; k < indices.length; k++) results[indices[k]!] = subResults[k]!;
-      }
-    } finally {
-      this.#dispatcher.release(n);
+    if (later !== undefined && later.length > 0) {
+      const again = new Array<VerifyResult>(later.length);
+      await this.#round(later.map((d) => d.request), now, again);
+      for (let k = 0; k < later.length; k++) results[later[k]!.index] = again[k]!;
     }
-    return results;
-  }
-
-  /** One round: prepare, begin (lockout, marks), evaluate, finish (commit or count), answer. */
-  async #policyRound(requests: VerifyRequest[], now: number, results: VerifyResult[], store: Store): Promise<void> {
-    const m = requests.length;
-    const pooled = this.#dispatcher.pooled(m);
-    const slice = this.#dispatcher.sliceItems(m);
-    const prepared: Prepared[] = [];
-    for (let start = 0; start < m; start += slice) {
-      prepared.push(this.#prepare(requests, start, Math.min(m, start + slice), now, results, pooled));
-    }
-    // The stateful items: packed, with an account.
-    const accounts: string[] = [];
-    const request: number[] = [];
-    const step: number[] = [];
-    const time: number[] = [];
-    const editors: PackedEditor[] = [];
-    const packedAt: number[] = []; // pairs: prepared index, packed index
-    prepared.forEach((p, q) => {
-      const stateful = new Int32Array(p.packed.length).fill(-1);
-      for (let j = 0; j < p.packed.length; j++) {
-        const account = requests[p.start + j]!.account;
-        if (p.packed[j]! < 0 || account === undefined) continue;
-        stateful[j] = accounts.length;
-        accounts.push(account);
-        request.push(p.start + j);
-        step.push(p.steps[j]!);
-        time.push(p.times[j]!);
-        packedAt.push(q, p.packed[j]!);
-      }
-      p.stateful = stateful;
-      editors.push(new PackedEditor(this.#core.layout, p.chunks));
-    });
-    const count = accounts.length;
-    const round: PolicyRound = { accounts, request, step, center: step.slice(), time, raw: new Int32Array(count) };
-    const go = new Uint8Array(count); // 1: evaluated, to be finished
-    if (count > 0) this.#begin(round, go, editors, packedAt, results, await this.#tryBegin(store, accounts));
-    await Promise.all(prepared.map((p) => this.#runSlice(p, results, round)));
-    if (count > 0) await this.#finish(round, go, results, store);
-  }
-
-  async #tryBegin(store: Store, accounts: string[]): Promise<BeginResult | undefined> {
-    try {
-      return await store.begin(accounts, this.#policy.limits);
-    } catch {
-      return undefined; // fail closed: every stateful item of the round is 'error'
-    }
-  }
-
-  /**
-   * Applies begin's answers: a locked account (or a store failure) is answered now and its code
-   * is not evaluated (PARAM_SKIP); the others get their window's floor (last accepted step + 1)
-   * and, with drift learning, a moved centre.
-   */
-  #begin(
-    round: PolicyRound, go: Uint8Array, editors: PackedEditor[], packedAt: number[], results: VerifyResult[],
-    begun: BeginResult | undefined,
-  ): void {
-    const { driftMax } = this.#policy;
-    for (let k = 0; k < round.accounts.length; k++) {
-      const editor = editors[packedAt[2 * k]!]!;
-      const index = packedAt[2 * k + 1]!;
-      const state = begun === undefined ? -1 : begun.state[k];
-      if (state !== BEGIN_GO) {
-        editor.skip(index);
-        if (state === BEGIN_LOCKED) {
-          const retryAfterMs = begun!.retryAfterMs[k]!;
-          results[round.request[k]!] = Object.freeze({ status: 'locked', retryAfterMs });
-          this.#policyStats.locked++;
-          this.#audit({ type: 'locked', account: round.accounts[k]!, retryAfterMs });
-        } else {
-          results[round.request[k]!] = STORE_ERROR;
-          this.#policyStats.storeErrors++;
-          this.#audit({ type: 'error', account: round.accounts[k]!, reason: 'store' });
-        }
-        continue;
-      }
-      go[k] = 1;
-      if (driftMax > 0) {
-        const drift = Math.max(-driftMax, Math.min(driftMax, begun!.drift[k]!));
-        const center = round.step[k]! + drift;
-        if (drift !== 0 && center >= 0 && Number.isSafeInteger(center)) {
-          round.center[k] = center;
-          editor.setCounter(index, center);
-        }
-      }
-      const last = begun!.lastStep[k]!;
-      if (last >= 0) editor.setLowestDelta(index, last - round.center[k]! + 1);
-    }
-  }
-
-  /** Commits matches and counts failures in one store call, then answers the round's items. */
-  async #finish(round: PolicyRound, go: Uint8Array, results: VerifyResult[], store: Store): Promise<void> {
-    const { resultNoMatch, resultReplayed } = this.#core.layout;
-    const { past, future } = this.#settings;
-    const { driftMax } = this.#policy;
-    const which: number[] = [];
-    for (let k = 0; k < go.length; k++) if (go[k] === 1) which.push(k);
-    if (which.length === 0) return;
-    const accounts = which.map((k) => round.accounts[k]!);
-    const ops: FinishOps = {
-      op: new Uint8Array(which.length),
-      step: new Float64Array(which.length),
-      drift: new Float64Array(which.length).fill(Number.NaN),
-    };
-    which.forEach((k, w) => {
-      const r = round.raw[k]!;
-      if (r >= -past && r <= future) {
-        ops.op[w] = OP_SUCCESS;
-        ops.step[w] = round.center[k]! + r;
-        if (driftMax > 0) ops.drift[w] = Math.max(-driftMax, Math.min(driftMax, ops.step[w]! - round.step[k]!));
-      } else {
-        ops.op[w] = r === resultNoMatch ? OP_FAILURE : OP_RELEASE; // replayed, or an error
-      }
-    });
-    let done: Uint8Array | undefined;
-    try {
-      done = await store.finish(accounts, ops, this.#policy.limits);
-    } catch {
-      done = undefined;
-    }
-    const stats = this.#policyStats;
-    which.forEach((k, w) => {
-      const account = round.accounts[k]!;
-      const i = round.request[k]!;
-      if (done === undefined) {
-        // Not known to be committed (so never 'valid') nor counted (so never 'invalid').
-        results[i] = STORE_ERROR;
-        stats.storeErrors++;
-        this.#audit({ type: 'error', account, reason: 'store' });
-        return;
-      }
-      const op = ops.op[w];
-      const outcome = done[w];
-      if (op === OP_SUCCESS && outcome === DONE_COMMITTED) {
-        const matched = ops.step[w]!;
-        const delta = matched - round.step[k]!;
-        results[i] = Object.freeze({ status: 'valid', delta, step: matched });
-        stats.valid++;
-        this.#clock.add(this.#phoneOffset(matched, round.time[k]!));
-        this.#audit({ type: 'valid', account, delta });
-      } else if (op === OP_SUCCESS || (op === OP_RELEASE && round.raw[k] === resultReplayed)) {
-        // A used step (found by the core below the floor, or committed meanwhile elsewhere).
-        results[i] = REPLAYED_RESULT;
-        stats.replayed++;
-        this.#audit({ type: 'replayed', account });
-      } else if (op === OP_FAILURE) {
-        const lockedNow = outcome === DONE_LOCKED;
-        results[i] = INVALID_RESULT;
-        stats.invalid++;
-        if (lockedNow) stats.lockouts++;
-        this.#audit({ type: 'invalid', account, lockedNow });
-      } else {
-        results[i] = ERROR_RESULT;
-        this.#audit({ type: 'error', account, reason: 'internal' });
-      }
-    });
-  }
-
-  #audit(event: Omit<AuditEvent, 'verifier' | 'time'>): void {
-    if (auditChannel.hasSubscribers) auditChannel.publish({ ...event, verifier: this.#name, time: Date.now() });
   }
 
   /**
@@ -632,12 +417,14 @@ export class TotpVerifier {
    */
   #prepare(
     requests: readonly VerifyRequest[], start: number, end: number, now: number, results: VerifyResult[], pooled: boolean,
+    seen?: Set<string>, later?: Deferred[],
   ): Prepared {
     const s = this.#settings;
     const n = end - start;
     const packed = new Int32Array(n).fill(-1);
     const steps = new Float64Array(n);
     const times = new Float64Array(n);
+    const stateful = seen === undefined ? undefined : new StatefulItems();
     const packer = new BatchPacker(this.#core.layout, n, pooled ? n : this.#core.layout.maxItems);
     const cache = this.#cache.capacity > 0 ? this.#cache : undefined;
     // Cache misses: distinct secrets to derive, and the packed items waiting for each.
@@ -665,6 +452,13 @@ export class TotpVerifier {
           (typeof account !== 'string' || account.length === 0 || account.length > MAX_ACCOUNT_LENGTH)) {
         results[i] = MALFORMED.account;
         continue;
+      }
+      if (seen !== undefined && account !== undefined) {
+        if (seen.has(account)) {
+          later!.push({ index: i, request: { account, code: codeText, timestamp, secret } as VerifyRequest });
+          continue;
+        }
+        seen.add(account);
       }
       const code = parseCode(codeText, s.digits);
       if (code < 0) {
@@ -721,37 +515,40 @@ export class TotpVerifier {
       }
       steps[j] = step;
       times[j] = time as number;
+      if (stateful !== undefined && account !== undefined) stateful.add(account, i, packed[j]!, step, time as number);
     }
     if (missKeys.length > 0) this.#deriveMisses(packer, missKeys, missIds, waiting);
     const chunks = packer.finish();
     let total = 0;
     for (const c of chunks) total += c.count;
-    return { start, packed, steps, times, chunks, total, pooled };
+    return { start, packed, steps, times, chunks, total, pooled, stateful: stateful?.size ? stateful : undefined };
   }
 
   /**
-   * Runs a prepared slice and answers its packed requests in `results`; the raw results of
-   * stateful items go to `round.raw` instead.
+   * Runs a prepared slice and answers its packed requests in `results`: stateless ones from the
+   * kernel's results; stateful ones through the policy (begin before the kernel, finish after).
    */
-  async #runSlice(p: Prepared, results: VerifyResult[], round?: PolicyRound): Promise<void> {
+  async #runSlice(p: Prepared, results: VerifyResult[]): Promise<void> {
     if (p.total === 0) return;
+    const items = p.stateful;
+    let statefulSlot: Uint8Array | undefined;
+    if (items !== undefined) {
+      await this.#policy!.begin(items, new PackedEditor(this.#core.layout, p.chunks), results);
+      statefulSlot = new Uint8Array(p.total);
+      for (let k = 0; k < items.size; k++) statefulSlot[items.packed[k]!] = 1;
+    }
     const raw = await this.#dispatcher.run(p.chunks, p.total, 'verify', p.pooled);
-    const { resultNoMatch } = this.#core.layout;
+    const { resultNoMatch, resultReplayed } = this.#core.layout;
     const { past, future } = this.#settings;
-    const stateful = p.stateful;
     // Valid results are frozen and shared by the items with the same step and delta (a batch
     // received at one moment has one current step): one object per delta, not per item.
     const shared: (VerifyResult | undefined)[] = [];
     let sharedStep = -1;
     for (let j = 0; j < p.packed.length; j++) {
       const slot = p.packed[j]!;
-      if (slot < 0) continue;
+      if (slot < 0 || (statefulSlot !== undefined && statefulSlot[slot] === 1)) continue;
       const r = raw[slot]!;
       const i = p.start + j;
-      if (stateful !== undefined && stateful[j]! >= 0) {
-        round!.raw[stateful[j]!] = r;
-        continue;
-      }
       if (r === resultNoMatch) results[i] = INVALID_RESULT;
       else if (r < -past || r > future) results[i] = ERROR_RESULT; // RESULT_ERROR, MALFORMED, or nonsense
       else {
@@ -764,6 +561,10 @@ export class TotpVerifier {
         results[i] = shared[k] ??= Object.freeze({ status: 'valid', delta: r, step: step + r });
         this.#clock.add(this.#phoneOffset(step + r, p.times[j]!));
       }
+    }
+    if (items !== undefined) {
+      for (let k = 0; k < items.size; k++) items.raw[k] = raw[items.packed[k]!]!;
+      await this.#policy!.finish(items, { noMatch: resultNoMatch, replayed: resultReplayed }, results);
     }
   }
 

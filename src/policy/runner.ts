@@ -1,0 +1,207 @@
+// The policy around one kernel call (SECURITY.md, "The order of a verification"): for the
+// items of a slice that name an account,
+//
+//   before:  store.begin  ─ a locked account is answered now and skipped in the core (its code
+//                            is not evaluated); the others get their window's floor (last
+//                            accepted step + 1) and, with drift learning, a moved centre;
+//   after:   store.finish ─ a match is committed (check-and-mark) and only then `valid`; a miss
+//                            is counted; a replayed code or an error gives its reservation back.
+//
+// A store that cannot answer makes those items `error`: never `valid`, never counted. The
+// verifier guarantees an account appears at most once per slice and once per round.
+
+import type { PackedEditor } from '../batch.js';
+import {
+  type BeginResult, type FinishOps, type Store, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_LOCKED,
+  OP_FAILURE, OP_RELEASE, OP_SUCCESS,
+} from '../store/types.js';
+import type { VerifyResult } from '../verifier.js';
+import { type AuditEvent, auditChannel } from './audit.js';
+import type { ResolvedPolicy } from './options.js';
+
+/** Requests with an account, by outcome. */
+export interface PolicyStats {
+  valid: number;
+  invalid: number;
+  replayed: number;
+  locked: number;
+  /** Items answered 'error' because the store could not answer. */
+  storeErrors: number;
+  /** Failures that locked an account. */
+  lockouts: number;
+}
+
+/** The raw kernel results this layer reads. */
+export interface RawCodes {
+  readonly noMatch: number;
+  readonly replayed: number;
+}
+
+/** The stateful items of one slice, column by column. */
+export class StatefulItems {
+  readonly accounts: string[] = [];
+  /** Index of the request in the batch. */
+  readonly request: number[] = [];
+  /** Index among the slice's packed items. */
+  readonly packed: number[] = [];
+  /** The server's current step, and the centre of the window (moved by learned drift). */
+  readonly step: number[] = [];
+  readonly center: number[] = [];
+  /** The request's time, ms. */
+  readonly time: number[] = [];
+  /** Raw kernel results, filled by the verifier. */
+  raw = new Int32Array(0);
+  /** Whether begin let the item go (it must be finished). */
+  go = new Uint8Array(0);
+
+  add(account: string, request: number, packed: number, step: number, time: number): number {
+    this.accounts.push(account);
+    this.request.push(request);
+    this.packed.push(packed);
+    this.step.push(step);
+    this.center.push(step);
+    this.time.push(time);
+    return this.accounts.length - 1;
+  }
+
+  get size(): number {
+    return this.accounts.length;
+  }
+}
+
+const STORE_ERROR: Readonly<VerifyResult> = Object.freeze({ status: 'error', reason: 'store' });
+const INTERNAL_ERROR: Readonly<VerifyResult> = Object.freeze({ status: 'error', reason: 'internal' });
+const INVALID: Readonly<VerifyResult> = Object.freeze({ status: 'invalid' });
+const REPLAYED: Readonly<VerifyResult> = Object.freeze({ status: 'replayed' });
+
+export class PolicyRunner {
+  readonly stats: PolicyStats = { valid: 0, invalid: 0, replayed: 0, locked: 0, storeErrors: 0, lockouts: 0 };
+  readonly #store: Store;
+  readonly #policy: ResolvedPolicy;
+  readonly #window: { past: number; future: number };
+  readonly #name: string;
+  /** Called with (matched step, request time ms) for each committed match (clock health). */
+  readonly #onMatch: (step: number, timeMs: number) => void;
+
+  constructor(
+    store: Store, policy: ResolvedPolicy, window: { past: number; future: number }, name: string,
+    onMatch: (step: number, timeMs: number) => void,
+  ) {
+    this.#store = store;
+    this.#policy = policy;
+    this.#window = window;
+    this.#name = name;
+    this.#onMatch = onMatch;
+  }
+
+  /** Begins the items: answers the locked ones (and all on a store failure), edits the rest. */
+  async begin(items: StatefulItems, editor: PackedEditor, results: VerifyResult[]): Promise<void> {
+    const n = items.size;
+    items.raw = new Int32Array(n);
+    items.go = new Uint8Array(n);
+    let begun: BeginResult | undefined;
+    try {
+      begun = await this.#store.begin(items.accounts, this.#policy.limits);
+    } catch {
+      begun = undefined; // fail closed below
+    }
+    const { driftMax } = this.#policy;
+    for (let k = 0; k < n; k++) {
+      const index = items.packed[k]!;
+      const state = begun === undefined ? -1 : begun.state[k];
+      if (state !== BEGIN_GO) {
+        editor.skip(index);
+        if (state === BEGIN_LOCKED) {
+          const retryAfterMs = begun!.retryAfterMs[k]!;
+          results[items.request[k]!] = Object.freeze({ status: 'locked', retryAfterMs });
+          this.stats.locked++;
+          this.#audit({ type: 'locked', account: items.accounts[k]!, retryAfterMs });
+        } else {
+          results[items.request[k]!] = STORE_ERROR;
+          this.stats.storeErrors++;
+          this.#audit({ type: 'error', account: items.accounts[k]!, reason: 'store' });
+        }
+        continue;
+      }
+      items.go[k] = 1;
+      if (driftMax > 0) {
+        const drift = Math.max(-driftMax, Math.min(driftMax, begun!.drift[k]!));
+        const center = items.step[k]! + drift;
+        if (drift !== 0 && center >= 0 && Number.isSafeInteger(center)) {
+          items.center[k] = center;
+          editor.setCounter(index, center);
+        }
+      }
+      const last = begun!.lastStep[k]!;
+      if (last >= 0) editor.setLowestDelta(index, last - items.center[k]! + 1);
+    }
+  }
+
+  /** Commits matches and counts failures in one store call, then answers the items. */
+  async finish(items: StatefulItems, codes: RawCodes, results: VerifyResult[]): Promise<void> {
+    const { past, future } = this.#window;
+    const { driftMax } = this.#policy;
+    const which: number[] = [];
+    for (let k = 0; k < items.size; k++) if (items.go[k] === 1) which.push(k);
+    if (which.length === 0) return;
+    const ops: FinishOps = {
+      op: new Uint8Array(which.length),
+      step: new Float64Array(which.length),
+      drift: new Float64Array(which.length).fill(Number.NaN),
+    };
+    which.forEach((k, w) => {
+      const r = items.raw[k]!;
+      if (r >= -past && r <= future) {
+        ops.op[w] = OP_SUCCESS;
+        ops.step[w] = items.center[k]! + r;
+        if (driftMax > 0) ops.drift[w] = Math.max(-driftMax, Math.min(driftMax, ops.step[w]! - items.step[k]!));
+      } else {
+        ops.op[w] = r === codes.noMatch ? OP_FAILURE : OP_RELEASE; // replayed, or an error
+      }
+    });
+    let done: Uint8Array | undefined;
+    try {
+      done = await this.#store.finish(which.map((k) => items.accounts[k]!), ops, this.#policy.limits);
+    } catch {
+      done = undefined;
+    }
+    const stats = this.stats;
+    which.forEach((k, w) => {
+      const account = items.accounts[k]!;
+      const i = items.request[k]!;
+      const op = ops.op[w];
+      if (done === undefined) {
+        // Not known to be committed (so never 'valid') nor counted (so never 'invalid').
+        results[i] = STORE_ERROR;
+        stats.storeErrors++;
+        this.#audit({ type: 'error', account, reason: 'store' });
+      } else if (op === OP_SUCCESS && done[w] === DONE_COMMITTED) {
+        const matched = ops.step[w]!;
+        const delta = matched - items.step[k]!;
+        results[i] = Object.freeze({ status: 'valid', delta, step: matched });
+        stats.valid++;
+        this.#onMatch(matched, items.time[k]!);
+        this.#audit({ type: 'valid', account, delta });
+      } else if (op === OP_SUCCESS || items.raw[k] === codes.replayed) {
+        // A used step: found by the core below the floor, or committed meanwhile elsewhere.
+        results[i] = REPLAYED;
+        stats.replayed++;
+        this.#audit({ type: 'replayed', account });
+      } else if (op === OP_FAILURE) {
+        const lockedNow = done[w] === DONE_LOCKED;
+        results[i] = INVALID;
+        stats.invalid++;
+        if (lockedNow) stats.lockouts++;
+        this.#audit({ type: 'invalid', account, lockedNow });
+      } else {
+        results[i] = INTERNAL_ERROR;
+        this.#audit({ type: 'error', account, reason: 'internal' });
+      }
+    });
+  }
+
+  #audit(event: Omit<AuditEvent, 'verifier' | 'time'>): void {
+    if (auditChannel.hasSubscribers) auditChannel.publish({ ...event, verifier: this.#name, time: Date.now() });
+  }
+}
+
