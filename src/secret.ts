@@ -40,6 +40,19 @@ export function generateSecret(opts?: GenerateSecretOptions): Uint8Array {
   return getRandomValues(new Uint8Array(n));
 }
 
+/**
+ * The byte length of base32 text already known to be valid (a key-cache hit), without
+ * decoding it: data characters (not spaces, hyphens or padding) × 5 / 8.
+ */
+export function base32ByteLength(text: string): number {
+  let data = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x2d && c !== 0x3d) data++;
+  }
+  return Math.floor((data * 5) / 8);
+}
+
 /** What makes a secret acceptable. */
 export interface SecretRules {
   readonly minSecretBytes: number;

@@ -12,7 +12,7 @@ import { intOption, optionsObject, TotpFleetError } from './errors.js';
 import { KeyCache, KeyHandle, KeyRing, NOT_A_HANDLE } from './keys.js';
 import { type CommonOptions, type Digits, type ResolvedCommon, generatorKey, parseCode, resolveCommon } from './otp.js';
 import { Dispatcher, type PoolInternals, type PoolOptions, type PoolStats, RESULT_ERROR } from './pool.js';
-import { type Secret, type SecretProblem, secretBytes } from './secret.js';
+import { base32ByteLength, DEFAULT_MIN_SECRET_BYTES, type Secret, type SecretProblem, secretBytes } from './secret.js';
 import { type TimeOptions, resolveTime } from './totp.js';
 import { timeStep } from './time.js';
 import { type Core, inlineCore } from './wasm.js';
@@ -77,6 +77,11 @@ export interface VerifyResult {
   step?: number;
   /** For 'malformed': what was wrong (never the value itself). For 'error': 'internal'. */
   reason?: MalformedReason | 'internal';
+  /**
+   * On 'valid' and 'invalid' results: the secret is a legacy one, shorter than 16 bytes,
+   * accepted only because `minSecretBytes` was lowered. Re-enrol the account with a new secret.
+   */
+  rotate?: true;
 }
 
 /** Counters for operators. */
@@ -97,6 +102,7 @@ interface Settings extends ResolvedCommon {
 const MAX_ACCOUNT_LENGTH = 512;
 const ERROR_RESULT: Readonly<VerifyResult> = Object.freeze({ status: 'error', reason: 'internal' });
 const INVALID_RESULT: Readonly<VerifyResult> = Object.freeze({ status: 'invalid' });
+const INVALID_ROTATE: Readonly<VerifyResult> = Object.freeze({ status: 'invalid', rotate: true });
 
 function resolveWindow(value: unknown, max: number): { past: number; future: number } {
   if (value === undefined || typeof value === 'number') {
@@ -132,6 +138,8 @@ interface Prepared {
   readonly total: number;
   /** Whether the batch this slice belongs to runs on the workers. */
   readonly pooled: boolean;
+  /** Per request of the slice: 1 for a legacy secret to be rotated. Only when the verifier accepts them. */
+  readonly legacy: Uint8Array | undefined;
 }
 
 /**
@@ -233,7 +241,7 @@ export class TotpVerifier {
         }
       }
       deriveMidstates(this.#core, keys, mids);
-      return keys.map((_, i) => this.#ring.issue(mids, i * w));
+      return keys.map((key, i) => this.#ring.issue(mids, i * w, key.length < DEFAULT_MIN_SECRET_BYTES));
     } finally {
       mids.fill(0);
       keys.forEach((key, i) => { if (typeof secrets[i] === 'string') key.fill(0); }); // decoded here
@@ -318,6 +326,8 @@ export class TotpVerifier {
     const packed = new Int32Array(n).fill(-1);
     const steps = new Float64Array(n);
     const packer = new BatchPacker(this.#core.layout, n, pooled ? n : this.#core.layout.maxItems);
+    // Legacy secrets exist only where the caller lowered minSecretBytes; otherwise no flags.
+    const legacy = s.minSecretBytes < DEFAULT_MIN_SECRET_BYTES ? new Uint8Array(n) : undefined;
     const cache = this.#cache.capacity > 0 ? this.#cache : undefined;
     // Cache misses: distinct secrets to derive, and the packed items waiting for each.
     const missKeys: Uint8Array[] = [];
@@ -393,6 +403,12 @@ export class TotpVerifier {
           packed[j] = packer.addKey(key, step, code, this.#params);
           if (typeof secret === 'string') key.fill(0); // our own decoded copy, now packed
         }
+        if (legacy !== undefined) {
+          // The secret is valid by now (a handle, a cache hit, or checked above).
+          const bytes = handleAt >= 0 ? (this.#ring.isLegacy(handleAt) ? 0 : DEFAULT_MIN_SECRET_BYTES)
+            : typeof secret === 'string' ? base32ByteLength(secret) : (secret as Uint8Array).length;
+          if (bytes < DEFAULT_MIN_SECRET_BYTES) legacy[j] = 1;
+        }
       } catch {
         results[i] = MALFORMED['secret-type'];
         continue;
@@ -403,7 +419,7 @@ export class TotpVerifier {
     const chunks = packer.finish();
     let total = 0;
     for (const c of chunks) total += c.count;
-    return { start, packed, steps, chunks, total, pooled };
+    return { start, packed, steps, chunks, total, pooled, legacy };
   }
 
   /** Runs a prepared slice and answers its packed requests in `results`. */
@@ -415,22 +431,28 @@ export class TotpVerifier {
     // Valid results are frozen and shared by the items with the same step and delta (a batch
     // received at one moment has one current step): one object per delta, not per item.
     const shared: (VerifyResult | undefined)[] = [];
+    const sharedRotate: (VerifyResult | undefined)[] = [];
     let sharedStep = -1;
+    const legacy = p.legacy;
     for (let j = 0; j < p.packed.length; j++) {
       const slot = p.packed[j]!;
       if (slot < 0) continue;
       const r = raw[slot]!;
       const i = p.start + j;
-      if (r === resultNoMatch) results[i] = INVALID_RESULT;
+      const rotate = legacy !== undefined && legacy[j] === 1;
+      if (r === resultNoMatch) results[i] = rotate ? INVALID_ROTATE : INVALID_RESULT;
       else if (r < -past || r > future) results[i] = ERROR_RESULT; // RESULT_ERROR, MALFORMED, or nonsense
       else {
         const step = p.steps[j]!;
         if (step !== sharedStep) {
           sharedStep = step;
           shared.length = 0;
+          sharedRotate.length = 0;
         }
         const k = r + MAX_DELTA;
-        results[i] = shared[k] ??= Object.freeze({ status: 'valid', delta: r, step: step + r });
+        results[i] = rotate
+          ? sharedRotate[k] ??= Object.freeze({ status: 'valid', delta: r, step: step + r, rotate: true })
+          : shared[k] ??= Object.freeze({ status: 'valid', delta: r, step: step + r });
       }
     }
   }

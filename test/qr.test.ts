@@ -1,9 +1,14 @@
 // QR codes are checked by reading them back: the terminal text and the SVG are turned into
 // pixels and decoded with jsQR, an independent reader, which must find the exact URI.
 
-import jsQR from 'jsqr';
+import jsQRModule from 'jsqr';
 import { describe, expect, it } from 'vitest';
 import { generateSecret, otpauth, qr } from '../src/index.js';
+
+// jsqr is CommonJS with an ES-style `export default` in its types: under NodeNext the default
+// import is module.exports, which carries the function both as itself and as `.default`.
+type JsQR = (data: Uint8ClampedArray, width: number, height: number) => { data: string } | null;
+const jsQR = (jsQRModule as unknown as { default: JsQR }).default;
 
 /** Light/dark modules → an RGBA image (4 pixels per module), decoded with jsQR. */
 function read(modules: boolean[][]): string | undefined {
