@@ -6,17 +6,22 @@
 // caller anyway, so it is not a secret. A match below the floor (a used step) does not stop
 // the search, so a used step never hides an unused one with the same code (R5). The comparison
 // of a candidate with the code is constant-time. Nothing here traps on data: a bad item gets RESULT_MALFORMED.
+//
+// Each item names its hash in its params word. SHA-1 items go through the four-lane SIMD path;
+// SHA-256 and SHA-512 items are evaluated on the scalar path as their lane meets them (their
+// keys are derived scalar too), so one call can mix algorithms.
 
 import {
   MAX_ITEMS, MID_PTR, MID_STRIDE, COUNTER_PTR, CODE_PTR, PARAMS_PTR, RESULT_PTR,
   KEY_OFF_PTR, KEY_LEN_PTR, KEY_POOL_PTR, KEY_POOL_SIZE, MAX_KEY_BYTES, MAX_WINDOW,
-  ALG_SHA1, PARAM_DIGITS_SHIFT, PARAM_PAST_SHIFT, PARAM_FUTURE_SHIFT, PARAM_ALG_SHIFT,
+  ALG_SHA1, ALG_SHA256, ALG_SHA512, PARAM_DIGITS_SHIFT, PARAM_PAST_SHIFT, PARAM_FUTURE_SHIFT, PARAM_ALG_SHIFT,
   PARAM_MID_READY, PARAM_KEY_BAD, PARAM_SKIP, RESULT_NO_MATCH, RESULT_MALFORMED, RESULT_REPLAYED,
   FLOOR_PTR, FLOOR_BIAS, SCRATCH_PTR, SCRATCH_SIZE,
-  LANE_ITEM_PTR, LANE_CURSOR_PTR, LANE_DELTA_PTR, LANE_COUNTER_PTR, X4_DIGEST_PTR, X4_KEYS_PTR,
+  LANE_ITEM_PTR, LANE_CURSOR_PTR, SCALAR_CURSOR_PTR, LANE_DELTA_PTR, LANE_COUNTER_PTR, X4_DIGEST_PTR, X4_KEYS_PTR,
 } from "./layout";
 import { hmacSha1Midstates, hmacSha1Midstates4, hmacSha1Counter4 } from "./hmac";
-import { hotpCode, pow10, truncate } from "./hotp";
+import { hmacSha256Midstates, hmacSha512Midstates } from "./hmac2";
+import { hotpCodeAlg, pow10, truncate } from "./hotp";
 
 // @ts-ignore: decorator
 @inline function clampCount(n: u32): usize {
@@ -33,8 +38,9 @@ import { hotpCode, pow10, truncate } from "./hotp";
 /**
  * Computes the midstates of items 0..n-1 from their raw keys in the key pool, except items
  * flagged PARAM_MID_READY. A key slot outside the pool, or longer than MAX_KEY_BYTES, sets
- * PARAM_KEY_BAD on the item instead. Keys of at most one block go four at a time through the
- * SIMD path; longer keys (hashed first) and the last few take the scalar path.
+ * PARAM_KEY_BAD on the item instead. SHA-1 keys of at most one block go four at a time
+ * through the SIMD path; longer keys (hashed first), the last few, and SHA-256/512 keys take
+ * the scalar path. An item with an unknown algorithm is left for startItem to refuse.
  * Returns the number of keys derived.
  */
 export function deriveKeys(n: u32): u32 {
@@ -53,6 +59,18 @@ export function deriveKeys(n: u32): u32 {
       continue;
     }
     const mid = MID_PTR + i * MID_STRIDE;
+    const alg = (params >>> PARAM_ALG_SHIFT) & 0xf;
+    if (alg == ALG_SHA256) {
+      hmacSha256Midstates(KEY_POOL_PTR + off, len, mid);
+      derived++;
+      continue;
+    }
+    if (alg == ALG_SHA512) {
+      hmacSha512Midstates(KEY_POOL_PTR + off, len, mid);
+      derived++;
+      continue;
+    }
+    if (alg != ALG_SHA1) continue;
     derived++;
     if (len > 64) {
       hmacSha1Midstates(KEY_POOL_PTR + off, len, mid);
@@ -86,7 +104,7 @@ function checkedDigits(params: u32): u32 {
   const past = (params >>> PARAM_PAST_SHIFT) & 0xff;
   const future = (params >>> PARAM_FUTURE_SHIFT) & 0xff;
   const alg = (params >>> PARAM_ALG_SHIFT) & 0xf;
-  if (digits < 6 || digits > 8 || past > MAX_WINDOW || future > MAX_WINDOW || alg != ALG_SHA1) return 0;
+  if (digits < 6 || digits > 8 || past > MAX_WINDOW || future > MAX_WINDOW || alg > ALG_SHA512) return 0;
   return digits;
 }
 
@@ -176,7 +194,13 @@ export function verifyBatch(n: u32): u32 {
         if (item < 0) {
           if (next >= count) break; // nothing left: the lane idles
           const i = next++;
-          if (startItem(i) == 0) continue;
+          const digits = startItem(i);
+          if (digits == 0) continue;
+          if (((load<u32>(PARAMS_PTR + (i << 2)) >>> PARAM_ALG_SHIFT) & 0xf) != ALG_SHA1) {
+            // SHA-256/512: the scalar path, at once; the lane takes the next item.
+            if (verifyItem(i, digits)) matches++;
+            continue;
+          }
           item = <i32>i;
           store<i32>(itemPtr, item);
           store<u32>(cursorPtr, 0);
@@ -238,22 +262,28 @@ export function verifyBatchScalar(n: u32): u32 {
   let matches: u32 = 0;
   for (let i: usize = 0; i < count; i++) {
     const digits = startItem(i);
-    if (digits == 0) continue;
-    const code = load<u32>(CODE_PTR + (i << 2));
-    const mid = MID_PTR + i * MID_STRIDE;
-    const cursor = LANE_CURSOR_PTR;
-    store<u32>(cursor, 0);
-    while (true) {
-      const delta = nextCandidate(i, cursor);
-      if (delta == NO_CANDIDATE) break;
-      const t = load<u64>(COUNTER_PTR + (i << 3)) + <u64>(<i64>delta);
-      if (ctEq(hotpCode(mid, t, digits), code) && recordMatch(i, delta)) {
-        matches++;
-        break;
-      }
-    }
+    if (digits != 0 && verifyItem(i, digits)) matches++;
   }
   return matches;
+}
+
+/**
+ * Walks item i's candidates one at a time with its own hash (startItem has checked it and
+ * preset RESULT); true when a candidate at or above the floor matched.
+ */
+function verifyItem(i: usize, digits: u32): bool {
+  const code = load<u32>(CODE_PTR + (i << 2));
+  const alg = (load<u32>(PARAMS_PTR + (i << 2)) >>> PARAM_ALG_SHIFT) & 0xf;
+  const mid = MID_PTR + i * MID_STRIDE;
+  // Its own cursor slot: the SIMD kernel's lanes keep theirs while it runs this item.
+  const cursor = SCALAR_CURSOR_PTR;
+  store<u32>(cursor, 0);
+  while (true) {
+    const delta = nextCandidate(i, cursor);
+    if (delta == NO_CANDIDATE) return false;
+    const t = load<u64>(COUNTER_PTR + (i << 3)) + <u64>(<i64>delta);
+    if (ctEq(hotpCodeAlg(mid, t, digits, alg), code) && recordMatch(i, delta)) return true;
+  }
 }
 
 /**
@@ -271,7 +301,8 @@ export function generateBatch(n: u32): void {
       continue;
     }
     const t = load<u64>(COUNTER_PTR + (i << 3));
-    store<i32>(rp, <i32>hotpCode(MID_PTR + i * MID_STRIDE, t, digits));
+    const alg = (params >>> PARAM_ALG_SHIFT) & 0xf;
+    store<i32>(rp, <i32>hotpCodeAlg(MID_PTR + i * MID_STRIDE, t, digits, alg));
   }
 }
 

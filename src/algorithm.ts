@@ -13,6 +13,18 @@ export const ALGORITHMS: readonly Algorithm[] = ['SHA1', 'SHA256', 'SHA512'];
 export const SECRET_BYTES: Readonly<Record<Algorithm, number>> = Object.freeze({ SHA1: 20, SHA256: 32, SHA512: 64 });
 
 /**
+ * Words (u32) of HMAC midstate an algorithm uses: inner and outer state, 5 + 5 for SHA-1,
+ * 8 + 8 for SHA-256, 16 + 16 for SHA-512. What the key cache and handles keep per key; the
+ * core's per-item slot (MID_STRIDE) has room for the largest.
+ */
+export const MID_WORDS: Readonly<Record<Algorithm, number>> = Object.freeze({ SHA1: 10, SHA256: 16, SHA512: 32 });
+
+/** The core's code for an algorithm (the params word's algorithm field). */
+export function algorithmCode(layout: { algSha1: number; algSha256: number; algSha512: number }, algorithm: Algorithm): number {
+  return algorithm === 'SHA256' ? layout.algSha256 : algorithm === 'SHA512' ? layout.algSha512 : layout.algSha1;
+}
+
+/**
  * The `algorithm` option: exactly 'SHA1', 'SHA256' or 'SHA512', or `fallback` when undefined.
  * TypeError for a non-string, RangeError for another name (the API is strict; URIs are not).
  */

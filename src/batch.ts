@@ -65,18 +65,21 @@ export function chunkViews(layout: CoreLayout, chunk: PackedChunk): ChunkViews {
   };
 }
 
-/** The params word of an item (see assembly/layout.ts). */
-export function packParams(layout: CoreLayout, digits: number, past: number, future: number): number {
+/** The params word of an item (see assembly/layout.ts); `alg` is the core's algorithm code (default SHA-1). */
+export function packParams(layout: CoreLayout, digits: number, past: number, future: number, alg = layout.algSha1): number {
   return ((digits << layout.paramDigitsShift) |
     (past << layout.paramPastShift) |
     (future << layout.paramFutureShift) |
-    (layout.algSha1 << layout.paramAlgShift)) >>> 0;
+    (alg << layout.paramAlgShift)) >>> 0;
 }
 
 /** Builds chunks item by item; `add*` return the item's index across all chunks. */
 export class BatchPacker {
   readonly #layout: CoreLayout;
+  /** Words per item's slot in a chunk (the core's MID_STRIDE / 4). */
   readonly #midWords: number;
+  /** Words of midstate `addMid` / `fillMid` copy: what the items' algorithm uses. */
+  readonly #usedWords: number;
   readonly #chunks: PackedChunk[] = [];
   readonly #chunkItems: number;
   /** Midstate views of every chunk opened, and the index of each one's first item. */
@@ -100,10 +103,13 @@ export class BatchPacker {
   /**
    * `expected`: how many items will be added (sizes the chunks; more may follow).
    * `chunkItems`: items per chunk at most (default and upper bound: `layout.maxItems`).
+   * `usedWords`: midstate words per item that `addMid` / `fillMid` supply (default the whole
+   * slot; 10 for SHA-1, 16 for SHA-256: the rest of the slot stays zero and unread).
    */
-  constructor(layout: CoreLayout, expected: number, chunkItems = layout.maxItems) {
+  constructor(layout: CoreLayout, expected: number, chunkItems = layout.maxItems, usedWords = layout.midStride / 4) {
     this.#layout = layout;
     this.#midWords = layout.midStride / 4;
+    this.#usedWords = Math.min(usedWords, this.#midWords);
     this.#remaining = Math.max(1, expected);
     this.#chunkItems = Math.max(1, Math.min(chunkItems, layout.maxItems));
   }
@@ -122,12 +128,12 @@ export class BatchPacker {
     return this.#fill(i, counter, code, params);
   }
 
-  /** Adds an item whose midstates are `mids[at .. at + midStride / 4]` (from a key cache). */
+  /** Adds an item whose midstates are `mids[at .. at + usedWords]` (from a key cache). */
   addMid(mids: Uint32Array, at: number, counter: number | bigint, code: number, params: number): number {
     const i = this.#slot(0);
-    const w = this.#midWords;
+    const w = this.#usedWords;
     const dst = this.#mid;
-    const base = i * w;
+    const base = i * this.#midWords;
     for (let k = 0; k < w; k++) dst[base + k] = mids[at + k]!;
     return this.#fill(i, counter, code, (params | this.#layout.paramMidReady) >>> 0);
   }
@@ -143,8 +149,7 @@ export class BatchPacker {
     let k = this.#mids.length - 1;
     while (this.#mids[k]!.start > index) k--;
     const { start, mid } = this.#mids[k]!;
-    const w = this.#midWords;
-    mid.set(src.subarray(at, at + w), (index - start) * w);
+    mid.set(src.subarray(at, at + this.#usedWords), (index - start) * this.#midWords);
   }
 
   /** The packed chunks, in order. The packer must not be used afterwards. */
@@ -329,12 +334,16 @@ export function runChunks(core: Core, chunks: readonly PackedChunk[], mode: Kern
 }
 
 /**
- * Derives the midstates of `keys` on `core`, in as many kernel calls as they need, into
- * `out` (`layout.midStride / 4` words per key, in order). Core regions are wiped afterwards.
+ * Derives the midstates of `keys` for the algorithm `alg` (the core's code; default SHA-1) on
+ * `core`, in as many kernel calls as they need, into `out`: `words` per key, in order (default
+ * the whole slot, `layout.midStride / 4`). Core regions are wiped afterwards.
  */
-export function deriveMidstates(core: Core, keys: readonly Uint8Array[], out: Uint32Array): void {
+export function deriveMidstates(
+  core: Core, keys: readonly Uint8Array[], out: Uint32Array, alg = core.layout.algSha1, words = core.layout.midStride / 4,
+): void {
   const { layout, views: v } = core;
-  const words = layout.midStride / 4;
+  const stride = layout.midStride / 4;
+  const params = (alg << layout.paramAlgShift) >>> 0;
   let i = 0;
   while (i < keys.length) {
     let n = 0;
@@ -345,14 +354,15 @@ export function deriveMidstates(core: Core, keys: readonly Uint8Array[], out: Ui
         v.keyPool.set(key, bytes);
         v.keyOff[n] = bytes;
         v.keyLen[n] = key.length;
-        v.params[n] = 0;
+        v.params[n] = params;
         bytes += key.length;
         n++;
       }
       // Every key was checked before; one the core refused would leave zero midstates, which
       // anyone can compute codes for, so that is a failure, not a result.
       if (core.deriveKeys(n) !== n) throw new TotpFleetError('ERR_CORE_FAILED', 'the core refused a key it was given');
-      out.set(v.mid.subarray(0, n * words), i * words);
+      if (words === stride) out.set(v.mid.subarray(0, n * words), i * words);
+      else for (let k = 0; k < n; k++) out.set(v.mid.subarray(k * stride, k * stride + words), (i + k) * words);
     } finally {
       core.wipe(n);
     }

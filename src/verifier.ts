@@ -6,6 +6,7 @@
 // A bad request is a result with status 'malformed' and a reason; it never throws and never
 // disturbs its neighbours. Options are validated once, in `create`.
 
+import { type Algorithm, algorithmCode, MID_WORDS } from './algorithm.js';
 import { Batcher } from './batcher.js';
 import { BatchPacker, deriveMidstates, type PackedChunk, packParams } from './batch.js';
 import { intOption, optionsObject, TotpFleetError } from './errors.js';
@@ -155,6 +156,8 @@ export class TotpVerifier {
   readonly #settings: Settings;
   readonly #core: Core;
   readonly #params: number;
+  /** The core's code of this verifier's hash. */
+  readonly #alg: number;
   readonly #midWords: number;
   readonly #cache: KeyCache;
   readonly #ring: KeyRing;
@@ -171,8 +174,10 @@ export class TotpVerifier {
       ...resolveTime(opts),
       ...resolveWindow(opts.window, core.layout.maxWindow),
     });
-    this.#params = packParams(core.layout, this.#settings.digits, this.#settings.past, this.#settings.future);
-    this.#midWords = core.layout.midStride / 4;
+    this.#alg = algorithmCode(core.layout, this.#settings.algorithm);
+    this.#params = packParams(core.layout, this.#settings.digits, this.#settings.past, this.#settings.future, this.#alg);
+    // The cache and handles keep only the words this verifier's hash uses (10 for SHA-1).
+    this.#midWords = MID_WORDS[this.#settings.algorithm];
     this.#cache = new KeyCache(this.#midWords, intOption('keyCacheSize', opts.keyCacheSize, 0, 100_000_000, 100_000));
     this.#ring = new KeyRing(this.#midWords);
     const batching = optionsObject<BatchingOptions>('batching', opts.batching);
@@ -199,12 +204,12 @@ export class TotpVerifier {
 
   /** The options in force, with defaults filled in. */
   get options(): Readonly<{
-    digits: Digits; period: number; t0: number; window: { past: number; future: number };
+    digits: Digits; algorithm: Algorithm; period: number; t0: number; window: { past: number; future: number };
     minSecretBytes: number; keyCacheSize: number; threads: number; inlineThreshold: number;
   }> {
     const s = this.#settings;
     return {
-      digits: s.digits, period: s.period, t0: s.t0, window: { past: s.past, future: s.future },
+      digits: s.digits, algorithm: s.algorithm, period: s.period, t0: s.t0, window: { past: s.past, future: s.future },
       minSecretBytes: s.minSecretBytes, keyCacheSize: this.#cache.capacity,
       threads: this.#dispatcher.threads, inlineThreshold: this.#dispatcher.inlineThreshold,
     };
@@ -240,7 +245,7 @@ export class TotpVerifier {
           throw new E(`secrets[${i}]: ${(error as Error).message}`);
         }
       }
-      deriveMidstates(this.#core, keys, mids);
+      deriveMidstates(this.#core, keys, mids, this.#alg, w);
       return keys.map((key, i) => this.#ring.issue(mids, i * w, key.length < DEFAULT_MIN_SECRET_BYTES));
     } finally {
       mids.fill(0);
@@ -325,7 +330,7 @@ export class TotpVerifier {
     const n = end - start;
     const packed = new Int32Array(n).fill(-1);
     const steps = new Float64Array(n);
-    const packer = new BatchPacker(this.#core.layout, n, pooled ? n : this.#core.layout.maxItems);
+    const packer = new BatchPacker(this.#core.layout, n, pooled ? n : this.#core.layout.maxItems, this.#midWords);
     // Legacy secrets exist only where the caller lowered minSecretBytes; otherwise no flags.
     const legacy = s.minSecretBytes < DEFAULT_MIN_SECRET_BYTES ? new Uint8Array(n) : undefined;
     const cache = this.#cache.capacity > 0 ? this.#cache : undefined;
@@ -462,7 +467,7 @@ export class TotpVerifier {
     const w = this.#midWords;
     const mids = new Uint32Array(keys.length * w);
     try {
-      deriveMidstates(this.#core, keys, mids);
+      deriveMidstates(this.#core, keys, mids, this.#alg, w);
       for (let k = 0; k < waiting.length; k += 2) packer.fillMid(waiting[k]!, mids, waiting[k + 1]! * w);
       for (let m = 0; m < keys.length; m++) this.#cache.insert(ids[m]!, mids, m * w);
     } finally {

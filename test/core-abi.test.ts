@@ -56,7 +56,7 @@ const badItems: [string, Partial<RawItem>][] = [
   ['window past 11', { params: withField(layout.paramPastShift, 11) }],
   ['window future 11', { params: withField(layout.paramFutureShift, 11) }],
   ['window past 255', { params: withField(layout.paramPastShift, 255) }],
-  ['algorithm 1 (not yet implemented)', { params: (ok | (1 << layout.paramAlgShift)) >>> 0 }],
+  ['algorithm 3 (after SHA512)', { params: (ok | (3 << layout.paramAlgShift)) >>> 0 }],
   ['algorithm 15', { params: (ok | (15 << layout.paramAlgShift)) >>> 0 }],
   ['PARAM_KEY_BAD set by the caller', { params: (ok | layout.paramKeyBad) >>> 0 }],
   ['key length 0', { len: 0 }],
