@@ -173,6 +173,16 @@ describe('legacy secrets (under 16 bytes, accepted only with minSecretBytes lowe
     expect(v.stats().keyCache.hits).toBeGreaterThan(0);
   });
 
+  it('through the policy layer too: valid, then replayed, both flagged', async () => {
+    const v = await verifier({ minSecretBytes: 10 });
+    const code = totp.generate(short, { timestamp: TS, minSecretBytes: 10 });
+    const first = await v.verify({ account: 'legacy-user', secret: short, code, timestamp: TS });
+    const again = await v.verify({ account: 'legacy-user', secret: short, code, timestamp: TS });
+    expect([first.status, first.rotate, again.status, again.rotate]).toEqual(['valid', true, 'replayed', true]);
+    const other = await v.verify({ account: 'modern-user', secret: long, code: totp.generate(long, { timestamp: TS }), timestamp: TS });
+    expect([other.status, other.rotate]).toEqual(['valid', undefined]);
+  });
+
   it('never on a verifier with the default minSecretBytes (short secrets are malformed there)', async () => {
     const v = await verifier({});
     const code = totp.generate(long, { timestamp: TS });
