@@ -7,4 +7,4 @@ export {
   FLOOR_BIAS, MID_PTR, COUNTER_PTR, CODE_PTR, PARAMS_PTR, RESULT_PTR, FLOOR_PTR, KEY_OFF_PTR, KEY_LEN_PTR,
   KEY_POOL_PTR, LAYOUT_END, layoutOk,
 } from "./layout";
-export { deriveKeys, verifyBatch, verifyBatchScalar, generateBatch, wipe } from "./verify";
+export { setMidStride, deriveKeys, verifyBatch, verifyBatchScalar, generateBatch, wipe } from "./verify";

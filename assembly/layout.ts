@@ -8,7 +8,8 @@
 //   ┌────────────────────────────────────────────┐
 //   │ 0 .. REGION_BASE                           │ static data    (AssemblyScript's own; tiny)
 //   ├────────────────────────────────────────────┤
-//   │ MID_PTR                                    │ midstates      MID_STRIDE bytes: HMAC inner state, then outer
+//   │ MID_PTR                                    │ midstates      one slot of the call's mid stride per item (see
+//   │                                            │                setMidStride): HMAC inner state, then outer
 //   │                                            │                state: SHA-1 5 + 5 u32 (40 bytes), SHA-256
 //   │                                            │                8 + 8 u32 (64), SHA-512 8 + 8 u64 (128)
 //   │ COUNTER_PTR                                │ counter        u64: HOTP counter / TOTP step T
@@ -48,11 +49,16 @@ export const LAYOUT_VERSION: u32 = 4;
 /** Items per kernel call. A multiple of 4 so that SIMD lanes never straddle the end. */
 export const MAX_ITEMS: usize = 8192;
 /**
- * Bytes of midstate per item: room for SHA-512's inner and outer states (2 x 64 bytes), so
- * that one call can mix algorithms. SHA-1 uses the first 40 bytes, SHA-256 the first 64; the
- * facade's key cache and handles keep only the bytes an algorithm uses.
+ * The largest midstate slot per item: SHA-512's inner and outer states (2 x 64 bytes); the
+ * MID region holds MAX_ITEMS of them. A call may use a narrower slot (setMidStride: 40 for
+ * SHA-1 only, 64 up to SHA-256), so that SHA-1 batches, the common case, carry and copy
+ * 40 bytes per item, not 128. An item whose hash needs more than the call's slot is malformed.
  */
 export const MID_STRIDE: usize = 128;
+/** Midstate bytes each hash uses. */
+export const MID_BYTES_SHA1: usize = 40;
+export const MID_BYTES_SHA256: usize = 64;
+export const MID_BYTES_SHA512: usize = 128;
 /** Longest raw secret accepted, in bytes. Longer than a hash block is hashed first (RFC 2104). */
 export const MAX_KEY_BYTES: usize = 256;
 /** Bytes of raw secrets one call can carry. */

@@ -12,7 +12,7 @@
 // keys are derived scalar too), so one call can mix algorithms.
 
 import {
-  MAX_ITEMS, MID_PTR, MID_STRIDE, COUNTER_PTR, CODE_PTR, PARAMS_PTR, RESULT_PTR,
+  MAX_ITEMS, MID_PTR, MID_STRIDE, MID_BYTES_SHA1, MID_BYTES_SHA256, MID_BYTES_SHA512, COUNTER_PTR, CODE_PTR, PARAMS_PTR, RESULT_PTR,
   KEY_OFF_PTR, KEY_LEN_PTR, KEY_POOL_PTR, KEY_POOL_SIZE, MAX_KEY_BYTES, MAX_WINDOW,
   ALG_SHA1, ALG_SHA256, ALG_SHA512, PARAM_DIGITS_SHIFT, PARAM_PAST_SHIFT, PARAM_FUTURE_SHIFT, PARAM_ALG_SHIFT,
   PARAM_MID_READY, PARAM_KEY_BAD, PARAM_SKIP, RESULT_NO_MATCH, RESULT_MALFORMED, RESULT_REPLAYED,
@@ -22,6 +22,31 @@ import {
 import { hmacSha1Midstates, hmacSha1Midstates4, hmacSha1Counter4 } from "./hmac";
 import { hmacSha256Midstates, hmacSha512Midstates } from "./hmac2";
 import { hotpCodeAlg, pow10, truncate } from "./hotp";
+
+/**
+ * Bytes of midstate per item in this instance's MID region, for every kernel until changed:
+ * 40, 64 or MID_STRIDE (128). The one piece of state the core keeps between calls; the host
+ * sets it with each chunk it loads.
+ */
+let midStride: usize = MID_STRIDE;
+
+/**
+ * Sets the midstate slot per item (bytes: 40, 64 or 128) for the following calls. Returns the
+ * stride in force, or 0 (and leaves it unchanged) for any other value.
+ */
+export function setMidStride(bytes: u32): u32 {
+  if (bytes == <u32>MID_BYTES_SHA1 || bytes == <u32>MID_BYTES_SHA256 || bytes == <u32>MID_BYTES_SHA512) {
+    midStride = <usize>bytes;
+    return bytes;
+  }
+  return 0;
+}
+
+/** Midstate bytes the hash `alg` needs (an unknown one: more than any slot). */
+// @ts-ignore: decorator
+@inline function midBytes(alg: u32): usize {
+  return alg == ALG_SHA1 ? MID_BYTES_SHA1 : alg == ALG_SHA256 ? MID_BYTES_SHA256 : alg == ALG_SHA512 ? MID_BYTES_SHA512 : MID_STRIDE + 1;
+}
 
 // @ts-ignore: decorator
 @inline function clampCount(n: u32): usize {
@@ -58,8 +83,13 @@ export function deriveKeys(n: u32): u32 {
       store<u32>(pp, params | PARAM_KEY_BAD);
       continue;
     }
-    const mid = MID_PTR + i * MID_STRIDE;
     const alg = (params >>> PARAM_ALG_SHIFT) & 0xf;
+    // A hash whose midstates do not fit the call's slot would write into the next item's.
+    if (midBytes(alg) > midStride) {
+      store<u32>(pp, params | PARAM_KEY_BAD);
+      continue;
+    }
+    const mid = MID_PTR + i * midStride;
     if (alg == ALG_SHA256) {
       hmacSha256Midstates(KEY_POOL_PTR + off, len, mid);
       derived++;
@@ -104,7 +134,7 @@ function checkedDigits(params: u32): u32 {
   const past = (params >>> PARAM_PAST_SHIFT) & 0xff;
   const future = (params >>> PARAM_FUTURE_SHIFT) & 0xff;
   const alg = (params >>> PARAM_ALG_SHIFT) & 0xf;
-  if (digits < 6 || digits > 8 || past > MAX_WINDOW || future > MAX_WINDOW || alg > ALG_SHA512) return 0;
+  if (digits < 6 || digits > 8 || past > MAX_WINDOW || future > MAX_WINDOW || midBytes(alg) > midStride) return 0;
   return digits;
 }
 
@@ -250,7 +280,7 @@ export function verifyBatch(n: u32): u32 {
     item = fallback;
     store<u64>(LANE_COUNTER_PTR + (l << 3), load<u64>(LANE_COUNTER_PTR + (firstActive << 3)));
   }
-  return MID_PTR + <usize>item * MID_STRIDE;
+  return MID_PTR + <usize>item * midStride;
 }
 
 /**
@@ -274,7 +304,7 @@ export function verifyBatchScalar(n: u32): u32 {
 function verifyItem(i: usize, digits: u32): bool {
   const code = load<u32>(CODE_PTR + (i << 2));
   const alg = (load<u32>(PARAMS_PTR + (i << 2)) >>> PARAM_ALG_SHIFT) & 0xf;
-  const mid = MID_PTR + i * MID_STRIDE;
+  const mid = MID_PTR + i * midStride;
   // Its own cursor slot: the SIMD kernel's lanes keep theirs while it runs this item.
   const cursor = SCALAR_CURSOR_PTR;
   store<u32>(cursor, 0);
@@ -302,7 +332,7 @@ export function generateBatch(n: u32): void {
     }
     const t = load<u64>(COUNTER_PTR + (i << 3));
     const alg = (params >>> PARAM_ALG_SHIFT) & 0xf;
-    store<i32>(rp, <i32>hotpCodeAlg(MID_PTR + i * MID_STRIDE, t, digits, alg));
+    store<i32>(rp, <i32>hotpCodeAlg(MID_PTR + i * midStride, t, digits, alg));
   }
 }
 
@@ -318,7 +348,7 @@ export function wipe(n: u32): void {
     const end = <usize>load<u32>(KEY_OFF_PTR + (i << 2)) + <usize>load<u32>(KEY_LEN_PTR + (i << 2));
     if (end > keyEnd) keyEnd = end;
   }
-  memory.fill(MID_PTR, 0, count * MID_STRIDE);
+  memory.fill(MID_PTR, 0, count * midStride);
   memory.fill(CODE_PTR, 0, count << 2);
   memory.fill(RESULT_PTR, 0, count << 2); // generateBatch leaves codes here
   memory.fill(FLOOR_PTR, 0, count << 2);

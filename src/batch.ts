@@ -17,6 +17,11 @@ export interface PackedChunk {
   readonly count: number;
   /** Slots in the fixed buffer (≥ count); fixes where each field starts. */
   readonly cap: number;
+  /**
+   * Midstate words per item: 10 (SHA-1 only), 16 (up to SHA-256) or 32 (any hash). The core
+   * is told the matching slot (setMidStride) when the chunk is loaded.
+   */
+  readonly midWords: number;
   /** Counters, codes, params, key slots and midstates. */
   readonly fixed: ArrayBuffer;
   /** Raw keys of the items that carry no midstates, back to back. */
@@ -45,14 +50,17 @@ const EMPTY_U32 = new Uint32Array(0);
 const EMPTY_U8 = new Uint8Array(0);
 
 /** Bytes per item in a chunk's fixed buffer. */
-function fixedStride(layout: CoreLayout): number {
-  return 28 + layout.midStride;
+function fixedStride(midWords: number): number {
+  return 28 + 4 * midWords;
 }
+
+/** Midstate words per item a core call can use (its setMidStride values, in words). */
+const MID_SLOT_WORDS = [10, 16, 32] as const;
 
 /** Views over `chunk`; `count` items from the start of each field. */
 export function chunkViews(layout: CoreLayout, chunk: PackedChunk): ChunkViews {
   const { cap, count, fixed } = chunk;
-  const midWords = layout.midStride / 4;
+  const midWords = chunk.midWords;
   return {
     counter: new Uint32Array(fixed, 0, count * 2),
     code: new Uint32Array(fixed, cap * 8, count),
@@ -76,10 +84,8 @@ export function packParams(layout: CoreLayout, digits: number, past: number, fut
 /** Builds chunks item by item; `add*` return the item's index across all chunks. */
 export class BatchPacker {
   readonly #layout: CoreLayout;
-  /** Words per item's slot in a chunk (the core's MID_STRIDE / 4). */
+  /** Midstate words per item in the chunks: what the items' hashes use (10 for SHA-1). */
   readonly #midWords: number;
-  /** Words of midstate `addMid` / `fillMid` copy: what the items' algorithm uses. */
-  readonly #usedWords: number;
   readonly #chunks: PackedChunk[] = [];
   readonly #chunkItems: number;
   /** Midstate views of every chunk opened, and the index of each one's first item. */
@@ -103,13 +109,13 @@ export class BatchPacker {
   /**
    * `expected`: how many items will be added (sizes the chunks; more may follow).
    * `chunkItems`: items per chunk at most (default and upper bound: `layout.maxItems`).
-   * `usedWords`: midstate words per item that `addMid` / `fillMid` supply (default the whole
-   * slot; 10 for SHA-1, 16 for SHA-256: the rest of the slot stays zero and unread).
+   * `midWords`: midstate words per item, 10 (every item SHA-1), 16 (SHA-1 or SHA-256) or 32
+   * (any hash; the default). What `addMid` / `fillMid` copy, and the slot the core is told.
    */
-  constructor(layout: CoreLayout, expected: number, chunkItems = layout.maxItems, usedWords = layout.midStride / 4) {
+  constructor(layout: CoreLayout, expected: number, chunkItems = layout.maxItems, midWords = layout.midStride / 4) {
+    if (!(MID_SLOT_WORDS as readonly number[]).includes(midWords)) throw new RangeError('BatchPacker: midWords expected 10, 16 or 32');
     this.#layout = layout;
-    this.#midWords = layout.midStride / 4;
-    this.#usedWords = Math.min(usedWords, this.#midWords);
+    this.#midWords = midWords;
     this.#remaining = Math.max(1, expected);
     this.#chunkItems = Math.max(1, Math.min(chunkItems, layout.maxItems));
   }
@@ -128,12 +134,12 @@ export class BatchPacker {
     return this.#fill(i, counter, code, params);
   }
 
-  /** Adds an item whose midstates are `mids[at .. at + usedWords]` (from a key cache). */
+  /** Adds an item whose midstates are `mids[at .. at + midWords]` (from a key cache). */
   addMid(mids: Uint32Array, at: number, counter: number | bigint, code: number, params: number): number {
     const i = this.#slot(0);
-    const w = this.#usedWords;
+    const w = this.#midWords;
     const dst = this.#mid;
-    const base = i * this.#midWords;
+    const base = i * w;
     for (let k = 0; k < w; k++) dst[base + k] = mids[at + k]!;
     return this.#fill(i, counter, code, (params | this.#layout.paramMidReady) >>> 0);
   }
@@ -149,7 +155,8 @@ export class BatchPacker {
     let k = this.#mids.length - 1;
     while (this.#mids[k]!.start > index) k--;
     const { start, mid } = this.#mids[k]!;
-    mid.set(src.subarray(at, at + this.#usedWords), (index - start) * this.#midWords);
+    const w = this.#midWords;
+    mid.set(src.subarray(at, at + w), (index - start) * w);
   }
 
   /** The packed chunks, in order. The packer must not be used afterwards. */
@@ -176,7 +183,7 @@ export class BatchPacker {
 
   #open(): void {
     const cap = Math.min(Math.max(1, this.#remaining), this.#chunkItems);
-    const fixed = new ArrayBuffer(cap * fixedStride(this.#layout));
+    const fixed = new ArrayBuffer(cap * fixedStride(this.#midWords));
     this.#fixed = fixed;
     this.#counter = new Uint32Array(fixed, 0, cap * 2);
     this.#code = new Uint32Array(fixed, cap * 8, cap);
@@ -204,6 +211,7 @@ export class BatchPacker {
     this.#chunks.push({
       count: this.#count,
       cap: this.#cap,
+      midWords: this.#midWords,
       fixed: this.#fixed,
       keyBuffer: this.#keys.buffer as ArrayBuffer,
       keyBytes: this.#keyBytes,
@@ -288,6 +296,11 @@ export function wipeChunk(chunk: PackedChunk): void {
 export function loadChunk(core: Core, chunk: PackedChunk): void {
   const v = core.views;
   const c = chunkViews(core.layout, chunk);
+  // The core reads each item's midstates at the chunk's own stride; a chunk naming any other
+  // (corrupt, or from another version) is refused before anything is copied.
+  if (core.setMidStride(chunk.midWords * 4) === 0) {
+    throw new TotpFleetError('ERR_CORE_FAILED', 'a chunk names a midstate stride the core does not take');
+  }
   v.counter.set(c.counter);
   v.code.set(c.code);
   v.params.set(c.params);
@@ -342,7 +355,9 @@ export function deriveMidstates(
   core: Core, keys: readonly Uint8Array[], out: Uint32Array, alg = core.layout.algSha1, words = core.layout.midStride / 4,
 ): void {
   const { layout, views: v } = core;
-  const stride = layout.midStride / 4;
+  // The narrowest slot that holds `words` (a call of their own: the next chunk sets its own).
+  const stride = MID_SLOT_WORDS.find((s) => s >= words) ?? layout.midStride / 4;
+  if (core.setMidStride(stride * 4) === 0) throw new TotpFleetError('ERR_CORE_FAILED', 'the core refused a midstate stride');
   const params = (alg << layout.paramAlgShift) >>> 0;
   let i = 0;
   while (i < keys.length) {
@@ -385,6 +400,7 @@ export function warmCore(core: Core, rounds = 3): void {
   const { layout, views: v } = core;
   const n = layout.maxItems;
   const params = packParams(layout, 6, 1, 1) | layout.paramMidReady;
+  core.setMidStride(40); // the SHA-1 slot real batches use
   try {
     for (let r = 0; r < rounds; r++) {
       v.params.fill(params, 0, n);

@@ -20,6 +20,7 @@ interface CoreExports {
   readonly memory: WebAssembly.Memory;
   readonly [global: string]: unknown;
   layoutOk(): number;
+  setMidStride(bytes: number): number;
   deriveKeys(n: number): number;
   verifyBatch(n: number): number;
   verifyBatchScalar(n: number): number;
@@ -71,6 +72,11 @@ export interface CoreViews {
 export interface Core {
   readonly layout: CoreLayout;
   readonly views: CoreViews;
+  /**
+   * Midstate bytes per item (40, 64 or 128) for the following calls; 0 when refused. Set by
+   * whoever loads a chunk (loadChunk, deriveMidstates).
+   */
+  setMidStride(bytes: number): number;
   deriveKeys(n: number): number;
   /** Four SIMD lanes; the kernel to use. */
   verifyBatch(n: number): number;
@@ -161,6 +167,7 @@ export function instantiateCore(module: WebAssembly.Module = coreModule()): Core
   return Object.freeze({
     layout,
     views,
+    setMidStride: raw.setMidStride,
     deriveKeys: raw.deriveKeys,
     verifyBatch: raw.verifyBatch,
     verifyBatchScalar: raw.verifyBatchScalar,

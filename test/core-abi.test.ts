@@ -210,3 +210,34 @@ describe('wiping', () => {
     expect(views.floor.subarray(0, 100).every((w) => w === 0)).toBe(true);
   });
 });
+
+describe('setMidStride: the midstate slot per item of a call', () => {
+  const alg = (name: 'SHA256' | 'SHA512'): number => (name === 'SHA256' ? layout.algSha256 : layout.algSha512);
+  const sha2 = (name: 'SHA256' | 'SHA512'): number => packParams(layout, 6, 1, 1, alg(name));
+  const codeOf = (name: 'sha1' | 'sha256' | 'sha512', delta: bigint): number => Number(refHotp(KEY, T + delta, 6, name));
+
+  it('takes 40, 64 and 128 bytes and refuses anything else, keeping the stride in force', () => {
+    for (const bad of [0, 20, 39, 41, 96, 129, 256, 0xffffffff]) expect(core.setMidStride(bad)).toBe(0);
+    for (const good of [40, 64, 128]) expect(core.setMidStride(good)).toBe(good);
+  });
+
+  it.each([
+    [40, ['malformed', 'malformed']],
+    [64, ['valid', 'malformed']],
+    [128, ['valid', 'valid']],
+  ] as const)('with %i bytes, an item whose hash needs more is malformed and its neighbours unharmed', (stride, want) => {
+    for (const kernel of ['verifyBatch', 'verifyBatchScalar'] as const) {
+      core.setMidStride(stride);
+      const rows: RawItem[] = [
+        { counter: T, code: codeOf('sha1', -1n), params: ok },
+        { counter: T, code: codeOf('sha256', 1n), params: sha2('SHA256') },
+        { counter: T, code: codeOf('sha1', 0n), params: ok },
+        { counter: T, code: codeOf('sha512', -1n), params: sha2('SHA512') },
+        { counter: T, code: codeOf('sha1', 1n), params: ok },
+      ];
+      const as = (w: string, delta: number): number => (w === 'valid' ? delta : layout.resultMalformed);
+      expect(runRaw(kernel, rows)).toEqual([-1, as(want[0], 1), 0, as(want[1], -1), 1]);
+    }
+    core.setMidStride(128);
+  });
+});
