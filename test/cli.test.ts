@@ -45,6 +45,13 @@ describe('totp-fleet verify', () => {
     }
   });
 
+  it('verifies with --algorithm (SHA-256, RFC 6238 seed)', () => {
+    const seed = base32.encode(new TextEncoder().encode('12345678901234567890123456789012'));
+    const line = (code: string) => JSON.stringify({ secret: seed, code, timestamp: 59_000 });
+    const r = run(['verify', '--algorithm', 'SHA256', '--digits', '8'], [line('46119246'), line('94287082')].join('\n'));
+    expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l).status)).toEqual(['valid', 'invalid']);
+  });
+
   it('exits 2 on usage errors, with a message naming the problem', () => {
     expect(run(['verify', '--window', '11']).status).toBe(2);
     expect(run(['verify', '--window', '1', '--past', '2']).stderr).toMatch(/not both/);

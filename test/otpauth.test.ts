@@ -222,3 +222,26 @@ describe('generateSecret', () => {
     expect(() => generateSecret(null as never)).toThrow(/"opts" expected an object/);
   });
 });
+
+describe('otpauth.parse on hostile input', () => {
+  it('answers any string with a key or an OtpauthError, never another exception (property)', () => {
+    const fragments = fc.constantFrom('otpauth://', 'totp/', 'hotp/', ':', '%3A', '%', '%E0%A4', '?', '&', '=', '#', '+',
+      'secret=', 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', 'issuer=', 'counter=', 'digits=', 'period=', 'algorithm=', '\n', ' ');
+    const uri = fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), fc.array(fragments, { maxLength: 20 }).map((a) => a.join('')));
+    fc.assert(fc.property(uri, (text) => {
+      try {
+        const key = otpauth.parse(text);
+        expect(key.secret.length).toBeGreaterThanOrEqual(16);
+      } catch (error) {
+        expect(error).toBeInstanceOf(OtpauthError);
+      }
+    }), { numRuns: 3000 });
+  });
+
+  it('refuses a URI longer than a QR code can hold, quickly', () => {
+    const huge = `otpauth://totp/a?secret=${'A'.repeat(1_000_000)}`;
+    const started = performance.now();
+    expect(() => otpauth.parse(huge)).toThrow(/longer than 4296/);
+    expect(performance.now() - started).toBeLessThan(100);
+  });
+});
