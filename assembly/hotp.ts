@@ -22,6 +22,11 @@ export function truncate(digest: usize, stride: usize): u32 {
   return truncateAt(digest, stride, 4);
 }
 
+/** `truncate` for a SHA-256 digest (8 words, word j at `digest + j * stride`). */
+export function truncate256(digest: usize, stride: usize): u32 {
+  return truncateAt(digest, stride, 7);
+}
+
 /**
  * `truncate` for a digest of `lastWord + 1` words: the offset is the low nibble of its last
  * byte (word 4 for SHA-1, 7 for SHA-256, 15 for SHA-512). The 4 bytes it selects lie in

@@ -158,6 +158,11 @@ export const LAYOUT_END: usize = SCRATCH_PTR + SCRATCH_SIZE;
 /** The scalar path's candidate cursor (u32), apart from the SIMD lanes' own. */
 // @ts-ignore: decorator
 @inline export const SCALAR_CURSOR_PTR: usize = SCRATCH_PTR + 2304;
+/** SIMD SHA-256: 8 x v128 state and 8 x v128 digest (word j of lane l at +16j+4l). */
+// @ts-ignore: decorator
+@inline export const X8_STATE_PTR: usize = SCRATCH_PTR + 2320;
+// @ts-ignore: decorator
+@inline export const X8_DIGEST_PTR: usize = SCRATCH_PTR + 2448;
 
 /** True when static data fits below REGION_BASE and memory reaches LAYOUT_END. */
 export function layoutOk(): bool {

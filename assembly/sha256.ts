@@ -6,7 +6,7 @@
 import { W_PTR, BLOCK_PTR, MSG_PTR } from "./layout";
 
 /** The 64 round constants (FIPS 180-4 §4.2.2), in static data. */
-const K: usize = memory.data<u32>([
+export const K256: usize = memory.data<u32>([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
   0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
   0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -54,7 +54,7 @@ export function sha256Compress(state: usize, block: usize, out: usize): void {
   for (let t: usize = 0; t < 64; t++) {
     const S1 = rotr<u32>(e, 6) ^ rotr<u32>(e, 11) ^ rotr<u32>(e, 25);
     const ch = (e & f) ^ (~e & g);
-    const t1 = h + S1 + ch + load<u32>(K + (t << 2)) + load<u32>(w + (t << 2));
+    const t1 = h + S1 + ch + load<u32>(K256 + (t << 2)) + load<u32>(w + (t << 2));
     const S0 = rotr<u32>(a, 2) ^ rotr<u32>(a, 13) ^ rotr<u32>(a, 22);
     const maj = (a & b) ^ (a & c) ^ (b & c);
     const t2 = S0 + maj;

@@ -7,9 +7,9 @@
 // the search, so a used step never hides an unused one with the same code (R5). The comparison
 // of a candidate with the code is constant-time. Nothing here traps on data: a bad item gets RESULT_MALFORMED.
 //
-// Each item names its hash in its params word. SHA-1 items go through the four-lane SIMD path;
-// SHA-256 and SHA-512 items are evaluated on the scalar path as their lane meets them (their
-// keys are derived scalar too), so one call can mix algorithms.
+// Each item names its hash in its params word, so one call can mix them. SHA-1 and SHA-256
+// items go through four-lane SIMD paths (one pass each); SHA-512 items are evaluated on the
+// scalar path as a lane meets them. Keys other than SHA-1's are derived scalar.
 
 import {
   MAX_ITEMS, MID_PTR, MID_STRIDE, MID_BYTES_SHA1, MID_BYTES_SHA256, MID_BYTES_SHA512, COUNTER_PTR, CODE_PTR, PARAMS_PTR, RESULT_PTR,
@@ -17,11 +17,12 @@ import {
   ALG_SHA1, ALG_SHA256, ALG_SHA512, PARAM_DIGITS_SHIFT, PARAM_PAST_SHIFT, PARAM_FUTURE_SHIFT, PARAM_ALG_SHIFT,
   PARAM_MID_READY, PARAM_KEY_BAD, PARAM_SKIP, RESULT_NO_MATCH, RESULT_MALFORMED, RESULT_REPLAYED,
   FLOOR_PTR, FLOOR_BIAS, SCRATCH_PTR, SCRATCH_SIZE,
-  LANE_ITEM_PTR, LANE_CURSOR_PTR, SCALAR_CURSOR_PTR, LANE_DELTA_PTR, LANE_COUNTER_PTR, X4_DIGEST_PTR, X4_KEYS_PTR,
+  LANE_ITEM_PTR, LANE_CURSOR_PTR, SCALAR_CURSOR_PTR, X8_DIGEST_PTR, LANE_DELTA_PTR, LANE_COUNTER_PTR, X4_DIGEST_PTR, X4_KEYS_PTR,
 } from "./layout";
 import { hmacSha1Midstates, hmacSha1Midstates4, hmacSha1Counter4 } from "./hmac";
 import { hmacSha256Midstates, hmacSha512Midstates } from "./hmac2";
-import { hotpCodeAlg, pow10, truncate } from "./hotp";
+import { hotpCodeAlg, pow10, truncate, truncate256 } from "./hotp";
+import { hmacSha256Counter4 } from "./sha256x4";
 
 /**
  * Bytes of midstate per item in this instance's MID region, for every kernel until changed:
@@ -210,6 +211,17 @@ function nextCandidate(i: usize, cursorPtr: usize): i32 {
  */
 export function verifyBatch(n: u32): u32 {
   const count = clampCount(n);
+  // Two passes over the items: SHA-1 lanes (SHA-512 and malformed items answered on the way),
+  // then SHA-256 lanes. Every item is answered by exactly one of them.
+  return lanePass(count, ALG_SHA1) + lanePass(count, ALG_SHA256);
+}
+
+/**
+ * The four-lane scheduler for one hash (`pass`: ALG_SHA1 or ALG_SHA256). The SHA-1 pass takes
+ * every item that is not SHA-256, evaluating SHA-512 items on the scalar path as it meets them;
+ * the SHA-256 pass takes only SHA-256 items. Returns the number of matches.
+ */
+function lanePass(count: usize, pass: u32): u32 {
   let next: usize = 0;
   let matches: u32 = 0;
   for (let l: usize = 0; l < 4; l++) store<i32>(LANE_ITEM_PTR + (l << 2), -1);
@@ -224,10 +236,12 @@ export function verifyBatch(n: u32): u32 {
         if (item < 0) {
           if (next >= count) break; // nothing left: the lane idles
           const i = next++;
+          const alg = (load<u32>(PARAMS_PTR + (i << 2)) >>> PARAM_ALG_SHIFT) & 0xf;
+          if ((alg == ALG_SHA256) != (pass == ALG_SHA256)) continue; // the other pass's item
           const digits = startItem(i);
           if (digits == 0) continue;
-          if (((load<u32>(PARAMS_PTR + (i << 2)) >>> PARAM_ALG_SHIFT) & 0xf) != ALG_SHA1) {
-            // SHA-256/512: the scalar path, at once; the lane takes the next item.
+          if (alg != pass) {
+            // SHA-512: the scalar path, at once; the lane takes the next item.
             if (verifyItem(i, digits)) matches++;
             continue;
           }
@@ -255,14 +269,16 @@ export function verifyBatch(n: u32): u32 {
     const m1 = lanePrepare(1, fallback, firstActive);
     const m2 = lanePrepare(2, fallback, firstActive);
     const m3 = lanePrepare(3, fallback, firstActive);
-    hmacSha1Counter4(m0, m1, m2, m3, LANE_COUNTER_PTR);
+    if (pass == ALG_SHA256) hmacSha256Counter4(m0, m1, m2, m3, LANE_COUNTER_PTR);
+    else hmacSha1Counter4(m0, m1, m2, m3, LANE_COUNTER_PTR);
     for (let l: usize = 0; l < 4; l++) {
       const itemPtr = LANE_ITEM_PTR + (l << 2);
       const item = load<i32>(itemPtr);
       if (item < 0) continue;
       const i = <usize>item;
       const digits = (load<u32>(PARAMS_PTR + (i << 2)) >>> PARAM_DIGITS_SHIFT) & 0xff;
-      const candidate = truncate(X4_DIGEST_PTR + (l << 2), 16) % pow10(digits);
+      const value = pass == ALG_SHA256 ? truncate256(X8_DIGEST_PTR + (l << 2), 16) : truncate(X4_DIGEST_PTR + (l << 2), 16);
+      const candidate = value % pow10(digits);
       if (ctEq(candidate, load<u32>(CODE_PTR + (i << 2))) && recordMatch(i, load<i32>(LANE_DELTA_PTR + (l << 2)))) {
         store<i32>(itemPtr, -1);
         matches++;

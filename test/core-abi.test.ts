@@ -241,3 +241,21 @@ describe('setMidStride: the midstate slot per item of a call', () => {
     core.setMidStride(128);
   });
 });
+
+describe.each(['verifyBatch', 'verifyBatchScalar'] as const)('%s: the floor holds for every hash', (kernel) => {
+  it.each(['SHA256', 'SHA512'] as const)('%s: a code of a used step is REPLAYED, of an unused one valid', (name) => {
+    const hash = name.toLowerCase() as 'sha256' | 'sha512';
+    const params = packParams(layout, 6, 1, 1, name === 'SHA256' ? layout.algSha256 : layout.algSha512);
+    const code = (delta: bigint): number => Number(refHotp(KEY, T + delta, 6, hash));
+    core.setMidStride(128);
+    // Nine items so that the SIMD lanes refill several times.
+    const rows: RawItem[] = [];
+    const want: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      rows.push({ counter: T, code: code(0n), params, lowestDelta: 1 }); want.push(layout.resultReplayed);
+      rows.push({ counter: T, code: code(1n), params, lowestDelta: 1 }); want.push(1);
+      rows.push({ counter: T, code: code(-1n), params, lowestDelta: 0 }); want.push(layout.resultReplayed);
+    }
+    expect(runRaw(kernel, rows)).toEqual(want);
+  });
+});
