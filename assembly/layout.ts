@@ -8,8 +8,10 @@
 //   ┌────────────────────────────────────────────┐
 //   │ 0 .. REGION_BASE                           │ static data    (AssemblyScript's own; tiny)
 //   ├────────────────────────────────────────────┤
-//   │ MID_PTR                                    │ midstates      MID_STRIDE bytes: inner state (5 u32), then
-//   │                                            │                outer state (5 u32) of HMAC-SHA1
+//   │ MID_PTR                                    │ midstates      one slot of the call's mid stride per item (see
+//   │                                            │                setMidStride): HMAC inner state, then outer
+//   │                                            │                state: SHA-1 5 + 5 u32 (40 bytes), SHA-256
+//   │                                            │                8 + 8 u32 (64), SHA-512 8 + 8 u64 (128)
 //   │ COUNTER_PTR                                │ counter        u64: HOTP counter / TOTP step T
 //   │ CODE_PTR                                   │ code           u32: the code the user typed, as a number
 //   │ PARAMS_PTR                                 │ params         u32: see PARAM_* below
@@ -25,7 +27,7 @@
 //   bits  0..7   digits (6, 7 or 8)
 //   bits  8..15  window past   (steps before T, 0..MAX_WINDOW)
 //   bits 16..23  window future (steps after T, 0..MAX_WINDOW)
-//   bits 24..27  algorithm (ALG_SHA1 only, for now)
+//   bits 24..27  algorithm: ALG_SHA1, ALG_SHA256 or ALG_SHA512
 //   bit  29      PARAM_SKIP: the host has decided this item (a locked account): it is not evaluated
 //   bit  30      PARAM_MID_READY: the midstates are already in MID (from a key cache); skip derivation
 //   bit  31      PARAM_KEY_BAD: set by deriveKeys when the key slot is out of bounds; the item is malformed
@@ -42,16 +44,21 @@
 // (0..10^digits - 1).
 
 /** Bumped whenever anything in this file changes meaning. */
-export const LAYOUT_VERSION: u32 = 3;
+export const LAYOUT_VERSION: u32 = 4;
 
 /** Items per kernel call. A multiple of 4 so that SIMD lanes never straddle the end. */
 export const MAX_ITEMS: usize = 8192;
 /**
- * Bytes of midstate per item: SHA-1's inner and outer states. Kept tight because midstates
- * travel with every batch (from the key cache, to workers); wider hashes will need a wider
- * stride and a new LAYOUT_VERSION.
+ * The largest midstate slot per item: SHA-512's inner and outer states (2 x 64 bytes); the
+ * MID region holds MAX_ITEMS of them. A call may use a narrower slot (setMidStride: 40 for
+ * SHA-1 only, 64 up to SHA-256), so that SHA-1 batches, the common case, carry and copy
+ * 40 bytes per item, not 128. An item whose hash needs more than the call's slot is malformed.
  */
-export const MID_STRIDE: usize = 40;
+export const MID_STRIDE: usize = 128;
+/** Midstate bytes each hash uses. */
+export const MID_BYTES_SHA1: usize = 40;
+export const MID_BYTES_SHA256: usize = 64;
+export const MID_BYTES_SHA512: usize = 128;
 /** Longest raw secret accepted, in bytes. Longer than a hash block is hashed first (RFC 2104). */
 export const MAX_KEY_BYTES: usize = 256;
 /** Bytes of raw secrets one call can carry. */
@@ -60,6 +67,8 @@ export const KEY_POOL_SIZE: usize = 512 * 1024;
 export const MAX_WINDOW: u32 = 10;
 
 export const ALG_SHA1: u32 = 0;
+export const ALG_SHA256: u32 = 1;
+export const ALG_SHA512: u32 = 2;
 
 export const PARAM_DIGITS_SHIFT: u32 = 0;
 export const PARAM_PAST_SHIFT: u32 = 8;
@@ -130,6 +139,30 @@ export const LAYOUT_END: usize = SCRATCH_PTR + SCRATCH_SIZE;
 /** SIMD key derivation: four zero-padded 64-byte key blocks, one per lane. */
 // @ts-ignore: decorator
 @inline export const X4_KEYS_PTR: usize = SCRATCH_PTR + 1024;
+
+/** SHA-512: 80-u64 message schedule. */
+// @ts-ignore: decorator
+@inline export const W64_PTR: usize = SCRATCH_PTR + 1280;
+/** SHA-512: 128-byte block buffer (key padding, message tail). */
+// @ts-ignore: decorator
+@inline export const BLOCK128_PTR: usize = SCRATCH_PTR + 1920;
+/** SHA-512: 16-u64 message block for compressions. */
+// @ts-ignore: decorator
+@inline export const MSG64_PTR: usize = SCRATCH_PTR + 2048;
+/** SHA-256/512: digest as big-endian u32 words (up to 16), for truncation. */
+// @ts-ignore: decorator
+@inline export const DIGEST2_PTR: usize = SCRATCH_PTR + 2176;
+/** SHA-256/512: hashed long key / inner digest (up to 8 u64). */
+// @ts-ignore: decorator
+@inline export const TMP64_PTR: usize = SCRATCH_PTR + 2240;
+/** The scalar path's candidate cursor (u32), apart from the SIMD lanes' own. */
+// @ts-ignore: decorator
+@inline export const SCALAR_CURSOR_PTR: usize = SCRATCH_PTR + 2304;
+/** SIMD SHA-256: 8 x v128 state and 8 x v128 digest (word j of lane l at +16j+4l). */
+// @ts-ignore: decorator
+@inline export const X8_STATE_PTR: usize = SCRATCH_PTR + 2320;
+// @ts-ignore: decorator
+@inline export const X8_DIGEST_PTR: usize = SCRATCH_PTR + 2448;
 
 /** True when static data fits below REGION_BASE and memory reaches LAYOUT_END. */
 export function layoutOk(): bool {

@@ -6,17 +6,48 @@
 // caller anyway, so it is not a secret. A match below the floor (a used step) does not stop
 // the search, so a used step never hides an unused one with the same code (R5). The comparison
 // of a candidate with the code is constant-time. Nothing here traps on data: a bad item gets RESULT_MALFORMED.
+//
+// Each item names its hash in its params word, so one call can mix them. SHA-1 and SHA-256
+// items go through four-lane SIMD paths (one pass each); SHA-512 items are evaluated on the
+// scalar path as a lane meets them. Keys other than SHA-1's are derived scalar.
 
 import {
-  MAX_ITEMS, MID_PTR, MID_STRIDE, COUNTER_PTR, CODE_PTR, PARAMS_PTR, RESULT_PTR,
+  MAX_ITEMS, MID_PTR, MID_STRIDE, MID_BYTES_SHA1, MID_BYTES_SHA256, MID_BYTES_SHA512, COUNTER_PTR, CODE_PTR, PARAMS_PTR, RESULT_PTR,
   KEY_OFF_PTR, KEY_LEN_PTR, KEY_POOL_PTR, KEY_POOL_SIZE, MAX_KEY_BYTES, MAX_WINDOW,
-  ALG_SHA1, PARAM_DIGITS_SHIFT, PARAM_PAST_SHIFT, PARAM_FUTURE_SHIFT, PARAM_ALG_SHIFT,
+  ALG_SHA1, ALG_SHA256, ALG_SHA512, PARAM_DIGITS_SHIFT, PARAM_PAST_SHIFT, PARAM_FUTURE_SHIFT, PARAM_ALG_SHIFT,
   PARAM_MID_READY, PARAM_KEY_BAD, PARAM_SKIP, RESULT_NO_MATCH, RESULT_MALFORMED, RESULT_REPLAYED,
   FLOOR_PTR, FLOOR_BIAS, SCRATCH_PTR, SCRATCH_SIZE,
-  LANE_ITEM_PTR, LANE_CURSOR_PTR, LANE_DELTA_PTR, LANE_COUNTER_PTR, X4_DIGEST_PTR, X4_KEYS_PTR,
+  LANE_ITEM_PTR, LANE_CURSOR_PTR, SCALAR_CURSOR_PTR, X8_DIGEST_PTR, LANE_DELTA_PTR, LANE_COUNTER_PTR, X4_DIGEST_PTR, X4_KEYS_PTR,
 } from "./layout";
 import { hmacSha1Midstates, hmacSha1Midstates4, hmacSha1Counter4 } from "./hmac";
-import { hotpCode, pow10, truncate } from "./hotp";
+import { hmacSha256Midstates, hmacSha512Midstates } from "./hmac2";
+import { hotpCodeAlg, pow10, truncate, truncate256 } from "./hotp";
+import { hmacSha256Counter4 } from "./sha256x4";
+
+/**
+ * Bytes of midstate per item in this instance's MID region, for every kernel until changed:
+ * 40, 64 or MID_STRIDE (128). The one piece of state the core keeps between calls; the host
+ * sets it with each chunk it loads.
+ */
+let midStride: usize = MID_STRIDE;
+
+/**
+ * Sets the midstate slot per item (bytes: 40, 64 or 128) for the following calls. Returns the
+ * stride in force, or 0 (and leaves it unchanged) for any other value.
+ */
+export function setMidStride(bytes: u32): u32 {
+  if (bytes == <u32>MID_BYTES_SHA1 || bytes == <u32>MID_BYTES_SHA256 || bytes == <u32>MID_BYTES_SHA512) {
+    midStride = <usize>bytes;
+    return bytes;
+  }
+  return 0;
+}
+
+/** Midstate bytes the hash `alg` needs (an unknown one: more than any slot). */
+// @ts-ignore: decorator
+@inline function midBytes(alg: u32): usize {
+  return alg == ALG_SHA1 ? MID_BYTES_SHA1 : alg == ALG_SHA256 ? MID_BYTES_SHA256 : alg == ALG_SHA512 ? MID_BYTES_SHA512 : MID_STRIDE + 1;
+}
 
 // @ts-ignore: decorator
 @inline function clampCount(n: u32): usize {
@@ -33,8 +64,9 @@ import { hotpCode, pow10, truncate } from "./hotp";
 /**
  * Computes the midstates of items 0..n-1 from their raw keys in the key pool, except items
  * flagged PARAM_MID_READY. A key slot outside the pool, or longer than MAX_KEY_BYTES, sets
- * PARAM_KEY_BAD on the item instead. Keys of at most one block go four at a time through the
- * SIMD path; longer keys (hashed first) and the last few take the scalar path.
+ * PARAM_KEY_BAD on the item instead. SHA-1 keys of at most one block go four at a time
+ * through the SIMD path; longer keys (hashed first), the last few, and SHA-256/512 keys take
+ * the scalar path. An item with an unknown algorithm is left for startItem to refuse.
  * Returns the number of keys derived.
  */
 export function deriveKeys(n: u32): u32 {
@@ -52,7 +84,24 @@ export function deriveKeys(n: u32): u32 {
       store<u32>(pp, params | PARAM_KEY_BAD);
       continue;
     }
-    const mid = MID_PTR + i * MID_STRIDE;
+    const alg = (params >>> PARAM_ALG_SHIFT) & 0xf;
+    // A hash whose midstates do not fit the call's slot would write into the next item's.
+    if (midBytes(alg) > midStride) {
+      store<u32>(pp, params | PARAM_KEY_BAD);
+      continue;
+    }
+    const mid = MID_PTR + i * midStride;
+    if (alg == ALG_SHA256) {
+      hmacSha256Midstates(KEY_POOL_PTR + off, len, mid);
+      derived++;
+      continue;
+    }
+    if (alg == ALG_SHA512) {
+      hmacSha512Midstates(KEY_POOL_PTR + off, len, mid);
+      derived++;
+      continue;
+    }
+    if (alg != ALG_SHA1) continue;
     derived++;
     if (len > 64) {
       hmacSha1Midstates(KEY_POOL_PTR + off, len, mid);
@@ -86,7 +135,7 @@ function checkedDigits(params: u32): u32 {
   const past = (params >>> PARAM_PAST_SHIFT) & 0xff;
   const future = (params >>> PARAM_FUTURE_SHIFT) & 0xff;
   const alg = (params >>> PARAM_ALG_SHIFT) & 0xf;
-  if (digits < 6 || digits > 8 || past > MAX_WINDOW || future > MAX_WINDOW || alg != ALG_SHA1) return 0;
+  if (digits < 6 || digits > 8 || past > MAX_WINDOW || future > MAX_WINDOW || midBytes(alg) > midStride) return 0;
   return digits;
 }
 
@@ -162,6 +211,17 @@ function nextCandidate(i: usize, cursorPtr: usize): i32 {
  */
 export function verifyBatch(n: u32): u32 {
   const count = clampCount(n);
+  // Two passes over the items: SHA-1 lanes (SHA-512 and malformed items answered on the way),
+  // then SHA-256 lanes. Every item is answered by exactly one of them.
+  return lanePass(count, ALG_SHA1) + lanePass(count, ALG_SHA256);
+}
+
+/**
+ * The four-lane scheduler for one hash (`pass`: ALG_SHA1 or ALG_SHA256). The SHA-1 pass takes
+ * every item that is not SHA-256, evaluating SHA-512 items on the scalar path as it meets them;
+ * the SHA-256 pass takes only SHA-256 items. Returns the number of matches.
+ */
+function lanePass(count: usize, pass: u32): u32 {
   let next: usize = 0;
   let matches: u32 = 0;
   for (let l: usize = 0; l < 4; l++) store<i32>(LANE_ITEM_PTR + (l << 2), -1);
@@ -176,7 +236,15 @@ export function verifyBatch(n: u32): u32 {
         if (item < 0) {
           if (next >= count) break; // nothing left: the lane idles
           const i = next++;
-          if (startItem(i) == 0) continue;
+          const alg = (load<u32>(PARAMS_PTR + (i << 2)) >>> PARAM_ALG_SHIFT) & 0xf;
+          if ((alg == ALG_SHA256) != (pass == ALG_SHA256)) continue; // the other pass's item
+          const digits = startItem(i);
+          if (digits == 0) continue;
+          if (alg != pass) {
+            // SHA-512: the scalar path, at once; the lane takes the next item.
+            if (verifyItem(i, digits)) matches++;
+            continue;
+          }
           item = <i32>i;
           store<i32>(itemPtr, item);
           store<u32>(cursorPtr, 0);
@@ -201,14 +269,16 @@ export function verifyBatch(n: u32): u32 {
     const m1 = lanePrepare(1, fallback, firstActive);
     const m2 = lanePrepare(2, fallback, firstActive);
     const m3 = lanePrepare(3, fallback, firstActive);
-    hmacSha1Counter4(m0, m1, m2, m3, LANE_COUNTER_PTR);
+    if (pass == ALG_SHA256) hmacSha256Counter4(m0, m1, m2, m3, LANE_COUNTER_PTR);
+    else hmacSha1Counter4(m0, m1, m2, m3, LANE_COUNTER_PTR);
     for (let l: usize = 0; l < 4; l++) {
       const itemPtr = LANE_ITEM_PTR + (l << 2);
       const item = load<i32>(itemPtr);
       if (item < 0) continue;
       const i = <usize>item;
       const digits = (load<u32>(PARAMS_PTR + (i << 2)) >>> PARAM_DIGITS_SHIFT) & 0xff;
-      const candidate = truncate(X4_DIGEST_PTR + (l << 2), 16) % pow10(digits);
+      const value = pass == ALG_SHA256 ? truncate256(X8_DIGEST_PTR + (l << 2), 16) : truncate(X4_DIGEST_PTR + (l << 2), 16);
+      const candidate = value % pow10(digits);
       if (ctEq(candidate, load<u32>(CODE_PTR + (i << 2))) && recordMatch(i, load<i32>(LANE_DELTA_PTR + (l << 2)))) {
         store<i32>(itemPtr, -1);
         matches++;
@@ -226,7 +296,7 @@ export function verifyBatch(n: u32): u32 {
     item = fallback;
     store<u64>(LANE_COUNTER_PTR + (l << 3), load<u64>(LANE_COUNTER_PTR + (firstActive << 3)));
   }
-  return MID_PTR + <usize>item * MID_STRIDE;
+  return MID_PTR + <usize>item * midStride;
 }
 
 /**
@@ -238,22 +308,28 @@ export function verifyBatchScalar(n: u32): u32 {
   let matches: u32 = 0;
   for (let i: usize = 0; i < count; i++) {
     const digits = startItem(i);
-    if (digits == 0) continue;
-    const code = load<u32>(CODE_PTR + (i << 2));
-    const mid = MID_PTR + i * MID_STRIDE;
-    const cursor = LANE_CURSOR_PTR;
-    store<u32>(cursor, 0);
-    while (true) {
-      const delta = nextCandidate(i, cursor);
-      if (delta == NO_CANDIDATE) break;
-      const t = load<u64>(COUNTER_PTR + (i << 3)) + <u64>(<i64>delta);
-      if (ctEq(hotpCode(mid, t, digits), code) && recordMatch(i, delta)) {
-        matches++;
-        break;
-      }
-    }
+    if (digits != 0 && verifyItem(i, digits)) matches++;
   }
   return matches;
+}
+
+/**
+ * Walks item i's candidates one at a time with its own hash (startItem has checked it and
+ * preset RESULT); true when a candidate at or above the floor matched.
+ */
+function verifyItem(i: usize, digits: u32): bool {
+  const code = load<u32>(CODE_PTR + (i << 2));
+  const alg = (load<u32>(PARAMS_PTR + (i << 2)) >>> PARAM_ALG_SHIFT) & 0xf;
+  const mid = MID_PTR + i * midStride;
+  // Its own cursor slot: the SIMD kernel's lanes keep theirs while it runs this item.
+  const cursor = SCALAR_CURSOR_PTR;
+  store<u32>(cursor, 0);
+  while (true) {
+    const delta = nextCandidate(i, cursor);
+    if (delta == NO_CANDIDATE) return false;
+    const t = load<u64>(COUNTER_PTR + (i << 3)) + <u64>(<i64>delta);
+    if (ctEq(hotpCodeAlg(mid, t, digits, alg), code) && recordMatch(i, delta)) return true;
+  }
 }
 
 /**
@@ -271,7 +347,8 @@ export function generateBatch(n: u32): void {
       continue;
     }
     const t = load<u64>(COUNTER_PTR + (i << 3));
-    store<i32>(rp, <i32>hotpCode(MID_PTR + i * MID_STRIDE, t, digits));
+    const alg = (params >>> PARAM_ALG_SHIFT) & 0xf;
+    store<i32>(rp, <i32>hotpCodeAlg(MID_PTR + i * midStride, t, digits, alg));
   }
 }
 
@@ -287,7 +364,7 @@ export function wipe(n: u32): void {
     const end = <usize>load<u32>(KEY_OFF_PTR + (i << 2)) + <usize>load<u32>(KEY_LEN_PTR + (i << 2));
     if (end > keyEnd) keyEnd = end;
   }
-  memory.fill(MID_PTR, 0, count * MID_STRIDE);
+  memory.fill(MID_PTR, 0, count * midStride);
   memory.fill(CODE_PTR, 0, count << 2);
   memory.fill(RESULT_PTR, 0, count << 2); // generateBatch leaves codes here
   memory.fill(FLOOR_PTR, 0, count << 2);

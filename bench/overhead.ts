@@ -24,11 +24,11 @@ const ID = 'overhead';
 /** One chunk of `n` items: secret i's midstates, code and step T, window ±1, 6 digits. */
 function packChunk(core: Core, keys: readonly Uint8Array[], codes: readonly string[], step: number): PackedChunk {
   const { layout } = core;
-  const w = layout.midStride / 4;
+  const w = 10; // SHA-1's midstate words, as the facade packs them
   const mids = new Uint32Array(keys.length * w);
-  deriveMidstates(core, keys, mids);
+  deriveMidstates(core, keys, mids, layout.algSha1, w);
   const params = packParams(layout, 6, 1, 1);
-  const packer = new BatchPacker(layout, keys.length);
+  const packer = new BatchPacker(layout, keys.length, layout.maxItems, w);
   for (let i = 0; i < keys.length; i++) packer.addMid(mids, i * w, step, Number(codes[i]), params);
   const chunks = packer.finish();
   if (chunks.length !== 1) throw new Error(`${ID}: expected one chunk, got ${chunks.length}`);

@@ -17,6 +17,11 @@ export interface PackedChunk {
   readonly count: number;
   /** Slots in the fixed buffer (≥ count); fixes where each field starts. */
   readonly cap: number;
+  /**
+   * Midstate words per item: 10 (SHA-1 only), 16 (up to SHA-256) or 32 (any hash). The core
+   * is told the matching slot (setMidStride) when the chunk is loaded.
+   */
+  readonly midWords: number;
   /** Counters, codes, params, key slots and midstates. */
   readonly fixed: ArrayBuffer;
   /** Raw keys of the items that carry no midstates, back to back. */
@@ -45,14 +50,17 @@ const EMPTY_U32 = new Uint32Array(0);
 const EMPTY_U8 = new Uint8Array(0);
 
 /** Bytes per item in a chunk's fixed buffer. */
-function fixedStride(layout: CoreLayout): number {
-  return 28 + layout.midStride;
+function fixedStride(midWords: number): number {
+  return 28 + 4 * midWords;
 }
+
+/** Midstate words per item a core call can use (its setMidStride values, in words). */
+const MID_SLOT_WORDS = [10, 16, 32] as const;
 
 /** Views over `chunk`; `count` items from the start of each field. */
 export function chunkViews(layout: CoreLayout, chunk: PackedChunk): ChunkViews {
   const { cap, count, fixed } = chunk;
-  const midWords = layout.midStride / 4;
+  const midWords = chunk.midWords;
   return {
     counter: new Uint32Array(fixed, 0, count * 2),
     code: new Uint32Array(fixed, cap * 8, count),
@@ -65,17 +73,18 @@ export function chunkViews(layout: CoreLayout, chunk: PackedChunk): ChunkViews {
   };
 }
 
-/** The params word of an item (see assembly/layout.ts). */
-export function packParams(layout: CoreLayout, digits: number, past: number, future: number): number {
+/** The params word of an item (see assembly/layout.ts); `alg` is the core's algorithm code (default SHA-1). */
+export function packParams(layout: CoreLayout, digits: number, past: number, future: number, alg = layout.algSha1): number {
   return ((digits << layout.paramDigitsShift) |
     (past << layout.paramPastShift) |
     (future << layout.paramFutureShift) |
-    (layout.algSha1 << layout.paramAlgShift)) >>> 0;
+    (alg << layout.paramAlgShift)) >>> 0;
 }
 
 /** Builds chunks item by item; `add*` return the item's index across all chunks. */
 export class BatchPacker {
   readonly #layout: CoreLayout;
+  /** Midstate words per item in the chunks: what the items' hashes use (10 for SHA-1). */
   readonly #midWords: number;
   readonly #chunks: PackedChunk[] = [];
   readonly #chunkItems: number;
@@ -100,10 +109,13 @@ export class BatchPacker {
   /**
    * `expected`: how many items will be added (sizes the chunks; more may follow).
    * `chunkItems`: items per chunk at most (default and upper bound: `layout.maxItems`).
+   * `midWords`: midstate words per item, 10 (every item SHA-1), 16 (SHA-1 or SHA-256) or 32
+   * (any hash; the default). What `addMid` / `fillMid` copy, and the slot the core is told.
    */
-  constructor(layout: CoreLayout, expected: number, chunkItems = layout.maxItems) {
+  constructor(layout: CoreLayout, expected: number, chunkItems = layout.maxItems, midWords = layout.midStride / 4) {
+    if (!(MID_SLOT_WORDS as readonly number[]).includes(midWords)) throw new RangeError('BatchPacker: midWords expected 10, 16 or 32');
     this.#layout = layout;
-    this.#midWords = layout.midStride / 4;
+    this.#midWords = midWords;
     this.#remaining = Math.max(1, expected);
     this.#chunkItems = Math.max(1, Math.min(chunkItems, layout.maxItems));
   }
@@ -122,7 +134,7 @@ export class BatchPacker {
     return this.#fill(i, counter, code, params);
   }
 
-  /** Adds an item whose midstates are `mids[at .. at + midStride / 4]` (from a key cache). */
+  /** Adds an item whose midstates are `mids[at .. at + midWords]` (from a key cache). */
   addMid(mids: Uint32Array, at: number, counter: number | bigint, code: number, params: number): number {
     const i = this.#slot(0);
     const w = this.#midWords;
@@ -171,7 +183,7 @@ export class BatchPacker {
 
   #open(): void {
     const cap = Math.min(Math.max(1, this.#remaining), this.#chunkItems);
-    const fixed = new ArrayBuffer(cap * fixedStride(this.#layout));
+    const fixed = new ArrayBuffer(cap * fixedStride(this.#midWords));
     this.#fixed = fixed;
     this.#counter = new Uint32Array(fixed, 0, cap * 2);
     this.#code = new Uint32Array(fixed, cap * 8, cap);
@@ -199,6 +211,7 @@ export class BatchPacker {
     this.#chunks.push({
       count: this.#count,
       cap: this.#cap,
+      midWords: this.#midWords,
       fixed: this.#fixed,
       keyBuffer: this.#keys.buffer as ArrayBuffer,
       keyBytes: this.#keyBytes,
@@ -283,6 +296,11 @@ export function wipeChunk(chunk: PackedChunk): void {
 export function loadChunk(core: Core, chunk: PackedChunk): void {
   const v = core.views;
   const c = chunkViews(core.layout, chunk);
+  // The core reads each item's midstates at the chunk's own stride; a chunk naming any other
+  // (corrupt, or from another version) is refused before anything is copied.
+  if (core.setMidStride(chunk.midWords * 4) === 0) {
+    throw new TotpFleetError('ERR_CORE_FAILED', 'a chunk names a midstate stride the core does not take');
+  }
   v.counter.set(c.counter);
   v.code.set(c.code);
   v.params.set(c.params);
@@ -329,12 +347,18 @@ export function runChunks(core: Core, chunks: readonly PackedChunk[], mode: Kern
 }
 
 /**
- * Derives the midstates of `keys` on `core`, in as many kernel calls as they need, into
- * `out` (`layout.midStride / 4` words per key, in order). Core regions are wiped afterwards.
+ * Derives the midstates of `keys` for the algorithm `alg` (the core's code; default SHA-1) on
+ * `core`, in as many kernel calls as they need, into `out`: `words` per key, in order (default
+ * the whole slot, `layout.midStride / 4`). Core regions are wiped afterwards.
  */
-export function deriveMidstates(core: Core, keys: readonly Uint8Array[], out: Uint32Array): void {
+export function deriveMidstates(
+  core: Core, keys: readonly Uint8Array[], out: Uint32Array, alg = core.layout.algSha1, words = core.layout.midStride / 4,
+): void {
   const { layout, views: v } = core;
-  const words = layout.midStride / 4;
+  // The narrowest slot that holds `words` (a call of their own: the next chunk sets its own).
+  const stride = MID_SLOT_WORDS.find((s) => s >= words) ?? layout.midStride / 4;
+  if (core.setMidStride(stride * 4) === 0) throw new TotpFleetError('ERR_CORE_FAILED', 'the core refused a midstate stride');
+  const params = (alg << layout.paramAlgShift) >>> 0;
   let i = 0;
   while (i < keys.length) {
     let n = 0;
@@ -345,14 +369,15 @@ export function deriveMidstates(core: Core, keys: readonly Uint8Array[], out: Ui
         v.keyPool.set(key, bytes);
         v.keyOff[n] = bytes;
         v.keyLen[n] = key.length;
-        v.params[n] = 0;
+        v.params[n] = params;
         bytes += key.length;
         n++;
       }
       // Every key was checked before; one the core refused would leave zero midstates, which
       // anyone can compute codes for, so that is a failure, not a result.
       if (core.deriveKeys(n) !== n) throw new TotpFleetError('ERR_CORE_FAILED', 'the core refused a key it was given');
-      out.set(v.mid.subarray(0, n * words), i * words);
+      if (words === stride) out.set(v.mid.subarray(0, n * words), i * words);
+      else for (let k = 0; k < n; k++) out.set(v.mid.subarray(k * stride, k * stride + words), (i + k) * words);
     } finally {
       core.wipe(n);
     }
@@ -375,6 +400,7 @@ export function warmCore(core: Core, rounds = 3): void {
   const { layout, views: v } = core;
   const n = layout.maxItems;
   const params = packParams(layout, 6, 1, 1) | layout.paramMidReady;
+  core.setMidStride(40); // the SHA-1 slot real batches use
   try {
     for (let r = 0; r < rounds; r++) {
       v.params.fill(params, 0, n);

@@ -36,5 +36,5 @@ export function checkCounter(counter: unknown): number | bigint {
 export function generate(secret: Secret, counter: number | bigint, opts?: HotpGenerateOptions): string {
   const o = optionsObject<HotpGenerateOptions>('opts', opts);
   const common = resolveCommon(o);
-  return generateCode(generatorKey(secret, common), checkCounter(counter), common.digits);
+  return generateCode(generatorKey(secret, common), checkCounter(counter), common.digits, common.algorithm);
 }

@@ -177,21 +177,34 @@ export class KeyHandle {
 export class KeyRing {
   readonly #slab: Slab;
   readonly #free: number[] = [];
+  /** Per slot: 1 when the key is a legacy secret (under 16 bytes) to be rotated. */
+  #legacy = new Uint8Array(1024);
   #next = 0;
 
   constructor(words: MidWords) {
     this.#slab = new Slab(words, 1024);
   }
 
-  /** A handle for the midstates at `src[at ..]`. */
-  issue(src: Uint32Array, at: number): KeyHandle {
+  /** A handle for the midstates at `src[at ..]`; `legacy` marks a short secret to be rotated. */
+  issue(src: Uint32Array, at: number, legacy = false): KeyHandle {
     let slot = this.#free.pop();
     if (slot === undefined) {
       slot = this.#next++;
       if (slot >= this.#slab.slots) this.#slab.grow(this.#slab.slots * 2);
+      if (slot >= this.#legacy.length) {
+        const flags = new Uint8Array(this.#slab.slots);
+        flags.set(this.#legacy);
+        this.#legacy = flags;
+      }
     }
     this.#slab.write(slot, src, at);
+    this.#legacy[slot] = legacy ? 1 : 0;
     return new KeyHandle(this, slot);
+  }
+
+  /** Whether the handle at `offset` (from `offsetOf`) holds a legacy secret to be rotated. */
+  isLegacy(offset: number): boolean {
+    return this.#legacy[offset / this.#slab.words] === 1;
   }
 
   /**

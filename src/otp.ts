@@ -1,6 +1,7 @@
 // What TOTP and HOTP share on the JS side: the code format (SECURITY.md R4), the common
 // options, and one-code generation on this thread's inline core.
 
+import { type Algorithm, algorithmCode, algorithmOption } from './algorithm.js';
 import { BatchPacker, packParams, runChunks } from './batch.js';
 import { boolOption, choiceOption, intOption } from './errors.js';
 import { DEFAULT_MIN_SECRET_BYTES, type SecretRules, describeSecretProblem, secretBytes } from './secret.js';
@@ -15,6 +16,11 @@ export interface CommonOptions {
   /** Code length: 6 (default), 7 or 8. */
   digits?: Digits;
   /**
+   * The HMAC hash: 'SHA1' (default; what authenticator apps assume), 'SHA256' or 'SHA512'
+   * (RFC 6238). It must match what the account was enrolled with (its otpauth URI).
+   */
+  algorithm?: Algorithm;
+  /**
    * Shortest secret accepted, in bytes: 16 by default (RFC 4226 §4 R6). Lower it (down to 1)
    * only for legacy secrets that cannot be rotated yet.
    */
@@ -28,12 +34,14 @@ export interface CommonOptions {
 
 export interface ResolvedCommon extends SecretRules {
   readonly digits: Digits;
+  readonly algorithm: Algorithm;
 }
 
 /** Validates the common options (TypeError / RangeError naming the option). */
 export function resolveCommon(opts: CommonOptions): ResolvedCommon {
   return {
     digits: choiceOption('digits', opts.digits, DIGITS, 6),
+    algorithm: algorithmOption('algorithm', opts.algorithm, 'SHA1'),
     minSecretBytes: intOption('minSecretBytes', opts.minSecretBytes, 1, DEFAULT_MIN_SECRET_BYTES, DEFAULT_MIN_SECRET_BYTES),
     maxSecretBytes: inlineCore().layout.maxKeyBytes,
     allowBase32TrailingBits: boolOption('allowBase32TrailingBits', opts.allowBase32TrailingBits, false),
@@ -71,10 +79,10 @@ export function generatorKey(secret: unknown, common: ResolvedCommon): Uint8Arra
 }
 
 /** The code for `counter` (0..2^64-1, already checked) on this thread's inline core. */
-export function generateCode(key: Uint8Array, counter: number | bigint, digits: Digits): string {
+export function generateCode(key: Uint8Array, counter: number | bigint, digits: Digits, algorithm: Algorithm = 'SHA1'): string {
   const core = inlineCore();
   const packer = new BatchPacker(core.layout, 1);
-  packer.addKey(key, counter, 0, packParams(core.layout, digits, 0, 0));
+  packer.addKey(key, counter, 0, packParams(core.layout, digits, 0, 0, algorithmCode(core.layout, algorithm)));
   const [value] = runChunks(core, packer.finish(), 'generate');
   return formatCode(value!, digits);
 }

@@ -2,13 +2,56 @@
 // The two are different types, so base32 text is never used as raw key bytes by accident
 // (SECURITY.md R1).
 
+import { getRandomValues } from 'node:crypto';
+import { type Algorithm, algorithmOption, SECRET_BYTES } from './algorithm.js';
 import { Base32Error, decode } from './base32.js';
+import { intOption, optionsObject } from './errors.js';
 
 /** Raw key bytes, or base32 text such as an authenticator app shows. */
 export type Secret = Uint8Array | string;
 
 /** RFC 4226 §4 R6: at least 128 bits. Shorter legacy secrets need an explicit opt-in. */
 export const DEFAULT_MIN_SECRET_BYTES = 16;
+
+/** Largest secret `generateSecret` makes (the core's MAX_KEY_BYTES). */
+export const MAX_GENERATED_SECRET_BYTES = 256;
+
+export interface GenerateSecretOptions {
+  /** The hash the secret is for; sets the default length (SHA1 20, SHA256 32, SHA512 64 bytes). */
+  algorithm?: Algorithm;
+  /** Length in bytes, 16..256, overriding the algorithm's default. */
+  bytes?: number;
+}
+
+/**
+ * A new random secret from the operating system's CSPRNG (`crypto.getRandomValues`): 20 bytes
+ * for SHA1 (the default), 32 for SHA256, 64 for SHA512 (RFC 6238's seed sizes). Never shorter
+ * than 16 bytes (RFC 4226 §4 R6). Encode it with `base32.encode` for an authenticator app.
+ *
+ * @example
+ * const secret = generateSecret({ algorithm: 'SHA256' }); // 32 random bytes
+ * otpauth.build({ account: 'alice@example.com', secret, algorithm: 'SHA256' });
+ */
+export function generateSecret(opts?: GenerateSecretOptions): Uint8Array {
+  const o = optionsObject<GenerateSecretOptions>('opts', opts);
+  const algorithm = algorithmOption('algorithm', o.algorithm, 'SHA1');
+  const n = intOption('bytes', o.bytes, DEFAULT_MIN_SECRET_BYTES, MAX_GENERATED_SECRET_BYTES, SECRET_BYTES[algorithm]);
+  // A fresh, unpooled array: Buffer-based helpers may hand out a slice of a shared slab.
+  return getRandomValues(new Uint8Array(n));
+}
+
+/**
+ * The byte length of base32 text already known to be valid (a key-cache hit), without
+ * decoding it: data characters (not spaces, hyphens or padding) × 5 / 8.
+ */
+export function base32ByteLength(text: string): number {
+  let data = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x2d && c !== 0x3d) data++;
+  }
+  return Math.floor((data * 5) / 8);
+}
 
 /** What makes a secret acceptable. */
 export interface SecretRules {

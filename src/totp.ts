@@ -49,5 +49,5 @@ export function generate(secret: Secret, opts?: TotpGenerateOptions): string {
       ? new RangeError('"timestamp" expected milliseconds at or after t0, below 2^53')
       : new TypeError(`"timestamp" expected a number of milliseconds, got ${typeof timestamp}`);
   }
-  return generateCode(generatorKey(secret, common), step, common.digits);
+  return generateCode(generatorKey(secret, common), step, common.digits, common.algorithm);
 }

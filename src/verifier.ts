@@ -6,6 +6,7 @@
 // A bad request is a result with status 'malformed' and a reason; it never throws and never
 // disturbs its neighbours. Options are validated once, in `create`.
 
+import { type Algorithm, algorithmCode, MID_WORDS } from './algorithm.js';
 import { Batcher } from './batcher.js';
 import { BatchPacker, deriveMidstates, type PackedChunk, PackedEditor, packParams } from './batch.js';
 import { intOption, optionsObject, TotpFleetError } from './errors.js';
@@ -20,7 +21,7 @@ export type { PolicyStats } from './policy/runner.js';
 import { KeyCache, KeyHandle, KeyRing, NOT_A_HANDLE } from './keys.js';
 import { type CommonOptions, type Digits, type ResolvedCommon, generatorKey, parseCode, resolveCommon } from './otp.js';
 import { Dispatcher, type PoolInternals, type PoolOptions, type PoolStats, RESULT_ERROR } from './pool.js';
-import { type Secret, type SecretProblem, secretBytes } from './secret.js';
+import { base32ByteLength, DEFAULT_MIN_SECRET_BYTES, type Secret, type SecretProblem, secretBytes } from './secret.js';
 import { type TimeOptions, resolveTime } from './totp.js';
 import { timeStep } from './time.js';
 import { type Core, inlineCore } from './wasm.js';
@@ -106,6 +107,12 @@ export interface VerifyResult {
   reason?: MalformedReason | 'internal' | 'store';
   /** For 'locked': ms until the account may try again (at most). */
   retryAfterMs?: number;
+  /**
+   * On 'valid', 'invalid', 'replayed' and 'locked' results: the secret is a legacy one, shorter
+   * than 16 bytes, accepted only because `minSecretBytes` was lowered. Re-enrol the account
+   * with a new secret (`generateSecret()`).
+   */
+  rotate?: true;
 }
 
 /** Counters for operators. */
@@ -169,6 +176,8 @@ interface Prepared {
   readonly total: number;
   /** Whether the batch this slice belongs to runs on the workers. */
   readonly pooled: boolean;
+  /** Per request of the slice: 1 for a legacy secret to be rotated. Only when the verifier accepts them. */
+  readonly legacy: Uint8Array | undefined;
   /** With a store: the stateful items (packed, with an account), or undefined when none. */
   readonly stateful: StatefulItems | undefined;
 }
@@ -177,6 +186,25 @@ interface Prepared {
 interface Deferred {
   readonly index: number;
   readonly request: VerifyRequest;
+}
+
+/** Statuses that say something about the account's secret, and so carry `rotate`. */
+const ROTATE_STATUSES: ReadonlySet<VerifyStatus> = new Set(['valid', 'invalid', 'replayed', 'locked']);
+
+/**
+ * Marks the answered results of a slice's legacy secrets `rotate: true` (new frozen objects:
+ * results may be shared). Legacy secrets are rare and opted into, so this costs nothing on the
+ * common path (no flags at all when minSecretBytes is the default).
+ */
+function flagRotation(p: Prepared, results: VerifyResult[]): void {
+  const legacy = p.legacy;
+  if (legacy === undefined) return;
+  for (let j = 0; j < legacy.length; j++) {
+    const r = results[p.start + j];
+    if (legacy[j] === 1 && r !== undefined && ROTATE_STATUSES.has(r.status)) {
+      results[p.start + j] = Object.freeze({ ...r, rotate: true });
+    }
+  }
 }
 
 /**
@@ -192,6 +220,8 @@ export class TotpVerifier {
   readonly #settings: Settings;
   readonly #core: Core;
   readonly #params: number;
+  /** The core's code of this verifier's hash. */
+  readonly #alg: number;
   readonly #midWords: number;
   readonly #cache: KeyCache;
   readonly #ring: KeyRing;
@@ -213,8 +243,10 @@ export class TotpVerifier {
       ...resolveTime(opts),
       ...resolveWindow(opts.window, core.layout.maxWindow),
     });
-    this.#params = packParams(core.layout, this.#settings.digits, this.#settings.past, this.#settings.future);
-    this.#midWords = core.layout.midStride / 4;
+    this.#alg = algorithmCode(core.layout, this.#settings.algorithm);
+    this.#params = packParams(core.layout, this.#settings.digits, this.#settings.past, this.#settings.future, this.#alg);
+    // The cache and handles keep only the words this verifier's hash uses (10 for SHA-1).
+    this.#midWords = MID_WORDS[this.#settings.algorithm];
     this.#cache = new KeyCache(this.#midWords, intOption('keyCacheSize', opts.keyCacheSize, 0, 100_000_000, 100_000));
     this.#ring = new KeyRing(this.#midWords);
     const batching = optionsObject<BatchingOptions>('batching', opts.batching);
@@ -260,12 +292,12 @@ export class TotpVerifier {
 
   /** The options in force, with defaults filled in. */
   get options(): Readonly<{
-    digits: Digits; period: number; t0: number; window: { past: number; future: number };
+    digits: Digits; algorithm: Algorithm; period: number; t0: number; window: { past: number; future: number };
     minSecretBytes: number; keyCacheSize: number; threads: number; inlineThreshold: number;
   }> {
     const s = this.#settings;
     return {
-      digits: s.digits, period: s.period, t0: s.t0, window: { past: s.past, future: s.future },
+      digits: s.digits, algorithm: s.algorithm, period: s.period, t0: s.t0, window: { past: s.past, future: s.future },
       minSecretBytes: s.minSecretBytes, keyCacheSize: this.#cache.capacity,
       threads: this.#dispatcher.threads, inlineThreshold: this.#dispatcher.inlineThreshold,
     };
@@ -301,8 +333,8 @@ export class TotpVerifier {
           throw new E(`secrets[${i}]: ${(error as Error).message}`);
         }
       }
-      deriveMidstates(this.#core, keys, mids);
-      return keys.map((_, i) => this.#ring.issue(mids, i * w));
+      deriveMidstates(this.#core, keys, mids, this.#alg, w);
+      return keys.map((key, i) => this.#ring.issue(mids, i * w, key.length < DEFAULT_MIN_SECRET_BYTES));
     } finally {
       mids.fill(0);
       keys.forEach((key, i) => { if (typeof secrets[i] === 'string') key.fill(0); }); // decoded here
@@ -396,7 +428,7 @@ export class TotpVerifier {
       const slice = this.#dispatcher.sliceItems(n);
       for (let start = 0; start < n; start += slice) {
         const prepared = this.#prepare(requests, start, Math.min(n, start + slice), now, results, pooled, seen, later);
-        running.push(this.#runSlice(prepared, results));
+        running.push(this.#runSlice(prepared, results).then(() => flagRotation(prepared, results)));
         // Let the pool hand the slice to a worker now (piscina distributes queued tasks in a
         // microtask), rather than after every slice is packed.
         if (start + slice < n) await undefined;
@@ -425,7 +457,9 @@ export class TotpVerifier {
     const steps = new Float64Array(n);
     const times = new Float64Array(n);
     const stateful = seen === undefined ? undefined : new StatefulItems();
-    const packer = new BatchPacker(this.#core.layout, n, pooled ? n : this.#core.layout.maxItems);
+    const packer = new BatchPacker(this.#core.layout, n, pooled ? n : this.#core.layout.maxItems, this.#midWords);
+    // Legacy secrets exist only where the caller lowered minSecretBytes; otherwise no flags.
+    const legacy = s.minSecretBytes < DEFAULT_MIN_SECRET_BYTES ? new Uint8Array(n) : undefined;
     const cache = this.#cache.capacity > 0 ? this.#cache : undefined;
     // Cache misses: distinct secrets to derive, and the packed items waiting for each.
     const missKeys: Uint8Array[] = [];
@@ -509,6 +543,12 @@ export class TotpVerifier {
           packed[j] = packer.addKey(key, step, code, this.#params);
           if (typeof secret === 'string') key.fill(0); // our own decoded copy, now packed
         }
+        if (legacy !== undefined) {
+          // The secret is valid by now (a handle, a cache hit, or checked above).
+          const bytes = handleAt >= 0 ? (this.#ring.isLegacy(handleAt) ? 0 : DEFAULT_MIN_SECRET_BYTES)
+            : typeof secret === 'string' ? base32ByteLength(secret) : (secret as Uint8Array).length;
+          if (bytes < DEFAULT_MIN_SECRET_BYTES) legacy[j] = 1;
+        }
       } catch {
         results[i] = MALFORMED['secret-type'];
         continue;
@@ -521,7 +561,7 @@ export class TotpVerifier {
     const chunks = packer.finish();
     let total = 0;
     for (const c of chunks) total += c.count;
-    return { start, packed, steps, times, chunks, total, pooled, stateful: stateful?.size ? stateful : undefined };
+    return { start, packed, steps, times, chunks, total, pooled, legacy, stateful: stateful?.size ? stateful : undefined };
   }
 
   /**
@@ -579,7 +619,7 @@ export class TotpVerifier {
     const w = this.#midWords;
     const mids = new Uint32Array(keys.length * w);
     try {
-      deriveMidstates(this.#core, keys, mids);
+      deriveMidstates(this.#core, keys, mids, this.#alg, w);
       for (let k = 0; k < waiting.length; k += 2) packer.fillMid(waiting[k]!, mids, waiting[k + 1]! * w);
       for (let m = 0; m < keys.length; m++) this.#cache.insert(ids[m]!, mids, m * w);
     } finally {

@@ -10,7 +10,7 @@ import { instantiateSync } from '@assemblyscript/loader';
 import { TotpFleetError } from './errors.js';
 
 /** The layout version this file was written for (assembly/layout.ts LAYOUT_VERSION). */
-const EXPECTED_LAYOUT_VERSION = 3;
+const EXPECTED_LAYOUT_VERSION = 4;
 
 /** Where the build puts the core: <package>/build/core.wasm, one level above src/ and dist/. */
 const WASM_URL = new URL('../build/core.wasm', import.meta.url);
@@ -20,6 +20,7 @@ interface CoreExports {
   readonly memory: WebAssembly.Memory;
   readonly [global: string]: unknown;
   layoutOk(): number;
+  setMidStride(bytes: number): number;
   deriveKeys(n: number): number;
   verifyBatch(n: number): number;
   verifyBatchScalar(n: number): number;
@@ -36,6 +37,8 @@ export interface CoreLayout {
   readonly keyPoolSize: number;
   readonly maxWindow: number;
   readonly algSha1: number;
+  readonly algSha256: number;
+  readonly algSha512: number;
   readonly paramDigitsShift: number;
   readonly paramPastShift: number;
   readonly paramFutureShift: number;
@@ -69,6 +72,11 @@ export interface CoreViews {
 export interface Core {
   readonly layout: CoreLayout;
   readonly views: CoreViews;
+  /**
+   * Midstate bytes per item (40, 64 or 128) for the following calls; 0 when refused. Set by
+   * whoever loads a chunk (loadChunk, deriveMidstates).
+   */
+  setMidStride(bytes: number): number;
   deriveKeys(n: number): number;
   /** Four SIMD lanes; the kernel to use. */
   verifyBatch(n: number): number;
@@ -128,6 +136,8 @@ export function instantiateCore(module: WebAssembly.Module = coreModule()): Core
     keyPoolSize: g('KEY_POOL_SIZE'),
     maxWindow: g('MAX_WINDOW'),
     algSha1: g('ALG_SHA1'),
+    algSha256: g('ALG_SHA256'),
+    algSha512: g('ALG_SHA512'),
     paramDigitsShift: g('PARAM_DIGITS_SHIFT'),
     paramPastShift: g('PARAM_PAST_SHIFT'),
     paramFutureShift: g('PARAM_FUTURE_SHIFT'),
@@ -157,6 +167,7 @@ export function instantiateCore(module: WebAssembly.Module = coreModule()): Core
   return Object.freeze({
     layout,
     views,
+    setMidStride: raw.setMidStride,
     deriveKeys: raw.deriveKeys,
     verifyBatch: raw.verifyBatch,
     verifyBatchScalar: raw.verifyBatchScalar,

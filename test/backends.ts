@@ -3,16 +3,19 @@
 // into calls on one implementation. A new backend is one more line in `backends` below.
 
 import { base32, hotp, totp, TotpVerifier, type VerifierOptions, type VerifyRequest } from '../src/index.js';
+import { algorithmCode } from '../src/algorithm.js';
 import { BatchPacker, type KernelMode, packParams, runChunks } from '../src/batch.js';
 import { type Core, instantiateCore } from '../src/wasm.js';
 import { refStep } from './helpers/reference.js';
-import type { Digits } from './helpers/vectors.js';
+import type { Algorithm, Digits } from './helpers/vectors.js';
 
 export interface HotpItem {
   key: Uint8Array;
   /** 0..2^64-1 */
   counter: bigint;
   digits: Digits;
+  /** Default SHA1. */
+  algorithm?: Algorithm;
 }
 
 export interface TimeSettings {
@@ -21,6 +24,8 @@ export interface TimeSettings {
   period: number;
   /** seconds */
   t0: number;
+  /** Default SHA1. */
+  algorithm?: Algorithm;
 }
 
 export interface TotpItem extends TimeSettings {
@@ -65,7 +70,9 @@ export function coreBackend(name: string, instantiate: () => Core, kernel: Exclu
   const generate = (items: readonly HotpItem[]): string[] => {
     const c = get();
     const packer = new BatchPacker(c.layout, items.length);
-    for (const it of items) packer.addKey(it.key, packable(it.counter), 0, packParams(c.layout, it.digits, 0, 0));
+    for (const it of items) {
+      packer.addKey(it.key, packable(it.counter), 0, packParams(c.layout, it.digits, 0, 0, algorithmCode(c.layout, it.algorithm ?? 'SHA1')));
+    }
     const raw = runChunks(c, packer.finish(), 'generate');
     return items.map((it, i) => pad(raw[i]!, it.digits));
   };
@@ -82,7 +89,7 @@ export function coreBackend(name: string, instantiate: () => Core, kernel: Exclu
       return generate(items);
     },
     async totp(items) {
-      return generate(items.map((it) => ({ key: it.key, counter: stepOf(it), digits: it.digits })));
+      return generate(items.map((it) => ({ key: it.key, counter: stepOf(it), digits: it.digits, algorithm: it.algorithm })));
     },
     async verify(items) {
       const c = get();
@@ -90,7 +97,8 @@ export function coreBackend(name: string, instantiate: () => Core, kernel: Exclu
       const steps = items.map(stepOf);
       const packer = new BatchPacker(c.layout, items.length);
       items.forEach((it, i) => {
-        packer.addKey(it.key, packable(steps[i]!), Number(it.code), packParams(c.layout, it.digits, it.past, it.future));
+        const alg = algorithmCode(c.layout, it.algorithm ?? 'SHA1');
+        packer.addKey(it.key, packable(steps[i]!), Number(it.code), packParams(c.layout, it.digits, it.past, it.future, alg));
       });
       const raw = runChunks(c, packer.finish(), kernel);
       return items.map((_, i): VerifyOutcome => {
@@ -119,11 +127,12 @@ export function facadeBackend(name: string, options: VerifierOptions, form: Secr
   const common = { minSecretBytes: 1 } as const;
   const verifiers = new Map<string, Promise<TotpVerifier>>();
   const verifierFor = (it: VerifyItem): Promise<TotpVerifier> => {
-    const k = `${it.digits}/${it.period}/${it.t0}/${it.past}/${it.future}`;
+    const algorithm = it.algorithm ?? 'SHA1';
+    const k = `${algorithm}/${it.digits}/${it.period}/${it.t0}/${it.past}/${it.future}`;
     let v = verifiers.get(k);
     if (v === undefined) {
       v = TotpVerifier.create({
-        ...options, ...common, digits: it.digits, period: it.period, t0: it.t0,
+        ...options, ...common, algorithm, digits: it.digits, period: it.period, t0: it.t0,
         window: { past: it.past, future: it.future },
       });
       verifiers.set(k, v);
@@ -149,11 +158,13 @@ export function facadeBackend(name: string, options: VerifierOptions, form: Secr
   return {
     name,
     async hotp(items) {
-      return items.map((it) => hotp.generate(secretOf(it.key), packable(it.counter), { ...common, digits: it.digits }));
+      return items.map((it) => hotp.generate(secretOf(it.key), packable(it.counter), { ...common, digits: it.digits, algorithm: it.algorithm }));
     },
     async totp(items) {
       return items.map((it) =>
-        totp.generate(secretOf(it.key), { ...common, digits: it.digits, period: it.period, t0: it.t0, timestamp: it.timestamp }));
+        totp.generate(secretOf(it.key), {
+          ...common, digits: it.digits, period: it.period, t0: it.t0, timestamp: it.timestamp, algorithm: it.algorithm,
+        }));
     },
     async verify(items) {
       const groups = new Map<Promise<TotpVerifier>, number[]>();

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { totp } from '../src/index.js';
+import { base32, totp } from '../src/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = fileURLToPath(new URL('../dist/cli/index.js', import.meta.url));
@@ -45,6 +45,13 @@ describe('totp-fleet verify', () => {
     }
   });
 
+  it('verifies with --algorithm (SHA-256, RFC 6238 seed)', () => {
+    const seed = base32.encode(new TextEncoder().encode('12345678901234567890123456789012'));
+    const line = (code: string) => JSON.stringify({ secret: seed, code, timestamp: 59_000 });
+    const r = run(['verify', '--algorithm', 'SHA256', '--digits', '8'], [line('46119246'), line('94287082')].join('\n'));
+    expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l).status)).toEqual(['valid', 'invalid']);
+  });
+
   it('exits 2 on usage errors, with a message naming the problem', () => {
     expect(run(['verify', '--window', '11']).status).toBe(2);
     expect(run(['verify', '--window', '1', '--past', '2']).stderr).toMatch(/not both/);
@@ -54,7 +61,7 @@ describe('totp-fleet verify', () => {
   });
 
   it('has --help for every command', () => {
-    for (const args of [['--help'], ['verify', '--help'], ['generate', '--help']]) {
+    for (const args of [['--help'], ['verify', '--help'], ['generate', '--help'], ['enroll', '--help']]) {
       const r = run(args);
       expect(r.status).toBe(0);
       expect(r.stdout).toMatch(/^Usage: totp-fleet/);
@@ -66,6 +73,10 @@ describe('totp-fleet generate', () => {
   it('prints TOTP and HOTP codes for a secret read from stdin', () => {
     expect(run(['generate', '--timestamp', '59000', '--digits', '8'], SECRET + '\n').stdout).toBe('94287082\n');
     expect(run(['generate', '--counter', '18446744073709551615'], SECRET + '\n').stdout).toBe('094451\n');
+    // RFC 6238 Appendix B, SHA-512 with its 64-byte seed; the algorithm spelled as URIs spell it.
+    const seed512 = base32.encode(new TextEncoder().encode('1234567890123456789012345678901234567890123456789012345678901234'));
+    expect(run(['generate', '--timestamp', '59000', '--digits', '8', '--algorithm', 'sha-512'], seed512 + '\n').stdout).toBe('90693936\n');
+    expect(run(['generate', '--algorithm', 'md5'], SECRET + '\n').status).toBe(2);
     const now = run(['generate'], SECRET + '\n');
     expect(now.stdout).toMatch(/^\d{6}\n$/);
   });

@@ -56,7 +56,7 @@ const badItems: [string, Partial<RawItem>][] = [
   ['window past 11', { params: withField(layout.paramPastShift, 11) }],
   ['window future 11', { params: withField(layout.paramFutureShift, 11) }],
   ['window past 255', { params: withField(layout.paramPastShift, 255) }],
-  ['algorithm 1 (not yet implemented)', { params: (ok | (1 << layout.paramAlgShift)) >>> 0 }],
+  ['algorithm 3 (after SHA512)', { params: (ok | (3 << layout.paramAlgShift)) >>> 0 }],
   ['algorithm 15', { params: (ok | (15 << layout.paramAlgShift)) >>> 0 }],
   ['PARAM_KEY_BAD set by the caller', { params: (ok | layout.paramKeyBad) >>> 0 }],
   ['key length 0', { len: 0 }],
@@ -208,5 +208,54 @@ describe('wiping', () => {
     expect(views.mid.every((w) => w === 0)).toBe(true);
     expect(views.code.subarray(0, 100).every((w) => w === 0)).toBe(true);
     expect(views.floor.subarray(0, 100).every((w) => w === 0)).toBe(true);
+  });
+});
+
+describe('setMidStride: the midstate slot per item of a call', () => {
+  const alg = (name: 'SHA256' | 'SHA512'): number => (name === 'SHA256' ? layout.algSha256 : layout.algSha512);
+  const sha2 = (name: 'SHA256' | 'SHA512'): number => packParams(layout, 6, 1, 1, alg(name));
+  const codeOf = (name: 'sha1' | 'sha256' | 'sha512', delta: bigint): number => Number(refHotp(KEY, T + delta, 6, name));
+
+  it('takes 40, 64 and 128 bytes and refuses anything else, keeping the stride in force', () => {
+    for (const bad of [0, 20, 39, 41, 96, 129, 256, 0xffffffff]) expect(core.setMidStride(bad)).toBe(0);
+    for (const good of [40, 64, 128]) expect(core.setMidStride(good)).toBe(good);
+  });
+
+  it.each([
+    [40, ['malformed', 'malformed']],
+    [64, ['valid', 'malformed']],
+    [128, ['valid', 'valid']],
+  ] as const)('with %i bytes, an item whose hash needs more is malformed and its neighbours unharmed', (stride, want) => {
+    for (const kernel of ['verifyBatch', 'verifyBatchScalar'] as const) {
+      core.setMidStride(stride);
+      const rows: RawItem[] = [
+        { counter: T, code: codeOf('sha1', -1n), params: ok },
+        { counter: T, code: codeOf('sha256', 1n), params: sha2('SHA256') },
+        { counter: T, code: codeOf('sha1', 0n), params: ok },
+        { counter: T, code: codeOf('sha512', -1n), params: sha2('SHA512') },
+        { counter: T, code: codeOf('sha1', 1n), params: ok },
+      ];
+      const as = (w: string, delta: number): number => (w === 'valid' ? delta : layout.resultMalformed);
+      expect(runRaw(kernel, rows)).toEqual([-1, as(want[0], 1), 0, as(want[1], -1), 1]);
+    }
+    core.setMidStride(128);
+  });
+});
+
+describe.each(['verifyBatch', 'verifyBatchScalar'] as const)('%s: the floor holds for every hash', (kernel) => {
+  it.each(['SHA256', 'SHA512'] as const)('%s: a code of a used step is REPLAYED, of an unused one valid', (name) => {
+    const hash = name.toLowerCase() as 'sha256' | 'sha512';
+    const params = packParams(layout, 6, 1, 1, name === 'SHA256' ? layout.algSha256 : layout.algSha512);
+    const code = (delta: bigint): number => Number(refHotp(KEY, T + delta, 6, hash));
+    core.setMidStride(128);
+    // Nine items so that the SIMD lanes refill several times.
+    const rows: RawItem[] = [];
+    const want: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      rows.push({ counter: T, code: code(0n), params, lowestDelta: 1 }); want.push(layout.resultReplayed);
+      rows.push({ counter: T, code: code(1n), params, lowestDelta: 1 }); want.push(1);
+      rows.push({ counter: T, code: code(-1n), params, lowestDelta: 0 }); want.push(layout.resultReplayed);
+    }
+    expect(runRaw(kernel, rows)).toEqual(want);
   });
 });

@@ -133,3 +133,63 @@ for (const backend of backends) {
     });
   });
 }
+
+// SHA-256 and SHA-512 (RFC 6238), mixed with SHA-1 in the same batches: random keys of 1..200
+// bytes (SHA-256 hashes keys over 64 bytes first, SHA-512 over 128), every digit count.
+const ALGORITHMS = ['SHA1', 'SHA256', 'SHA512'] as const;
+const hashOf = (a: (typeof ALGORITHMS)[number]) => a.toLowerCase() as 'sha1' | 'sha256' | 'sha512';
+
+function makeSha2Cases(seed: number) {
+  const rng = new Prng(seed ^ 0x5a2);
+  const hotpItems: HotpItem[] = Array.from({ length: 1500 }, () => ({
+    key: rng.bytes(rng.int(1, 200)), counter: randomCounter(rng), digits: rng.pick(DIGITS), algorithm: rng.pick(ALGORITHMS),
+  }));
+  const verifyItems: VerifyItem[] = Array.from({ length: 1500 }, () => {
+    const s = rng.pick(VERIFY_SETTINGS);
+    const algorithm = rng.pick(ALGORITHMS);
+    const key = rng.bytes(rng.int(1, 200));
+    const timestamp = Math.max(s.t0 * 1000, randomTimestamp(rng, s.period));
+    const step = refStep(timestamp, s.period, s.t0)!;
+    const delta = BigInt(rng.int(-s.past - 2, s.future + 2));
+    const code = rng.int(0, 9) === 0 || step + delta < 0n
+      ? String(rng.int(0, 10 ** s.digits - 1)).padStart(s.digits, '0')
+      : refHotp(key, step + delta, s.digits, hashOf(algorithm));
+    return { ...s, key, timestamp, code, algorithm };
+  });
+  return { hotpItems, verifyItems };
+}
+
+const sha2 = makeSha2Cases(SEED);
+const sha2Hotp = sha2.hotpItems.map((it) => refHotp(it.key, it.counter, it.digits, hashOf(it.algorithm!)));
+const sha2Verify = sha2.verifyItems.map((it) => {
+  const step = refStep(it.timestamp, it.period, it.t0)!;
+  const delta = refVerify(it.key, step, it.code, it.digits, it.past, it.future, hashOf(it.algorithm!));
+  return delta === null ? { status: 'invalid' } : { status: 'valid', delta, step: step + BigInt(delta) };
+});
+
+describe(`SHA-256/512 differential test data (seed ${SEED})`, () => {
+  it('covers every algorithm, key lengths across both block sizes, valid and invalid codes', () => {
+    for (const a of ALGORITHMS) {
+      const keys = sha2.hotpItems.filter((it) => it.algorithm === a).map((it) => it.key.length);
+      expect(keys.filter((n) => n <= 64).length).toBeGreaterThan(100);
+      expect(keys.filter((n) => n > 64 && n <= 128).length).toBeGreaterThan(100);
+      expect(keys.filter((n) => n > 128).length).toBeGreaterThan(100);
+    }
+    expect(sha2Verify.filter((r) => r.status === 'valid').length).toBeGreaterThan(600);
+    expect(sha2Verify.filter((r) => r.status === 'invalid').length).toBeGreaterThan(200);
+  });
+});
+
+for (const backend of backends) {
+  describe(`differential SHA1/SHA256/SHA512 vs node:crypto (seed ${SEED}): ${backend.name}`, () => {
+    afterAll(() => backend.close());
+
+    it(`HOTP: ${sha2.hotpItems.length} random keys of 1..200 bytes, three hashes mixed`, async () => {
+      expect(await backend.hotp(sha2.hotpItems)).toEqual(sha2Hotp);
+    });
+
+    it(`TOTP verify: ${sha2.verifyItems.length} codes, three hashes mixed, inside and outside the window`, async () => {
+      expect(await backend.verify(sha2.verifyItems)).toEqual(sha2Verify);
+    });
+  });
+}

@@ -142,3 +142,51 @@ describe('key handles', () => {
     }
   });
 });
+
+describe('legacy secrets (under 16 bytes, accepted only with minSecretBytes lowered) are flagged for rotation', () => {
+  const short = randomBytes(10);
+  const shortText = base32.encode(short);
+  const long = randomBytes(20);
+
+  it('on valid and invalid results, through raw bytes, base32 (cache miss and hit) and handles', async () => {
+    const v = await verifier({ minSecretBytes: 10 });
+    const [shortHandle, longHandle] = v.importKeys([short, long]);
+    const good = totp.generate(short, { timestamp: TS, minSecretBytes: 10 });
+    const longGood = totp.generate(long, { timestamp: TS });
+    const bad = good === '000000' ? '000001' : '000000';
+    for (let round = 0; round < 2; round++) { // the second round hits the key cache
+      const results = await v.verifyBatch([
+        { secret: short, code: good, timestamp: TS },
+        { secret: shortText, code: good, timestamp: TS },
+        { secret: shortHandle!, code: good, timestamp: TS },
+        { secret: shortText, code: bad, timestamp: TS },
+        { secret: long, code: longGood, timestamp: TS },
+        { secret: base32.encode(long), code: longGood, timestamp: TS },
+        { secret: longHandle!, code: longGood, timestamp: TS },
+        { secret: shortText, code: 'x', timestamp: TS },
+      ]);
+      expect(results.map((r) => [r.status, r.rotate])).toEqual([
+        ['valid', true], ['valid', true], ['valid', true], ['invalid', true],
+        ['valid', undefined], ['valid', undefined], ['valid', undefined], ['malformed', undefined],
+      ]);
+    }
+    expect(v.stats().keyCache.hits).toBeGreaterThan(0);
+  });
+
+  it('through the policy layer too: valid, then replayed, both flagged', async () => {
+    const v = await verifier({ minSecretBytes: 10 });
+    const code = totp.generate(short, { timestamp: TS, minSecretBytes: 10 });
+    const first = await v.verify({ account: 'legacy-user', secret: short, code, timestamp: TS });
+    const again = await v.verify({ account: 'legacy-user', secret: short, code, timestamp: TS });
+    expect([first.status, first.rotate, again.status, again.rotate]).toEqual(['valid', true, 'replayed', true]);
+    const other = await v.verify({ account: 'modern-user', secret: long, code: totp.generate(long, { timestamp: TS }), timestamp: TS });
+    expect([other.status, other.rotate]).toEqual(['valid', undefined]);
+  });
+
+  it('never on a verifier with the default minSecretBytes (short secrets are malformed there)', async () => {
+    const v = await verifier({});
+    const code = totp.generate(long, { timestamp: TS });
+    expect(await v.verify({ secret: long, code, timestamp: TS })).toEqual({ status: 'valid', delta: 0, step: Math.floor(TS / 30_000) });
+    expect(await v.verify({ secret: short, code, timestamp: TS })).toEqual({ status: 'malformed', reason: 'secret-length' });
+  });
+});

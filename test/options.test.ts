@@ -20,6 +20,10 @@ const commonBad: Bad[] = [
   [{ minSecretBytes: '16' }, TypeError, '"minSecretBytes" expected an integer 1..16, got string'],
   [{ allowBase32TrailingBits: 'yes' }, TypeError, '"allowBase32TrailingBits" expected a boolean, got string'],
   [{ allowBase32TrailingBits: 1 }, TypeError, '"allowBase32TrailingBits" expected a boolean, got 1'],
+  [{ algorithm: 'sha256' }, RangeError, '"algorithm" expected one of SHA1, SHA256, SHA512, got "sha256"'],
+  [{ algorithm: 'SHA-1' }, RangeError, '"algorithm" expected one of SHA1, SHA256, SHA512, got "SHA-1"'],
+  [{ algorithm: 256 }, TypeError, '"algorithm" expected one of SHA1, SHA256, SHA512, got number'],
+  [{ algorithm: null }, TypeError, '"algorithm" expected one of SHA1, SHA256, SHA512, got null'],
 ];
 
 /** Time options (TOTP generation and the verifier). */

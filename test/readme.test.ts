@@ -1,4 +1,4 @@
-// The README's library example runs as written and prints what its comments say.
+// The README's library and enrolment examples run as written and prints what its comments say.
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -8,8 +8,8 @@ const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 const DIST = new URL('../dist/index.js', import.meta.url).href;
 
 describe('README', () => {
-  it('library example runs and prints the values in its comments', () => {
-    const section = README.slice(README.indexOf('## Library'));
+  it.each(['## Library', '## Enrolment'])('the example under "%s" runs and prints the values in its comments', (heading) => {
+    const section = README.slice(README.indexOf(heading));
     const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
     expect(block).toBeDefined();
     const code = block!.replace("from 'totp-fleet'", `from '${DIST}'`);

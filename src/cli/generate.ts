@@ -57,7 +57,10 @@ export async function runGenerate(argv: string[]): Promise<number> {
   }
   const secret = await readSecret();
   const code = counter !== undefined
-    ? hotpGenerate(secret, counter, { digits: opts.digits, minSecretBytes: opts.minSecretBytes, allowBase32TrailingBits: opts.allowBase32TrailingBits })
+    ? hotpGenerate(secret, counter, {
+      algorithm: opts.algorithm, digits: opts.digits, minSecretBytes: opts.minSecretBytes,
+      allowBase32TrailingBits: opts.allowBase32TrailingBits,
+    })
     : totpGenerate(secret, timestamp === undefined ? opts : { ...opts, timestamp });
   process.stdout.write(code + '\n');
   return 0;

@@ -1,6 +1,7 @@
 // Command-line options shared by the commands, and turning them into library options.
 // Values are checked by the library itself (TypeError / RangeError), so messages match the API.
 
+import { parseAlgorithmName } from '../algorithm.js';
 import type { VerifierOptions } from '../verifier.js';
 import type { Digits } from '../otp.js';
 
@@ -14,6 +15,7 @@ export class UsageError extends Error {
 
 /** parseArgs option specs for the TOTP parameters. */
 export const TOTP_OPTION_SPECS = {
+  algorithm: { type: 'string' },
   digits: { type: 'string' },
   period: { type: 'string' },
   t0: { type: 'string' },
@@ -21,7 +23,8 @@ export const TOTP_OPTION_SPECS = {
   'allow-base32-trailing-bits': { type: 'boolean' },
 } as const;
 
-export const TOTP_OPTION_HELP = `  --digits N                 code length: 6 (default), 7 or 8
+export const TOTP_OPTION_HELP = `  --algorithm NAME           HMAC hash: SHA1 (default), SHA256 or SHA512
+  --digits N                 code length: 6 (default), 7 or 8
   --period S                 time step in seconds (default 30)
   --t0 S                     Unix time of step 0 (default 0)
   --min-secret-bytes N       accept secrets down to N bytes (default 16; legacy secrets only)
@@ -40,6 +43,12 @@ export function intArg(flag: string, value: string | undefined): number | undefi
 /** The library options named by TOTP_OPTION_SPECS. */
 export function totpOptions(values: Record<string, string | boolean | undefined>): VerifierOptions {
   const opts: VerifierOptions = {};
+  if (values.algorithm !== undefined) {
+    // Spelled as people and otpauth URIs spell it: sha256, SHA-256, ...
+    const algorithm = parseAlgorithmName(String(values.algorithm));
+    if (algorithm === undefined) throw new UsageError('--algorithm expected SHA1, SHA256 or SHA512');
+    opts.algorithm = algorithm;
+  }
   const digits = intArg('digits', values.digits as string | undefined);
   if (digits !== undefined) opts.digits = digits as Digits;
   const period = intArg('period', values.period as string | undefined);

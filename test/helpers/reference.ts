@@ -51,10 +51,10 @@ export function refCandidates(step: bigint, past: number, future: number): { del
 
 /** The delta of the first candidate whose code is `code`, or null. */
 export function refVerify(
-  key: Uint8Array, step: bigint, code: string, digits: number, past: number, future: number,
+  key: Uint8Array, step: bigint, code: string, digits: number, past: number, future: number, hash: HashName = 'sha1',
 ): number | null {
   for (const c of refCandidates(step, past, future)) {
-    if (refHotp(key, c.step, digits) === code) return c.delta;
+    if (refHotp(key, c.step, digits, hash) === code) return c.delta;
   }
   return null;
 }
