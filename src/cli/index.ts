@@ -3,17 +3,20 @@
 
 import { runGenerate } from './generate.js';
 import { UsageError } from './options.js';
+import { runServe } from './serve.js';
 import { runVerify } from './verify.js';
 
 const HELP = `Usage: totp-fleet <command> [options]
 
 Commands:
+  serve      the HTTP verification service (POST /v1/verify)
   verify     verify NDJSON requests from a file or stdin, NDJSON results to stdout
   generate   print the code for a secret read from stdin
 
 Run "totp-fleet <command> --help" for a command's options.`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  serve: runServe,
   verify: runVerify,
   generate: runGenerate,
 };

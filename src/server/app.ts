@@ -1,0 +1,290 @@
+// The HTTP verification service: a fastify app with the routes, authentication, limits,
+// logging and metrics. Listening, signals and draining are in server.ts.
+//
+// Routes: POST /v1/verify (one item or a batch), GET /v1/clock, GET /metrics (these three need
+// a bearer token), GET /healthz and GET /readyz (open: load balancers and orchestrators probe them).
+
+import { STATUS_CODES } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { TotpFleetError } from '../errors.js';
+import type { VerifyRequest, VerifyResult } from '../verifier.js';
+import { TokenSet } from './auth.js';
+import { type Engine, engineSelfTest } from './engine.js';
+import { ServerMetrics } from './metrics.js';
+import type { ResolvedServerOptions } from './options.js';
+import { validationMessage, verifyBodySchema } from './schema.js';
+
+interface Item {
+  account: string;
+  secret: string;
+  code: string;
+  timestamp?: number;
+}
+type VerifyBody = Item | { items: Item[] };
+
+/** The app and what the lifecycle needs to drive it. */
+export interface Service {
+  readonly app: FastifyInstance;
+  readonly engine: Engine;
+  readonly metrics: ServerMetrics;
+  readonly logger: Logger;
+  /** Whether /readyz is green: not draining, and the store answered its last probe. */
+  ready(): boolean;
+  /** From now on: /readyz red, responses carry `Connection: close`. */
+  startDraining(): void;
+  /** Probes the store every `healthIntervalMs` (readiness) until stopped. */
+  startProbes(): void;
+  stopProbes(): void;
+}
+
+/** Field paths pino blanks out, whatever logs them. The service never logs bodies; this is the net under it. */
+export const REDACT_PATHS = [
+  'req.headers.authorization', 'headers.authorization', 'authorization',
+  'body', 'req.body', 'secret', 'code', '*.secret', '*.code', 'items', '*.items', 'token', 'tokens',
+];
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The error body: a stable `error` code and a message that never contains request data. */
+function errorBody(statusCode: number, error: string, message: string): object {
+  return { statusCode, error, message };
+}
+
+export function buildService(opts: ResolvedServerOptions, engine: Engine): Service {
+  const logger = pino({
+    level: opts.logLevel,
+    base: { service: 'totp-fleet', pid: process.pid },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    // Errors are logged by the error handler below, already stripped of their messages.
+    serializers: { err: pino.stdSerializers.err },
+  }, opts.logStream ?? pino.destination({ sync: false }));
+
+  const tokens = new TokenSet(opts.tokens);
+  let draining = false;
+  let storeUp = true;
+  let probeTimer: NodeJS.Timeout | undefined;
+  const probeTimeout = Math.min(opts.healthIntervalMs, 2000);
+
+  const metrics = new ServerMetrics({
+    stats: () => engine.verifier.stats(),
+    storeUp: () => storeUp,
+    clock: () => engine.clock(),
+  });
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // One line per request, written in onResponse without the URL's query, instead of fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: opts.bodyLimit,
+    trustProxy: opts.trustProxy,
+    requestTimeout: opts.requestTimeoutMs,
+    connectionTimeout: Math.max(60_000, opts.requestTimeoutMs * 2),
+    keepAliveTimeout: 30_000,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    // Slow clients: the whole request (headers and body) within requestTimeoutMs, checked often.
+    http: {
+      headersTimeout: opts.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(opts.requestTimeoutMs / 4)),
+    },
+    ...(opts.tls === undefined ? {} : {
+      https: {
+        key: opts.tls.key,
+        cert: opts.tls.cert,
+        headersTimeout: opts.requestTimeoutMs,
+        connectionsCheckingInterval: Math.min(1000, Math.ceil(opts.requestTimeoutMs / 4)),
+      },
+    }),
+    ajv: {
+      // No type coercion: a code sent as a number is a 400, never turned into a string
+      // (SECURITY.md R4). Nothing removed silently: an unknown field is a 400 too.
+      customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false },
+    },
+  });
+
+  const authenticate = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (opts.insecureNoAuth) return;
+    const outcome = tokens.check(request.headers.authorization);
+    if (outcome === 'ok') return;
+    metrics.authFailures.inc({ reason: outcome });
+    // RFC 6750 §3: a missing token gets a bare challenge; a wrong one says invalid_token.
+    reply.header('www-authenticate', outcome === 'missing' ? 'Bearer realm="totp-fleet"' : 'Bearer realm="totp-fleet", error="invalid_token"');
+    // Refused before the body is read: a client without a token cannot make the server parse 1 MiB.
+    reply.header('connection', 'close');
+    await reply.code(401).send(errorBody(401, 'unauthorized', outcome === 'missing' ? 'a bearer token is required' : 'the bearer token is not valid'));
+  };
+
+  // JSON only: a text/plain body would otherwise reach the schema as a string.
+  app.removeContentTypeParser('text/plain');
+
+  app.addHook('onSend', async (_request, reply) => {
+    if (draining) reply.header('connection', 'close');
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.requestSeconds.observe({ route, status_code: String(reply.statusCode) }, seconds);
+    // No URL: a query string could carry anything. The route pattern and the path are enough.
+    request.log.info({
+      method: request.method,
+      route,
+      statusCode: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 100) / 100,
+      batch: (request as { batch?: number }).batch,
+      remote: request.ip,
+    }, 'request');
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const code = error.code;
+    if (error.validation !== undefined) {
+      return reply.code(400).send(errorBody(400, 'invalid-request', validationMessage(error.validation, opts.maxBatch)));
+    }
+    // Never error.message for these: Node's JSON.parse quotes the text around the fault.
+    if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError) {
+      return reply.code(400).send(errorBody(400, 'invalid-json', 'the body is not valid JSON'));
+    }
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send(errorBody(413, 'body-too-large', `the body is larger than ${opts.bodyLimit} bytes`));
+    }
+    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return reply.code(415).send(errorBody(415, 'unsupported-media-type', 'send Content-Type: application/json'));
+    }
+    if (error instanceof TotpFleetError) {
+      if (error.code === 'ERR_OVERLOADED') {
+        reply.header('retry-after', '1');
+        return reply.code(503).send(errorBody(503, 'overloaded', 'too many items in flight; retry shortly'));
+      }
+      if (error.code === 'ERR_CLOSED') {
+        return reply.code(503).send(errorBody(503, 'closing', 'the server is shutting down'));
+      }
+      if ((error.code as string) === 'ERR_STORE_UNAVAILABLE') {
+        return reply.code(503).send(errorBody(503, 'store-unavailable', 'the store is unavailable; retry shortly'));
+      }
+    }
+    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status < 500) {
+      // Fastify's own client errors (bad Content-Length, prototype poisoning, ...): the status
+      // text only, never a message that might quote the request.
+      request.log.info({ errorCode: code }, 'client error');
+      return reply.code(status).send(errorBody(status, 'bad-request', STATUS_CODES[status] ?? 'Bad Request'));
+    }
+    // Unexpected: log what kind of error and where, not its message (it could quote data).
+    request.log.error({ errorType: error.name, errorCode: code, stack: error.stack?.split('\n').slice(1, 8).join('\n') }, 'internal error');
+    return reply.code(500).send(errorBody(500, 'internal', 'internal error'));
+  });
+
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.code(404).send(errorBody(404, 'not-found', 'no such route'));
+  });
+
+  app.post('/v1/verify', {
+    onRequest: authenticate,
+    schema: { body: verifyBodySchema(opts.maxBatch) },
+  }, async (request, reply) => {
+    const body = request.body as VerifyBody;
+    const batch = 'items' in body;
+    const items: Item[] = batch ? body.items : [body];
+    (request as { batch?: number }).batch = items.length;
+    metrics.batchSize.observe(items.length);
+    const results = await engine.verifier.verifyBatch(items as VerifyRequest[]);
+    countResults(results);
+    // The account is echoed so that a client can match results without keeping its batch; the
+    // secret and the code are never echoed.
+    reply.type('application/json; charset=utf-8');
+    if (!batch) return JSON.stringify({ account: items[0]!.account, ...results[0] });
+    let out = '{"results":[';
+    for (let i = 0; i < results.length; i++) {
+      if (i > 0) out += ',';
+      out += JSON.stringify({ account: items[i]!.account, ...results[i] });
+    }
+    return out + ']}';
+  });
+
+  function countResults(results: readonly VerifyResult[]): void {
+    const tally = new Map<string, number>();
+    let storeErrors = 0;
+    for (const r of results) {
+      tally.set(r.status, (tally.get(r.status) ?? 0) + 1);
+      if (r.status === 'error' && (r.reason as string) === 'store') storeErrors++;
+    }
+    for (const [status, n] of tally) metrics.verifications.inc({ status }, n);
+    if (storeErrors > 0) {
+      metrics.storeErrors.inc({ source: 'verify' }, storeErrors);
+      storeUp = false; // readiness goes red at once; the next probe brings it back
+    }
+  }
+
+  app.get('/v1/clock', { onRequest: authenticate }, async (_request, reply) => {
+    const clock = engine.clock();
+    if (clock === undefined) {
+      return reply.code(501).send(errorBody(501, 'not-available', 'this verifier keeps no clock-health estimate'));
+    }
+    return clock;
+  });
+
+  app.get('/metrics', { onRequest: authenticate }, async (_request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  async function probeStore(): Promise<boolean> {
+    try {
+      await withTimeout(engine.storeHealth(), probeTimeout);
+      if (!storeUp) logger.info('store reachable again');
+      storeUp = true;
+    } catch (error) {
+      if (storeUp) logger.warn({ errorCode: (error as { code?: unknown }).code }, 'store unavailable');
+      storeUp = false;
+      metrics.storeErrors.inc({ source: 'probe' });
+    }
+    return storeUp;
+  }
+
+  app.get('/healthz', async (_request, reply) => {
+    let engineOk = true;
+    try {
+      engineSelfTest();
+    } catch {
+      engineOk = false;
+    }
+    const storeOk = await probeStore();
+    const ok = engineOk && storeOk;
+    return reply.code(ok ? 200 : 503).send({
+      status: ok ? 'ok' : 'fail',
+      engine: engineOk ? 'ok' : 'fail',
+      store: storeOk ? 'ok' : 'fail',
+    });
+  });
+
+  app.get('/readyz', async (_request, reply) => {
+    const status = draining ? 'draining' : storeUp ? 'ready' : 'store-unavailable';
+    return reply.code(status === 'ready' ? 200 : 503).send({ status });
+  });
+
+  return {
+    app,
+    engine,
+    metrics,
+    logger,
+    ready: () => !draining && storeUp,
+    startDraining: () => { draining = true; },
+    startProbes: () => {
+      if (probeTimer !== undefined) return;
+      probeTimer = setInterval(() => { void probeStore(); }, opts.healthIntervalMs);
+      probeTimer.unref();
+    },
+    stopProbes: () => {
+      clearInterval(probeTimer);
+      probeTimer = undefined;
+    },
+  };
+}
