@@ -124,11 +124,13 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
   // JSON only: a text/plain body would otherwise reach the schema as a string.
   app.removeContentTypeParser('text/plain');
 
-  app.addHook('onSend', async (_request, reply) => {
+  // Callback-style hooks: an async hook costs a promise per request.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (draining) reply.header('connection', 'close');
+    done(null, payload);
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const seconds = reply.elapsedTime / 1000;
     metrics.requestSeconds.observe({ route, status_code: String(reply.statusCode) }, seconds);
@@ -141,6 +143,7 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
       batch: (request as { batch?: number }).batch,
       remote: request.ip,
     }, 'request');
+    done();
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -197,16 +200,11 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     metrics.batchSize.observe(items.length);
     const results = await engine.verifier.verifyBatch(items as VerifyRequest[]);
     countResults(results);
-    // The account is echoed so that a client can match results without keeping its batch; the
-    // secret and the code are never echoed.
+    // Results are matched to items by position (SECURITY.md R12). Nothing of the request is
+    // echoed: not the secret or the code, and not the account either (it would double the
+    // response for a client that already holds its batch in order).
     reply.type('application/json; charset=utf-8');
-    if (!batch) return JSON.stringify({ account: items[0]!.account, ...results[0] });
-    let out = '{"results":[';
-    for (let i = 0; i < results.length; i++) {
-      if (i > 0) out += ',';
-      out += JSON.stringify({ account: items[i]!.account, ...results[i] });
-    }
-    return out + ']}';
+    return JSON.stringify(batch ? { results } : results[0]);
   });
 
   function countResults(results: readonly VerifyResult[]): void {
@@ -219,7 +217,7 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     for (const [status, n] of tally) metrics.verifications.inc({ status }, n);
     if (storeErrors > 0) {
       metrics.storeErrors.inc({ source: 'verify' }, storeErrors);
-      storeUp = false; // readiness goes red at once; the next probe brings it back
+      storeDown(undefined); // readiness goes red at once; a probe brings it back
     }
   }
 
@@ -242,11 +240,15 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
       if (!storeUp) logger.info('store reachable again');
       storeUp = true;
     } catch (error) {
-      if (storeUp) logger.warn({ errorCode: (error as { code?: unknown }).code }, 'store unavailable');
-      storeUp = false;
+      storeDown((error as { code?: unknown }).code);
       metrics.storeErrors.inc({ source: 'probe' });
     }
     return storeUp;
+  }
+
+  function storeDown(errorCode: unknown): void {
+    if (storeUp) logger.warn({ errorCode }, 'store unavailable');
+    storeUp = false;
   }
 
   app.get('/healthz', async (_request, reply) => {

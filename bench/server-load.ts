@@ -1,0 +1,132 @@
+// Load test of `totp-fleet serve` over loopback with autocannon: single-item requests (as fast
+// as they go, and at a fixed 5,000 requests/s for latency), and batches of 100 and 1,000 items.
+// The server runs as a child process with its defaults (in-memory store, one log line per
+// request to /dev/null); autocannon shares the same machine. Bounded: --duration seconds each.
+//
+//   npm run build && flock /work/bench.lock node --import tsx bench/server-load.ts [--duration 8] [--json out.json]
+//
+// Targets (issue 7, 2-core machine, generator included): >= 500k verifies/s with 1,000-item
+// batches; single-item p99 <= 10 ms at 5k requests/s.
+
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { base32, totp } from '../src/index.js';
+import { formatMachine, machineInfo } from './lib/machine.js';
+
+const { values } = parseArgs({ options: { duration: { type: 'string' }, json: { type: 'string' }, only: { type: 'string' } } });
+const DURATION = Number(values.duration ?? 8);
+const CLI = fileURLToPath(new URL('../dist/cli/index.js', import.meta.url));
+const TOKEN = 'load-test-token-' + Math.random().toString(36).slice(2).padEnd(16, 'x');
+
+interface Scenario {
+  name: string;
+  batch: number;
+  connections: number;
+  rate?: number;
+}
+const SCENARIOS: Scenario[] = [
+  { name: 'single item, as fast as it goes', batch: 1, connections: 32 },
+  { name: 'single item at 5,000 requests/s', batch: 1, connections: 64, rate: 5000 },
+  { name: 'batches of 100', batch: 100, connections: 8 },
+  { name: 'batches of 1,000', batch: 1000, connections: 4 },
+].filter((s) => values.only === undefined || s.name.includes(values.only));
+
+async function startServer(): Promise<{ url: string; stop(): Promise<number | null> }> {
+  // LOAD_NODE_ARGS (e.g. --cpu-prof) and LOAD_SERVER_ARGS (e.g. --log-level warn) for experiments.
+  const nodeArgs = (process.env.LOAD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const serverArgs = (process.env.LOAD_SERVER_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--port', '0', '--max-batch', '1000', ...serverArgs], {
+    env: { ...process.env, TOTP_FLEET_TOKENS: TOKEN },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /listening on (\S+)/.exec(err);
+      if (m !== null) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
+  });
+  return {
+    url,
+    stop: () => new Promise((resolve) => {
+      child.once('exit', (code) => resolve(code));
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+/** Distinct bodies, each `batch` items with distinct accounts and 10,000 secrets cycled (key cache warm). */
+function bodies(batch: number, count: number, now: number): string[] {
+  const secrets = Array.from({ length: 10_000 }, (_, i) => base32.encode(new Uint8Array(20).map((_, j) => (i * 31 + j * 7 + (i >> 8)) & 255)));
+  const codes = secrets.map((s) => totp.generate(s, { timestamp: now }));
+  const out: string[] = [];
+  let k = 0;
+  for (let b = 0; b < count; b++) {
+    const items = [];
+    for (let i = 0; i < batch; i++, k++) {
+      const s = k % secrets.length;
+      items.push({ account: `user-${k}@example.com`, secret: secrets[s]!, code: codes[s]!, timestamp: now });
+    }
+    out.push(JSON.stringify(batch === 1 ? items[0] : { items }));
+  }
+  return out;
+}
+
+async function check(url: string, body: string): Promise<Record<string, number>> {
+  const res = await fetch(url + '/v1/verify', { method: 'POST', body, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } });
+  const json = await res.json() as { results?: { status: string }[]; status?: string };
+  const statuses: Record<string, number> = {};
+  for (const r of json.results ?? [json as { status: string }]) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+  return statuses;
+}
+
+const machine = machineInfo();
+console.log(formatMachine(machine));
+const server = await startServer();
+console.log(`server: ${server.url}, ${DURATION} s per scenario\n`);
+const now = Date.now();
+const rows: Record<string, unknown>[] = [];
+try {
+  for (const s of SCENARIOS) {
+    const list = bodies(s.batch, s.batch === 1 ? 10_000 : Math.max(8, Math.ceil(20_000 / s.batch)), now);
+    const sample = await check(server.url, list[0]!);
+    let next = 0;
+    const result = await autocannon({
+      url: server.url + '/v1/verify',
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      connections: s.connections,
+      duration: DURATION,
+      ...(s.rate === undefined ? {} : { overallRate: s.rate }),
+      requests: [{ setupRequest: (req) => ({ ...req, body: list[next++ % list.length]! }) }],
+    });
+    const rps = result.requests.average;
+    const row = {
+      scenario: s.name,
+      batch: s.batch,
+      connections: s.connections,
+      requestsPerSecond: Math.round(rps),
+      verifiesPerSecond: Math.round(rps * s.batch),
+      latencyP50Ms: result.latency.p50,
+      latencyP99Ms: result.latency.p99,
+      latencyMaxMs: result.latency.max,
+      non2xx: result.non2xx,
+      errors: result.errors,
+      timeouts: result.timeouts,
+      firstResponse: sample,
+    };
+    rows.push(row);
+    console.log(`${s.name}: ${row.requestsPerSecond} req/s, ${row.verifiesPerSecond} verifies/s, ` +
+      `p50 ${row.latencyP50Ms} ms, p99 ${row.latencyP99Ms} ms, max ${row.latencyMaxMs} ms; ` +
+      `non-2xx ${row.non2xx}, errors ${row.errors}, timeouts ${row.timeouts}; first response ${JSON.stringify(sample)}`);
+  }
+} finally {
+  const code = await server.stop();
+  console.log(`server exited with ${code} after SIGTERM`);
+}
+if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ machine, rows }, null, 2));
