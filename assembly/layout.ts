@@ -14,6 +14,7 @@
 //   │ CODE_PTR                                   │ code           u32: the code the user typed, as a number
 //   │ PARAMS_PTR                                 │ params         u32: see PARAM_* below
 //   │ RESULT_PTR                                 │ result         i32: matched delta, or RESULT_* sentinel
+//   │ FLOOR_PTR                                  │ floor          u32: lowest delta that may be accepted, + FLOOR_BIAS
 //   │ KEY_OFF_PTR                                │ key offset     u32: byte offset of the raw key in KEY_POOL
 //   │ KEY_LEN_PTR                                │ key length     u32: its length in bytes
 //   │ KEY_POOL_PTR                               │ key pool       raw secret bytes, KEY_POOL_SIZE in all
@@ -25,14 +26,23 @@
 //   bits  8..15  window past   (steps before T, 0..MAX_WINDOW)
 //   bits 16..23  window future (steps after T, 0..MAX_WINDOW)
 //   bits 24..27  algorithm (ALG_SHA1 only, for now)
+//   bit  29      PARAM_SKIP: the host has decided this item (a locked account): it is not evaluated
 //   bit  30      PARAM_MID_READY: the midstates are already in MID (from a key cache); skip derivation
 //   bit  31      PARAM_KEY_BAD: set by deriveKeys when the key slot is out of bounds; the item is malformed
 //
-// result word (i32): the matched delta (candidate step minus T, in -past..+future), or one of
-// RESULT_NO_MATCH / RESULT_MALFORMED. generateBatch writes the code itself (0..10^digits - 1).
+// floor word (u32): replay protection's view of the window. A candidate at delta d may be accepted
+// only when d + FLOOR_BIAS >= floor; below that its step was used already. 0 (what a zeroed
+// buffer holds) accepts every delta; the host writes (high-water mark - T + 1) + FLOOR_BIAS,
+// clamped to 0..2 * FLOOR_BIAS.
+//
+// result word (i32): the matched delta (candidate step minus T, in -past..+future) of the first
+// candidate at or above the floor, in the order 0, -1, +1, -2, +2, ...; or RESULT_REPLAYED when
+// only candidates below the floor matched (a used step never hides an unused one: RFC 6238 §5.2,
+// SECURITY.md R5); or RESULT_NO_MATCH / RESULT_MALFORMED. generateBatch writes the code itself
+// (0..10^digits - 1).
 
 /** Bumped whenever anything in this file changes meaning. */
-export const LAYOUT_VERSION: u32 = 2;
+export const LAYOUT_VERSION: u32 = 3;
 
 /** Items per kernel call. A multiple of 4 so that SIMD lanes never straddle the end. */
 export const MAX_ITEMS: usize = 8192;
@@ -55,13 +65,18 @@ export const PARAM_DIGITS_SHIFT: u32 = 0;
 export const PARAM_PAST_SHIFT: u32 = 8;
 export const PARAM_FUTURE_SHIFT: u32 = 16;
 export const PARAM_ALG_SHIFT: u32 = 24;
+export const PARAM_SKIP: u32 = 1 << 29;
 export const PARAM_MID_READY: u32 = 1 << 30;
 export const PARAM_KEY_BAD: u32 = 1 << 31;
 
 /** No candidate in the window matched. */
 export const RESULT_NO_MATCH: i32 = 0x40000000;
-/** The item could not be evaluated (bad digits, window, code range or key slot). */
+/** The item could not be evaluated (bad digits, window, code range or key slot), or was skipped. */
 export const RESULT_MALFORMED: i32 = 0x40000001;
+/** The code matched only steps below the floor: steps already used. */
+export const RESULT_REPLAYED: i32 = 0x40000002;
+/** Added to a delta before it is compared with the floor word, so that 0 means "no floor". */
+export const FLOOR_BIAS: u32 = MAX_WINDOW + 1;
 
 /** Everything below this is AssemblyScript's static data; checked by `layoutOk()`. */
 export const REGION_BASE: usize = 64 * 1024;
@@ -71,7 +86,8 @@ export const COUNTER_PTR: usize = MID_PTR + MAX_ITEMS * MID_STRIDE;
 export const CODE_PTR: usize = COUNTER_PTR + MAX_ITEMS * 8;
 export const PARAMS_PTR: usize = CODE_PTR + MAX_ITEMS * 4;
 export const RESULT_PTR: usize = PARAMS_PTR + MAX_ITEMS * 4;
-export const KEY_OFF_PTR: usize = RESULT_PTR + MAX_ITEMS * 4;
+export const FLOOR_PTR: usize = RESULT_PTR + MAX_ITEMS * 4;
+export const KEY_OFF_PTR: usize = FLOOR_PTR + MAX_ITEMS * 4;
 export const KEY_LEN_PTR: usize = KEY_OFF_PTR + MAX_ITEMS * 4;
 export const KEY_POOL_PTR: usize = KEY_LEN_PTR + MAX_ITEMS * 4;
 export const SCRATCH_PTR: usize = KEY_POOL_PTR + KEY_POOL_SIZE;

@@ -1,15 +1,18 @@
 // The batch kernels: one call per batch, items laid out struct-of-arrays (see layout.ts).
 //
 // verifyBatch (SIMD, four lanes) and verifyBatchScalar (the reference) try candidates in the
-// order T, T-1, T+1, T-2, T+2, ... and stop at the first match: real traffic is mostly valid codes at delta 0, and which step matched is reported to
-// the caller anyway, so it is not a secret. The comparison of a candidate with the code is
-// constant-time. Nothing here traps on data: a bad item gets RESULT_MALFORMED.
+// order T, T-1, T+1, T-2, T+2, ... and stop at the first match at or above the item's floor:
+// real traffic is mostly valid codes at delta 0, and which step matched is reported to the
+// caller anyway, so it is not a secret. A match below the floor (a used step) does not stop
+// the search, so a used step never hides an unused one with the same code (R5). The comparison
+// of a candidate with the code is constant-time. Nothing here traps on data: a bad item gets RESULT_MALFORMED.
 
 import {
   MAX_ITEMS, MID_PTR, MID_STRIDE, COUNTER_PTR, CODE_PTR, PARAMS_PTR, RESULT_PTR,
   KEY_OFF_PTR, KEY_LEN_PTR, KEY_POOL_PTR, KEY_POOL_SIZE, MAX_KEY_BYTES, MAX_WINDOW,
   ALG_SHA1, PARAM_DIGITS_SHIFT, PARAM_PAST_SHIFT, PARAM_FUTURE_SHIFT, PARAM_ALG_SHIFT,
-  PARAM_MID_READY, PARAM_KEY_BAD, RESULT_NO_MATCH, RESULT_MALFORMED, SCRATCH_PTR, SCRATCH_SIZE,
+  PARAM_MID_READY, PARAM_KEY_BAD, PARAM_SKIP, RESULT_NO_MATCH, RESULT_MALFORMED, RESULT_REPLAYED,
+  FLOOR_PTR, FLOOR_BIAS, SCRATCH_PTR, SCRATCH_SIZE,
   LANE_ITEM_PTR, LANE_CURSOR_PTR, LANE_DELTA_PTR, LANE_COUNTER_PTR, X4_DIGEST_PTR, X4_KEYS_PTR,
 } from "./layout";
 import { hmacSha1Midstates, hmacSha1Midstates4, hmacSha1Counter4 } from "./hmac";
@@ -78,7 +81,7 @@ export function deriveKeys(n: u32): u32 {
 
 /** Digits of a valid params word, or 0 when the params are out of range. */
 function checkedDigits(params: u32): u32 {
-  if (params & PARAM_KEY_BAD) return 0;
+  if (params & (PARAM_KEY_BAD | PARAM_SKIP)) return 0;
   const digits = (params >>> PARAM_DIGITS_SHIFT) & 0xff;
   const past = (params >>> PARAM_PAST_SHIFT) & 0xff;
   const future = (params >>> PARAM_FUTURE_SHIFT) & 0xff;
@@ -87,14 +90,35 @@ function checkedDigits(params: u32): u32 {
   return digits;
 }
 
-/** Digits of item i when it can be evaluated; otherwise writes RESULT_MALFORMED and returns 0. */
+/**
+ * Digits of item i when it can be evaluated, with its result preset to RESULT_NO_MATCH;
+ * otherwise writes RESULT_MALFORMED and returns 0.
+ */
 function startItem(i: usize): u32 {
   const digits = checkedDigits(load<u32>(PARAMS_PTR + (i << 2)));
+  const rp = RESULT_PTR + (i << 2);
   if (digits == 0 || load<u32>(CODE_PTR + (i << 2)) >= pow10(digits)) {
-    store<i32>(RESULT_PTR + (i << 2), RESULT_MALFORMED);
+    store<i32>(rp, RESULT_MALFORMED);
     return 0;
   }
+  store<i32>(rp, RESULT_NO_MATCH);
   return digits;
+}
+
+/**
+ * Records that item i's candidate at `delta` matched. Returns true when that decides the item
+ * (the step is at or above the floor: RESULT is the delta); false when the step was used
+ * already (RESULT becomes RESULT_REPLAYED unless a later candidate is accepted).
+ */
+// @ts-ignore: decorator
+@inline function recordMatch(i: usize, delta: i32): bool {
+  const rp = RESULT_PTR + (i << 2);
+  if (<u32>(delta + <i32>FLOOR_BIAS) >= load<u32>(FLOOR_PTR + (i << 2))) {
+    store<i32>(rp, delta);
+    return true;
+  }
+  store<i32>(rp, RESULT_REPLAYED);
+  return false;
 }
 
 /** No candidate left: the sentinel nextCandidate returns. */
@@ -128,7 +152,8 @@ function nextCandidate(i: usize, cursorPtr: usize): i32 {
 
 /**
  * Verifies items 0..n-1: for each, writes to RESULT the delta of the first candidate step
- * (in the order 0, -1, +1, -2, +2, ...) whose code equals CODE, or RESULT_NO_MATCH, or
+ * (in the order 0, -1, +1, -2, +2, ...) at or above the item's FLOOR whose code equals CODE;
+ * or RESULT_REPLAYED (only steps below the floor matched), RESULT_NO_MATCH, or
  * RESULT_MALFORMED. Candidates outside 0..2^64-1 are skipped, never wrapped.
  *
  * Four lanes of SHA-1 run at once. Each lane holds one item and walks its candidates; a lane
@@ -165,7 +190,7 @@ export function verifyBatch(n: u32): u32 {
           active++;
           break;
         }
-        store<i32>(RESULT_PTR + (<usize>item << 2), RESULT_NO_MATCH);
+        // Out of candidates: RESULT keeps NO_MATCH or REPLAYED from startItem / recordMatch.
         store<i32>(itemPtr, -1);
       }
     }
@@ -184,8 +209,7 @@ export function verifyBatch(n: u32): u32 {
       const i = <usize>item;
       const digits = (load<u32>(PARAMS_PTR + (i << 2)) >>> PARAM_DIGITS_SHIFT) & 0xff;
       const candidate = truncate(X4_DIGEST_PTR + (l << 2), 16) % pow10(digits);
-      if (ctEq(candidate, load<u32>(CODE_PTR + (i << 2)))) {
-        store<i32>(RESULT_PTR + (i << 2), load<i32>(LANE_DELTA_PTR + (l << 2)));
+      if (ctEq(candidate, load<u32>(CODE_PTR + (i << 2))) && recordMatch(i, load<i32>(LANE_DELTA_PTR + (l << 2)))) {
         store<i32>(itemPtr, -1);
         matches++;
       }
@@ -219,18 +243,15 @@ export function verifyBatchScalar(n: u32): u32 {
     const mid = MID_PTR + i * MID_STRIDE;
     const cursor = LANE_CURSOR_PTR;
     store<u32>(cursor, 0);
-    let result: i32 = RESULT_NO_MATCH;
     while (true) {
       const delta = nextCandidate(i, cursor);
       if (delta == NO_CANDIDATE) break;
       const t = load<u64>(COUNTER_PTR + (i << 3)) + <u64>(<i64>delta);
-      if (ctEq(hotpCode(mid, t, digits), code)) {
-        result = delta;
+      if (ctEq(hotpCode(mid, t, digits), code) && recordMatch(i, delta)) {
+        matches++;
         break;
       }
     }
-    if (result != RESULT_NO_MATCH) matches++;
-    store<i32>(RESULT_PTR + (i << 2), result);
   }
   return matches;
 }
@@ -269,6 +290,7 @@ export function wipe(n: u32): void {
   memory.fill(MID_PTR, 0, count * MID_STRIDE);
   memory.fill(CODE_PTR, 0, count << 2);
   memory.fill(RESULT_PTR, 0, count << 2); // generateBatch leaves codes here
+  memory.fill(FLOOR_PTR, 0, count << 2);
   memory.fill(KEY_POOL_PTR, 0, keyEnd < KEY_POOL_SIZE ? keyEnd : KEY_POOL_SIZE);
   memory.fill(KEY_OFF_PTR, 0, count << 2);
   memory.fill(KEY_LEN_PTR, 0, count << 2);

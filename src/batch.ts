@@ -30,6 +30,8 @@ export interface ChunkViews {
   readonly counter: Uint32Array;
   readonly code: Uint32Array;
   readonly params: Uint32Array;
+  /** Lowest acceptable delta + `layout.floorBias`; 0 (the default) accepts every delta. */
+  readonly floor: Uint32Array;
   readonly keyOff: Uint32Array;
   readonly keyLen: Uint32Array;
   /** `midWords` words per item. */
@@ -44,7 +46,7 @@ const EMPTY_U8 = new Uint8Array(0);
 
 /** Bytes per item in a chunk's fixed buffer. */
 function fixedStride(layout: CoreLayout): number {
-  return 24 + layout.midStride;
+  return 28 + layout.midStride;
 }
 
 /** Views over `chunk`; `count` items from the start of each field. */
@@ -57,7 +59,8 @@ export function chunkViews(layout: CoreLayout, chunk: PackedChunk): ChunkViews {
     params: new Uint32Array(fixed, cap * 12, count),
     keyOff: new Uint32Array(fixed, cap * 16, count),
     keyLen: new Uint32Array(fixed, cap * 20, count),
-    mid: new Uint32Array(fixed, cap * 24, count * midWords),
+    floor: new Uint32Array(fixed, cap * 24, count),
+    mid: new Uint32Array(fixed, cap * 28, count * midWords),
     keys: new Uint8Array(chunk.keyBuffer, 0, chunk.keyBytes),
   };
 }
@@ -159,13 +162,7 @@ export class BatchPacker {
   }
 
   #fill(i: number, counter: number | bigint, code: number, params: number): number {
-    if (typeof counter === 'bigint') {
-      this.#counter[2 * i] = Number(counter & 0xffffffffn);
-      this.#counter[2 * i + 1] = Number(counter >> 32n);
-    } else {
-      this.#counter[2 * i] = counter >>> 0;
-      this.#counter[2 * i + 1] = counter < TWO_32 ? 0 : Math.floor(counter / TWO_32);
-    }
+    writeCounter(this.#counter, i, counter);
     this.#code[i] = code;
     this.#params[i] = params;
     this.#remaining--;
@@ -181,7 +178,7 @@ export class BatchPacker {
     this.#params = new Uint32Array(fixed, cap * 12, cap);
     this.#keyOff = new Uint32Array(fixed, cap * 16, cap);
     this.#keyLen = new Uint32Array(fixed, cap * 20, cap);
-    this.#mid = new Uint32Array(fixed, cap * 24, cap * this.#midWords);
+    this.#mid = new Uint32Array(fixed, cap * 28, cap * this.#midWords);
     this.#mids.push({ start: this.#total, mid: this.#mid });
     this.#cap = cap;
     this.#count = 0;
@@ -211,6 +208,69 @@ export class BatchPacker {
   }
 }
 
+/** Writes a non-negative integer below 2^64 as the (low, high) u32 pair of slot `i`. */
+function writeCounter(counter: Uint32Array, i: number, value: number | bigint): void {
+  if (typeof value === 'bigint') {
+    counter[2 * i] = Number(value & 0xffffffffn);
+    counter[2 * i + 1] = Number(value >> 32n);
+  } else {
+    counter[2 * i] = value >>> 0;
+    counter[2 * i + 1] = value < TWO_32 ? 0 : Math.floor(value / TWO_32);
+  }
+}
+
+/**
+ * Edits packed items by their index across all chunks, after packing and before running:
+ * the policy layer sets each stateful item's floor and drifted step, or skips it (a locked
+ * account, whose code must not be evaluated).
+ */
+export class PackedEditor {
+  readonly #layout: CoreLayout;
+  readonly #views: ChunkViews[];
+  readonly #starts: number[] = [];
+
+  constructor(layout: CoreLayout, chunks: readonly PackedChunk[]) {
+    this.#layout = layout;
+    this.#views = chunks.map((c) => chunkViews(layout, c));
+    let start = 0;
+    for (const c of chunks) {
+      this.#starts.push(start);
+      start += c.count;
+    }
+  }
+
+  /** Only deltas at or above `lowestDelta` may be accepted (steps below were used). */
+  setLowestDelta(index: number, lowestDelta: number): void {
+    const bias = this.#layout.floorBias;
+    const [v, k] = this.#locate(index);
+    v.floor[k] = Math.min(2 * bias, Math.max(0, lowestDelta + bias));
+  }
+
+  /** Moves the item's current step (learned drift). */
+  setCounter(index: number, counter: number): void {
+    const [v, k] = this.#locate(index);
+    writeCounter(v.counter, k, counter);
+  }
+
+  /** The core will not evaluate the item; its raw result is to be ignored. */
+  skip(index: number): void {
+    const [v, k] = this.#locate(index);
+    v.params[k] = (v.params[k]! | this.#layout.paramSkip) >>> 0;
+  }
+
+  #locate(index: number): [ChunkViews, number] {
+    const starts = this.#starts;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return [this.#views[lo]!, index - starts[lo]!];
+  }
+}
+
 /** Zeroes a chunk: its raw keys, midstates and codes are secret or tied to a secret. */
 export function wipeChunk(chunk: PackedChunk): void {
   // A buffer moved to a worker is detached here: byteLength 0, nothing to wipe (and no view
@@ -226,6 +286,7 @@ export function loadChunk(core: Core, chunk: PackedChunk): void {
   v.counter.set(c.counter);
   v.code.set(c.code);
   v.params.set(c.params);
+  v.floor.set(c.floor);
   v.keyOff.set(c.keyOff);
   v.keyLen.set(c.keyLen);
   v.mid.set(c.mid);
@@ -317,6 +378,7 @@ export function warmCore(core: Core, rounds = 3): void {
   try {
     for (let r = 0; r < rounds; r++) {
       v.params.fill(params, 0, n);
+      v.floor.fill(0, 0, n);
       v.counter.fill(0, 0, 2 * n);
       v.counter.fill(r + 1, 0, 1);
       core.verifyBatch(n);

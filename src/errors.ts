@@ -8,7 +8,8 @@ export type TotpFleetErrorCode =
   | 'ERR_OVERLOADED'
   | 'ERR_CORE_MISSING'
   | 'ERR_CORE_LAYOUT'
-  | 'ERR_CORE_FAILED';
+  | 'ERR_CORE_FAILED'
+  | 'ERR_STORE_UNAVAILABLE';
 
 /** An operational failure of totp-fleet. Never carries a secret or a code. */
 export class TotpFleetError extends Error {

@@ -10,7 +10,7 @@ import { instantiateSync } from '@assemblyscript/loader';
 import { TotpFleetError } from './errors.js';
 
 /** The layout version this file was written for (assembly/layout.ts LAYOUT_VERSION). */
-const EXPECTED_LAYOUT_VERSION = 2;
+const EXPECTED_LAYOUT_VERSION = 3;
 
 /** Where the build puts the core: <package>/build/core.wasm, one level above src/ and dist/. */
 const WASM_URL = new URL('../build/core.wasm', import.meta.url);
@@ -42,8 +42,11 @@ export interface CoreLayout {
   readonly paramAlgShift: number;
   readonly paramMidReady: number;
   readonly paramKeyBad: number;
+  readonly paramSkip: number;
   readonly resultNoMatch: number;
   readonly resultMalformed: number;
+  readonly resultReplayed: number;
+  readonly floorBias: number;
 }
 
 /** Views over one instance's regions; each holds `layout.maxItems` slots. */
@@ -55,6 +58,8 @@ export interface CoreViews {
   readonly code: Uint32Array;
   readonly params: Uint32Array;
   readonly result: Int32Array;
+  /** Lowest acceptable delta + floorBias per item; 0 accepts every delta. */
+  readonly floor: Uint32Array;
   readonly keyOff: Uint32Array;
   readonly keyLen: Uint32Array;
   readonly keyPool: Uint8Array;
@@ -129,8 +134,11 @@ export function instantiateCore(module: WebAssembly.Module = coreModule()): Core
     paramAlgShift: g('PARAM_ALG_SHIFT'),
     paramMidReady: g('PARAM_MID_READY') >>> 0,
     paramKeyBad: g('PARAM_KEY_BAD') >>> 0,
+    paramSkip: g('PARAM_SKIP') >>> 0,
     resultNoMatch: g('RESULT_NO_MATCH'),
     resultMalformed: g('RESULT_MALFORMED'),
+    resultReplayed: g('RESULT_REPLAYED'),
+    floorBias: g('FLOOR_BIAS'),
   });
   // Fixed memory (initial = maximum): the buffer never grows, so these views stay valid.
   const buffer = raw.memory.buffer;
@@ -141,6 +149,7 @@ export function instantiateCore(module: WebAssembly.Module = coreModule()): Core
     code: new Uint32Array(buffer, g('CODE_PTR'), n),
     params: new Uint32Array(buffer, g('PARAMS_PTR'), n),
     result: new Int32Array(buffer, g('RESULT_PTR'), n),
+    floor: new Uint32Array(buffer, g('FLOOR_PTR'), n),
     keyOff: new Uint32Array(buffer, g('KEY_OFF_PTR'), n),
     keyLen: new Uint32Array(buffer, g('KEY_LEN_PTR'), n),
     keyPool: new Uint8Array(buffer, g('KEY_POOL_PTR'), layout.keyPoolSize),

@@ -37,7 +37,7 @@ export interface VerifyItem extends TotpItem {
 
 export type VerifyOutcome =
   | { status: 'valid'; delta: number; step: bigint }
-  | { status: 'invalid' | 'malformed' | 'error' };
+  | { status: 'invalid' | 'replayed' | 'locked' | 'malformed' | 'error' };
 
 /** One implementation under test. Every method answers one result per item, in item order. */
 export interface Backend {

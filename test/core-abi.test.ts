@@ -2,7 +2,7 @@
 // never a trap, and never disturb their neighbours; every kernel agrees; secrets are wiped.
 
 import { describe, expect, it } from 'vitest';
-import { BatchPacker, chunkViews, packParams, runChunks } from '../src/batch.js';
+import { BatchPacker, PackedEditor, chunkViews, packParams, runChunks } from '../src/batch.js';
 import { instantiateCore } from '../src/wasm.js';
 import { refHotp } from './helpers/reference.js';
 import { ascii } from './helpers/vectors.js';
@@ -19,6 +19,8 @@ interface RawItem {
   /** Key slot override; by default the item's own copy of KEY. */
   off?: number;
   len?: number;
+  /** Lowest acceptable delta (replay protection); by default none. */
+  lowestDelta?: number;
 }
 
 /** Writes items straight into the core's regions, runs deriveKeys + `kernel`, returns RESULT. */
@@ -31,6 +33,7 @@ function runRaw(kernel: 'verifyBatch' | 'verifyBatchScalar' | 'generateBatch', i
     views.counter[2 * i + 1] = Number(it.counter >> 32n);
     views.code[i] = it.code;
     views.params[i] = it.params;
+    views.floor[i] = it.lowestDelta === undefined ? 0 : it.lowestDelta + layout.floorBias;
   });
   try {
     core.deriveKeys(items.length);
@@ -102,6 +105,37 @@ describe.each(['verifyBatch', 'verifyBatchScalar'] as const)('%s', (kernel) => {
     ])).toEqual([layout.resultNoMatch, layout.resultNoMatch, 10, -10]);
   });
 
+  // Two steps of the RFC secret with the same 6-digit code (found by exhaustive search with
+  // node:crypto): HOTP(910737) = HOTP(910738) = 911617. R5: a used step must not hide an
+  // unused one with the same code, and a code that matches only used steps is REPLAYED.
+  const TWIN = 910737n;
+  const TWIN_CODE = 911617;
+  it('test data: the twin steps really share a code', () => {
+    expect(Number(refHotp(KEY, TWIN, 6))).toBe(TWIN_CODE);
+    expect(Number(refHotp(KEY, TWIN + 1n, 6))).toBe(TWIN_CODE);
+  });
+
+  it('takes the first match at or above the floor; a match only below it is REPLAYED', () => {
+    const item = (counter: bigint, lowestDelta?: number): RawItem => ({ counter, code: TWIN_CODE, params: ok, lowestDelta });
+    expect(runRaw(kernel, [
+      item(TWIN), // no floor: delta 0 (first in the order 0, -1, +1)
+      item(TWIN, 1), // step TWIN used: the unused TWIN+1 (delta +1) is found behind it
+      item(TWIN + 1n), // no floor: delta 0
+      item(TWIN + 1n, 0), // TWIN used (delta -1 below the floor): delta 0 still accepted
+      item(TWIN + 1n, 1), // both used: REPLAYED, not NO_MATCH
+      item(TWIN + 1n, 2), // floor above the window: REPLAYED
+      { counter: T, code: codeAt(-1n), params: ok, lowestDelta: 0 }, // an ordinary used step
+      { counter: T, code: codeAt(1n), params: ok, lowestDelta: -5 }, // floor below the window: no effect
+    ])).toEqual([0, 1, 0, 0, layout.resultReplayed, layout.resultReplayed, layout.resultReplayed, 1]);
+  });
+
+  it('does not evaluate an item flagged PARAM_SKIP (a locked account)', () => {
+    expect(runRaw(kernel, [
+      { counter: T, code: codeAt(0n), params: (ok | layout.paramSkip) >>> 0 },
+      { counter: T, code: codeAt(0n), params: ok },
+    ])).toEqual([layout.resultMalformed, 0]);
+  });
+
   it('clamps a count above maxItems instead of trapping, and accepts 0', () => {
     expect(() => core.deriveKeys(layout.maxItems + 1)).not.toThrow();
     expect(() => core[kernel](layout.maxItems + 1)).not.toThrow();
@@ -139,6 +173,23 @@ describe('BatchPacker counters', () => {
   });
 });
 
+describe('PackedEditor', () => {
+  it('sets floors, moves steps and skips items across chunk boundaries', () => {
+    const packer = new BatchPacker(layout, 10, 3); // chunks of 3: items 0-2, 3-5, 6-8, 9
+    for (let i = 0; i < 10; i++) packer.addKey(KEY, T, codeAt(0n), ok);
+    const chunks = packer.finish();
+    expect(chunks.map((c) => c.count)).toEqual([3, 3, 3, 1]);
+    const editor = new PackedEditor(layout, chunks);
+    editor.setLowestDelta(2, 1); // delta 0 used: REPLAYED
+    editor.setLowestDelta(3, -20); // clamped to "no floor"
+    editor.setLowestDelta(4, 50); // clamped to "everything used"
+    editor.setCounter(6, Number(T) + 1); // step moved: the code is now at delta -1
+    editor.skip(9);
+    const raw = Array.from(runChunks(core, chunks, 'verify'));
+    expect(raw).toEqual([0, 0, layout.resultReplayed, 0, layout.resultReplayed, 0, -1, 0, 0, layout.resultMalformed]);
+  });
+});
+
 describe('wiping', () => {
   it('after runChunks, no key byte, midstate or code is left in the core or the chunk', () => {
     const packer = new BatchPacker(layout, 100);
@@ -156,5 +207,6 @@ describe('wiping', () => {
     expect(views.keyPool.every((b) => b === 0)).toBe(true);
     expect(views.mid.every((w) => w === 0)).toBe(true);
     expect(views.code.subarray(0, 100).every((w) => w === 0)).toBe(true);
+    expect(views.floor.subarray(0, 100).every((w) => w === 0)).toBe(true);
   });
 });

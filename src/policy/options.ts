@@ -1,0 +1,67 @@
+// Policy options: failure limits, lockout, drift, and how long state is kept. Validated once.
+
+import { boolOption, intOption, optionsObject } from '../errors.js';
+import type { AttemptLimits } from '../store/types.js';
+
+/** Replay protection, failure limits and drift (SECURITY.md R6, R7, R9). */
+export interface PolicyOptions {
+  /** Consecutive failures that lock an account (1..100); default 10. */
+  maxFailures?: number;
+  /** How long a lock lasts, in ms (1,000..7 days); default 15 minutes. */
+  lockoutMs?: number;
+  /** How long a failure streak is remembered after its last failure, in ms (1,000..30 days); default 24 hours. */
+  failureMemoryMs?: number;
+  /**
+   * How long an attempt in flight is held when its process never finishes it (it crashed), in ms
+   * (1,000..600,000); default 60,000. Until then it counts toward the limit.
+   */
+  reservationMs?: number;
+  /**
+   * Largest difference between the clocks of the machines of a fleet (and of a request's
+   * `timestamp` from the time it is verified), in ms (0..1 day); default 5 minutes. It lengthens how
+   * long a used step is remembered, so that no machine accepts it again.
+   */
+  fleetSkewMs?: number;
+  /**
+   * Learn each account's drift from its successful matches and centre its window there:
+   * `true` (at most 2 steps), `{ maxSteps }` (1..10), or false (default).
+   */
+  drift?: boolean | { maxSteps?: number };
+  /** How long learned drift is kept after an account's last success, in ms (1 hour..365 days); default 30 days. */
+  driftMemoryMs?: number;
+}
+
+/** The policy in force. */
+export interface ResolvedPolicy {
+  readonly limits: AttemptLimits;
+  /** Largest learned drift in steps; 0 when learning is off. */
+  readonly driftMax: number;
+}
+
+const DAY = 86_400_000;
+
+/** Validates `opts` for a verifier with this period (seconds) and window (steps). */
+export function resolvePolicy(opts: unknown, period: number, past: number, future: number): ResolvedPolicy {
+  const o = optionsObject<PolicyOptions>('policy', opts);
+  let driftMax = 0;
+  if (typeof o.drift === 'object' && o.drift !== null && !Array.isArray(o.drift)) {
+    driftMax = intOption('policy.drift.maxSteps', o.drift.maxSteps, 1, 10, 2);
+  } else if (boolOption('policy.drift', o.drift, false)) {
+    driftMax = 2;
+  }
+  const fleetSkewMs = intOption('policy.fleetSkewMs', o.fleetSkewMs, 0, DAY, 300_000);
+  // A used step must be remembered while any machine could still find it in a window: the
+  // window's width, shifted by drift at most, plus the fleet's clock differences.
+  const replayMs = (past + future + 2 * driftMax + 2) * period * 1000 + fleetSkewMs;
+  return Object.freeze({
+    driftMax,
+    limits: Object.freeze({
+      maxFailures: intOption('policy.maxFailures', o.maxFailures, 1, 100, 10),
+      lockoutMs: intOption('policy.lockoutMs', o.lockoutMs, 1000, 7 * DAY, 900_000),
+      failureMemoryMs: intOption('policy.failureMemoryMs', o.failureMemoryMs, 1000, 30 * DAY, DAY),
+      reservationMs: intOption('policy.reservationMs', o.reservationMs, 1000, 600_000, 60_000),
+      replayMs,
+      driftMemoryMs: intOption('policy.driftMemoryMs', o.driftMemoryMs, 3_600_000, 365 * DAY, 30 * DAY),
+    }),
+  });
+}

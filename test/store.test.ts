@@ -1,0 +1,229 @@
+// The store contract, on MemoryStore and RedisStore alike: check-and-mark, count-and-lock,
+// reservations that stop parallel guesses overshooting the limit, expiry, and (Redis) a TTL on
+// every key. Time-dependent cases run on MemoryStore's injectable clock; on Redis (server
+// time) they use short real durations and wait for them.
+
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../src/store/memory.js';
+import { RedisStore } from '../src/store/redis.js';
+import {
+  type AttemptLimits, type Store, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_FAILED, DONE_LOCKED, DONE_RELEASED,
+  DONE_REPLAYED, OP_FAILURE, OP_RELEASE, OP_SUCCESS,
+} from '../src/store/types.js';
+import { REDIS_URL, haveRedis, testPrefix } from './helpers/redis.js';
+
+const LIMITS: AttemptLimits = {
+  maxFailures: 3, lockoutMs: 60_000, failureMemoryMs: 60_000, reservationMs: 60_000, replayMs: 120_000,
+  driftMemoryMs: 3_600_000,
+};
+
+type Op = { op: number; step?: number; drift?: number };
+
+async function finish(store: Store, accounts: string[], ops: Op[], limits = LIMITS): Promise<number[]> {
+  return Array.from(await store.finish(accounts, {
+    op: Uint8Array.from(ops.map((o) => o.op)),
+    step: Float64Array.from(ops.map((o) => o.step ?? 0)),
+    drift: Float64Array.from(ops.map((o) => o.drift ?? Number.NaN)),
+  }, limits));
+}
+
+/** One attempt: begin, then finish with `op` if it may go; the begin state otherwise. */
+async function attempt(store: Store, account: string, op: Op, limits = LIMITS): Promise<string> {
+  const b = await store.begin([account], limits);
+  if (b.state[0] !== BEGIN_GO) return b.state[0] === BEGIN_LOCKED ? 'locked' : 'error';
+  const [done] = await finish(store, [account], [op], limits);
+  return ['committed', 'replayed', 'failed', 'locked-now', 'released'][done!]!;
+}
+
+const redisOk = await haveRedis('RedisStore contract');
+let counter = 0;
+const fresh = (): string => `user-${process.pid}-${++counter}@example.com`;
+
+interface Subject {
+  name: string;
+  make(): Store;
+}
+
+const subjects: Subject[] = [{ name: 'MemoryStore', make: () => new MemoryStore() }];
+const prefix = testPrefix();
+if (redisOk) subjects.push({ name: 'RedisStore', make: () => new RedisStore({ url: REDIS_URL, prefix }) });
+
+afterAll(async () => {
+  if (!redisOk) return;
+  const redis = new Redis(REDIS_URL);
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+});
+
+describe.each(subjects)('$name', ({ make }) => {
+  let store: Store;
+  beforeAll(() => {
+    store = make();
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it('a new credential may go, with no mark and no drift', async () => {
+    const b = await store.begin([fresh(), fresh()], LIMITS);
+    expect(Array.from(b.state)).toEqual([BEGIN_GO, BEGIN_GO]);
+    expect(Array.from(b.lastStep)).toEqual([-1, -1]);
+    expect(Array.from(b.drift)).toEqual([0, 0]);
+  });
+
+  it('check-and-mark: a step is accepted once; an older step after a newer one is refused', async () => {
+    const a = fresh();
+    expect(await attempt(store, a, { op: OP_SUCCESS, step: 100 })).toBe('committed');
+    expect(await attempt(store, a, { op: OP_SUCCESS, step: 100 })).toBe('replayed');
+    expect(await attempt(store, a, { op: OP_SUCCESS, step: 99 })).toBe('replayed');
+    expect(await attempt(store, a, { op: OP_SUCCESS, step: 101 })).toBe('committed');
+    const b = await store.begin([a], LIMITS);
+    expect(b.lastStep[0]).toBe(101);
+    await finish(store, [a], [{ op: OP_RELEASE }]);
+  });
+
+  it('keeps steps beyond 2^32 exactly', async () => {
+    const a = fresh();
+    const step = 2 ** 52 + 7;
+    expect(await attempt(store, a, { op: OP_SUCCESS, step })).toBe('committed');
+    const b = await store.begin([a], LIMITS);
+    expect(b.lastStep[0]).toBe(step);
+    expect(Array.from(await finish(store, [a], [{ op: OP_SUCCESS, step: step - 1 }]))).toEqual([DONE_REPLAYED]);
+  });
+
+  it('count-and-lock: the limit-th consecutive failure locks; a locked credential may not go', async () => {
+    const a = fresh();
+    expect(await attempt(store, a, { op: OP_FAILURE })).toBe('failed');
+    expect(await attempt(store, a, { op: OP_FAILURE })).toBe('failed');
+    expect(await attempt(store, a, { op: OP_FAILURE })).toBe('locked-now');
+    const b = await store.begin([a], LIMITS);
+    expect(b.state[0]).toBe(BEGIN_LOCKED);
+    expect(b.retryAfterMs[0]).toBeGreaterThan(50_000);
+    expect(b.retryAfterMs[0]).toBeLessThanOrEqual(60_000);
+  });
+
+  it('a success resets the failure count', async () => {
+    const a = fresh();
+    expect(await attempt(store, a, { op: OP_FAILURE })).toBe('failed');
+    expect(await attempt(store, a, { op: OP_FAILURE })).toBe('failed');
+    expect(await attempt(store, a, { op: OP_SUCCESS, step: 5 })).toBe('committed');
+    expect(await attempt(store, a, { op: OP_FAILURE })).toBe('failed');
+    expect(await attempt(store, a, { op: OP_FAILURE })).toBe('failed');
+    expect(await attempt(store, a, { op: OP_FAILURE })).toBe('locked-now');
+  });
+
+  it('reservations: attempts in flight count toward the limit, so parallel guesses cannot overshoot it', async () => {
+    const a = fresh();
+    const begins = await Promise.all(Array.from({ length: 20 }, () => store.begin([a], LIMITS)));
+    const going = begins.filter((b) => b.state[0] === BEGIN_GO).length;
+    expect(going).toBe(LIMITS.maxFailures);
+    // Releasing one (a replayed code, an error) lets one more go; failing them all locks.
+    expect(await finish(store, [a], [{ op: OP_RELEASE }])).toEqual([DONE_RELEASED]);
+    expect((await store.begin([a], LIMITS)).state[0]).toBe(BEGIN_GO);
+    const outcomes = await Promise.all(Array.from({ length: 3 }, () => finish(store, [a], [{ op: OP_FAILURE }])));
+    expect(outcomes.flat().sort()).toEqual([DONE_FAILED, DONE_FAILED, DONE_LOCKED]);
+    expect((await store.begin([a], LIMITS)).state[0]).toBe(BEGIN_LOCKED);
+  });
+
+  it('learned drift is stored with a success and returned by begin', async () => {
+    const a = fresh();
+    await store.begin([a], LIMITS);
+    expect(await finish(store, [a], [{ op: OP_SUCCESS, step: 10, drift: -2 }])).toEqual([DONE_COMMITTED]);
+    const b = await store.begin([a], LIMITS);
+    expect(b.drift[0]).toBe(-2);
+    expect(await finish(store, [a], [{ op: OP_SUCCESS, step: 11 }])).toEqual([DONE_COMMITTED]);
+    expect((await store.begin([a], LIMITS)).drift[0]).toBe(-2); // NaN keeps it
+  });
+
+  it('answers a batch of many credentials in order, in one call', async () => {
+    const accounts = Array.from({ length: 1234 }, fresh);
+    const b = await store.begin(accounts, LIMITS);
+    expect(b.state.every((s) => s === BEGIN_GO)).toBe(true);
+    const ops: Op[] = accounts.map((_, i) => (i % 3 === 0 ? { op: OP_SUCCESS, step: i } : i % 3 === 1 ? { op: OP_FAILURE } : { op: OP_RELEASE }));
+    const done = await finish(store, accounts, ops);
+    expect(done).toEqual(ops.map((o) => (o.op === OP_SUCCESS ? DONE_COMMITTED : o.op === OP_FAILURE ? DONE_FAILED : DONE_RELEASED)));
+    const again = await store.begin(accounts, LIMITS);
+    expect(Array.from(again.lastStep)).toEqual(accounts.map((_, i) => (i % 3 === 0 ? i : -1)));
+    await finish(store, accounts, accounts.map(() => ({ op: OP_RELEASE })));
+  });
+
+  it('lockout and reservations expire', async () => {
+    const short: AttemptLimits = { ...LIMITS, maxFailures: 1, lockoutMs: 300, reservationMs: 300 };
+    const a = fresh();
+    expect(await attempt(store, a, { op: OP_FAILURE }, short)).toBe('locked-now');
+    expect((await store.begin([a], short)).state[0]).toBe(BEGIN_LOCKED);
+    const b = fresh();
+    expect((await store.begin([b], short)).state[0]).toBe(BEGIN_GO); // reserved, never finished
+    expect((await store.begin([b], short)).state[0]).toBe(BEGIN_LOCKED);
+    await expect.poll(async () => (await store.begin([a], short)).state[0], { timeout: 3000, interval: 100 }).toBe(BEGIN_GO);
+    await expect.poll(async () => (await store.begin([b], short)).state[0], { timeout: 3000, interval: 100 }).toBe(BEGIN_GO);
+  });
+
+  it('health() resolves while the store works', async () => {
+    await expect(store.health()).resolves.toBeUndefined();
+  });
+});
+
+describe.skipIf(!redisOk)('RedisStore keys', () => {
+  it('every key it writes has a TTL, and all of one credential is one hash-tagged key', async () => {
+    const own = testPrefix();
+    const store = new RedisStore({ url: REDIS_URL, prefix: own });
+    const redis = new Redis(REDIS_URL);
+    try {
+      const accounts = ['a@example.com', 'b:{x}', 'ünïcødé', 'c'];
+      await store.begin(accounts, LIMITS);
+      await finish(store, accounts, [{ op: OP_SUCCESS, step: 1, drift: 1 }, { op: OP_FAILURE }, { op: OP_RELEASE }, { op: OP_FAILURE }]);
+      await store.begin(['d'], LIMITS); // reserved only
+      await store.health();
+      const keys = await redis.keys(`${own}*`);
+      expect(keys.sort()).toEqual([
+        `${own}{cred:a@example.com}`, `${own}{cred:b:{x}}`, `${own}{cred:c}`, `${own}{cred:d}`, `${own}{cred:ünïcødé}`,
+        `${own}{health}`,
+      ].sort());
+      for (const key of keys) expect(await redis.pttl(key), key).toBeGreaterThan(0);
+    } finally {
+      const keys = await redis.keys(`${own}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
+      await store.close();
+    }
+  });
+
+  it('a call to an unreachable Redis rejects with ERR_STORE_UNAVAILABLE, quickly', async () => {
+    const store = new RedisStore({ url: 'redis://127.0.0.1:1', commandTimeoutMs: 200 });
+    const started = Date.now();
+    await expect(store.begin(['a'], LIMITS)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    await expect(store.health()).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    expect(Date.now() - started).toBeLessThan(3000);
+    await store.close();
+  });
+});
+
+describe('MemoryStore bounds', () => {
+  it('holds at most maxCredentials live credentials; new ones fail closed; expired ones make room', async () => {
+    let now = 1_000_000;
+    const store = new MemoryStore({ maxCredentials: 3, now: () => now });
+    const b = await store.begin(['a', 'b', 'c', 'd'], LIMITS);
+    expect(Array.from(b.state)).toEqual([BEGIN_GO, BEGIN_GO, BEGIN_GO, 2 /* BEGIN_ERROR */]);
+    now += LIMITS.reservationMs + 1; // the reservations lapse: nothing left to keep
+    expect((await store.begin(['d'], LIMITS)).state[0]).toBe(BEGIN_GO);
+    expect(store.size).toBe(1);
+    await store.close();
+    await expect(store.begin(['a'], LIMITS)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+  });
+
+  it('forgets a failure streak after failureMemoryMs, and a mark after replayMs', async () => {
+    let now = 5_000_000;
+    const store = new MemoryStore({ now: () => now });
+    expect(await attempt(store, 'x', { op: OP_FAILURE })).toBe('failed');
+    expect(await attempt(store, 'x', { op: OP_FAILURE })).toBe('failed');
+    now += LIMITS.failureMemoryMs + 1;
+    expect(await attempt(store, 'x', { op: OP_FAILURE })).toBe('failed'); // a new streak of 1
+    expect(await attempt(store, 'y', { op: OP_SUCCESS, step: 7 })).toBe('committed');
+    now += LIMITS.replayMs + 1;
+    expect((await store.begin(['y'], LIMITS)).lastStep[0]).toBe(-1);
+    await store.close();
+  });
+});
