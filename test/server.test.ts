@@ -18,15 +18,17 @@ const OLD = totp.generate(KEY_B32, { timestamp: NOW - 30_000 });
 // A code that is valid at no step near NOW (checked below), and a second secret.
 const WRONG = String((Number(CODE) + 500_000) % 1_000_000).padStart(6, '0');
 const SECRET2 = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+// Each item a new account unless told: the server keeps replay marks and failure counts.
+let accounts = 0;
 const item = (code: string, extra: Record<string, unknown> = {}): Record<string, unknown> =>
-  ({ account: 'alice@example.com', secret: KEY_B32, code, timestamp: NOW, ...extra });
+  ({ account: `user${++accounts}@example.com`, secret: KEY_B32, code, timestamp: NOW, ...extra });
 
 let server: RunningServer;
 let logs: LogCapture;
 let url: string;
 
 beforeAll(async () => {
-  ({ server, logs } = await inProcess({ maxBatch: 50, bodyLimit: 16_384 }));
+  ({ server, logs } = await inProcess({ maxBatch: 50, bodyLimit: 16_384, policy: { maxFailures: 3 } }));
   url = server.url;
 });
 afterAll(async () => {
@@ -126,6 +128,37 @@ describe('POST /v1/verify', () => {
   });
 });
 
+describe('replay protection and lockout (in-memory store)', () => {
+  it("accepts a code once per account: the second use is 'replayed', also inside one batch", async () => {
+    const first = await post(url, item(CODE, { account: 'replay@example.com' }));
+    expect(first.json.status).toBe('valid');
+    expect((await post(url, item(CODE, { account: 'replay@example.com' }))).json).toEqual({ status: 'replayed' });
+    // An older code after a newer one is refused too (high-water mark).
+    expect((await post(url, item(OLD, { account: 'replay@example.com' }))).json.status).toBe('replayed');
+    const batch = await post(url, { items: [item(CODE, { account: 'twice@example.com' }), item(CODE, { account: 'twice@example.com' })] });
+    expect(batch.json.results.map((r: { status: string }) => r.status)).toEqual(['valid', 'replayed']);
+  });
+
+  it("locks an account after maxFailures wrong codes, without evaluating its code", async () => {
+    const wrong = { items: Array.from({ length: 3 }, () => item(WRONG, { account: 'guess@example.com' })) };
+    expect((await post(url, wrong)).json.results.map((r: { status: string }) => r.status)).toEqual(['invalid', 'invalid', 'invalid']);
+    const locked = await post(url, item(CODE, { account: 'guess@example.com' }));
+    expect(locked.json.status).toBe('locked');
+    expect(locked.json.retryAfterMs).toBeGreaterThan(0);
+    const metrics = await (await fetch(url + '/metrics', { headers: authed() })).text();
+    expect(metrics).toMatch(/^totp_fleet_verifications_total\{status="locked"\} [1-9]/m);
+    expect(metrics).toMatch(/^totp_fleet_lockouts_total [1-9]/m);
+  });
+
+  it('/v1/clock reports the clock-health summary', async () => {
+    const r = await fetch(url + '/v1/clock', { headers: authed() });
+    expect(r.status).toBe(200);
+    const clock = await r.json() as Record<string, unknown>;
+    expect(clock).toMatchObject({ status: 'insufficient-data', samples: expect.any(Number), offsetSeconds: expect.any(Number) });
+    expect(typeof clock.message).toBe('string');
+  });
+});
+
 describe('health and metrics', () => {
   it('/healthz runs the engine self-test and the store probe; /readyz is green', async () => {
     const h = await fetch(url + '/healthz');
@@ -154,7 +187,7 @@ describe('health and metrics', () => {
       'totp_fleet_process_cpu_seconds_total',
     ]) expect(text).toContain(name);
     expect(text).not.toContain(KEY_B32);
-    expect(text).not.toContain('alice');
+    expect(text).not.toContain('@example.com');
   });
 });
 
@@ -165,7 +198,8 @@ describe('engine failures (a stand-in engine, fastify.inject)', () => {
     const state = { storeUp: true, overloaded: false };
     const real = { stats: () => ({ keyCache: { size: 0, capacity: 0, hits: 0, misses: 0, evictions: 0 }, keyHandles: 0,
       pool: { threads: 0, inFlight: 0, chunksInline: 0, chunksPooled: 0, chunksRetried: 0, chunksFailed: 0, workerFailures: 0 },
-      batcher: { queued: 0, running: 0, batches: 0 } }) };
+      batcher: { queued: 0, running: 0, batches: 0 },
+      policy: { valid: 0, invalid: 0, replayed: 0, locked: 0, storeErrors: 0, lockouts: 0 } }) };
     const verifier = {
       ...real,
       verifyBatch: async (items: unknown[]) => {
@@ -177,7 +211,7 @@ describe('engine failures (a stand-in engine, fastify.inject)', () => {
       verifier: verifier as unknown as Engine['verifier'],
       storeName: 'fake',
       storeHealth: async () => { if (!state.storeUp) throw new TotpFleetError('ERR_CLOSED', 'down'); },
-      clock: () => ({ status: 'server-behind', offsetSeconds: 42, stderrSeconds: 3, samples: 120, message: 'the server clock is behind' }),
+      clock: () => ({ status: 'server-behind', offsetSeconds: 42, stderrSeconds: 3, samples: 120, thresholdSeconds: 10, message: 'the server clock is behind' }),
       close: async () => {},
     };
     return { engine, state };

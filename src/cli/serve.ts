@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { PolicyOptions } from '../policy/options.js';
 import { DEFAULT_PORT, type LogLevel, type ServerOptions } from '../server/options.js';
 import { startServer } from '../server/server.js';
 import { intArg, TOTP_OPTION_HELP, TOTP_OPTION_SPECS, totpOptions, UsageError } from './options.js';
@@ -37,6 +38,12 @@ Network:
 Engine:
   --redis URL                share replay marks and failure counts through Redis (a fleet);
                              default: in-memory store (one process)
+  --redis-prefix P           prefix of every Redis key (default totp-fleet:)
+  --max-failures N           consecutive wrong codes that lock an account (default 10, at most 100)
+  --lockout-ms MS            how long a lock lasts (default 900000: 15 minutes)
+  --fleet-skew-ms MS         largest clock difference between the fleet's machines (default 300000)
+  --drift                    learn each account's drift (at most 2 steps) from its accepted codes
+  --audit-log                log one line per verified item (account and outcome, never the code)
 ${TOTP_OPTION_HELP}
   --window N                 steps accepted each way (default 1, at most 10)
   --past N, --future N       steps accepted before / after the current one
@@ -56,6 +63,12 @@ const SPECS = {
   'generate-token': { type: 'boolean' },
   'insecure-no-auth': { type: 'boolean' },
   redis: { type: 'string' },
+  'redis-prefix': { type: 'string' },
+  'max-failures': { type: 'string' },
+  'lockout-ms': { type: 'string' },
+  'fleet-skew-ms': { type: 'string' },
+  drift: { type: 'boolean' },
+  'audit-log': { type: 'boolean' },
   'max-batch': { type: 'string' },
   'body-limit': { type: 'string' },
   'request-timeout': { type: 'string' },
@@ -75,13 +88,14 @@ export function envName(flag: string): string {
   return 'TOTP_FLEET_' + flag.toUpperCase().replace(/-/g, '_');
 }
 
-/** Fills flags not given from the environment; booleans accept 1/true/yes and 0/false/no. */
-function withEnvironment(values: Values, env: NodeJS.ProcessEnv): Values {
+/** Fills flags not given from the environment (noting which in `fromEnv`); booleans accept 1/true/yes and 0/false/no. */
+function withEnvironment(values: Values, env: NodeJS.ProcessEnv, fromEnv: Set<string>): Values {
   const out: Values = { ...values };
   for (const [flag, spec] of Object.entries(SPECS)) {
     if (flag === 'help' || out[flag] !== undefined) continue;
     const raw = env[envName(flag)];
     if (raw === undefined || raw === '') continue;
+    fromEnv.add(flag);
     if (spec.type === 'boolean') {
       if (/^(1|true|yes)$/i.test(raw)) out[flag] = true;
       else if (/^(0|false|no)$/i.test(raw)) out[flag] = false;
@@ -131,6 +145,9 @@ const FLAG_OF: Record<string, string> = {
   requestTimeoutMs: '--request-timeout', drainTimeoutMs: '--drain-timeout', maxConnections: '--max-connections',
   logLevel: '--log-level', redisUrl: '--redis', insecureNoAuth: '--insecure-no-auth', threads: '--threads',
   tokens: 'the token', 'window.past': '--past', 'window.future': '--future', window: '--window',
+  redisPrefix: '--redis-prefix', 'policy.maxFailures': '--max-failures', 'policy.lockoutMs': '--lockout-ms',
+  'policy.fleetSkewMs': '--fleet-skew-ms', digits: '--digits', period: '--period', t0: '--t0',
+  minSecretBytes: '--min-secret-bytes',
 };
 
 /** Server options from flags and the environment; UsageError naming the flag or variable. */
@@ -138,9 +155,18 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
   const { values: flags, positionals } = parseArgs({ args: argv, allowPositionals: true, options: SPECS });
   if (flags.help) return 'help';
   if (positionals.length > 0) throw new UsageError('serve takes no arguments');
-  const values = withEnvironment(flags, env);
+  const fromEnv = new Set<string>();
+  const values = withEnvironment(flags, env, fromEnv);
   const str = (flag: string): string | undefined => values[flag] as string | undefined;
-  const int = (flag: string): number | undefined => intArg(flag, str(flag));
+  const int = (flag: string): number | undefined => {
+    try {
+      return intArg(flag, str(flag));
+    } catch (error) {
+      // Name the variable the value came from, not a flag the user never typed.
+      if (fromEnv.has(flag)) throw new UsageError((error as Error).message.replace(`--${flag}`, envName(flag)));
+      throw error;
+    }
+  };
 
   const verifier = totpOptions(values);
   const window = int('window');
@@ -163,7 +189,16 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
   const tlsCert = str('tls-cert');
   if ((tlsKey === undefined) !== (tlsCert === undefined)) throw new UsageError('--tls-key and --tls-cert go together');
 
-  const opts: ServerOptions = { verifier, tokens };
+  const policy: PolicyOptions = {};
+  const maxFailures = int('max-failures');
+  if (maxFailures !== undefined) policy.maxFailures = maxFailures;
+  const lockoutMs = int('lockout-ms');
+  if (lockoutMs !== undefined) policy.lockoutMs = lockoutMs;
+  const fleetSkewMs = int('fleet-skew-ms');
+  if (fleetSkewMs !== undefined) policy.fleetSkewMs = fleetSkewMs;
+  if (values.drift === true) policy.drift = true;
+
+  const opts: ServerOptions = { verifier, tokens, policy };
   const set = <K extends keyof ServerOptions>(key: K, value: ServerOptions[K] | undefined): void => {
     if (value !== undefined) opts[key] = value;
   };
@@ -171,6 +206,8 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
   set('port', int('port'));
   set('insecureNoAuth', values['insecure-no-auth'] as boolean | undefined);
   set('redisUrl', str('redis'));
+  set('redisPrefix', str('redis-prefix'));
+  set('auditLog', values['audit-log'] as boolean | undefined);
   set('maxBatch', int('max-batch'));
   set('bodyLimit', int('body-limit'));
   set('requestTimeoutMs', int('request-timeout'));

@@ -4,10 +4,12 @@
 // Routes: POST /v1/verify (one item or a batch), GET /v1/clock, GET /metrics (these three need
 // a bearer token), GET /healthz and GET /readyz (open: load balancers and orchestrators probe them).
 
+import diagnostics_channel from 'node:diagnostics_channel';
 import { STATUS_CODES } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { TotpFleetError } from '../errors.js';
+import { AUDIT_CHANNEL, type AuditEvent } from '../policy/audit.js';
 import type { VerifyRequest, VerifyResult } from '../verifier.js';
 import { TokenSet } from './auth.js';
 import { type Engine, engineSelfTest } from './engine.js';
@@ -33,6 +35,8 @@ export interface Service {
   ready(): boolean;
   /** From now on: /readyz red, responses carry `Connection: close`. */
   startDraining(): void;
+  /** Probes the store until it answers or `ms` have passed; resolves whether it answered. */
+  waitForStore(ms: number): Promise<boolean>;
   /** Probes the store every `healthIntervalMs` (readiness) until stopped. */
   startProbes(): void;
   stopProbes(): void;
@@ -169,7 +173,7 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
       if (error.code === 'ERR_CLOSED') {
         return reply.code(503).send(errorBody(503, 'closing', 'the server is shutting down'));
       }
-      if ((error.code as string) === 'ERR_STORE_UNAVAILABLE') {
+      if (error.code === 'ERR_STORE_UNAVAILABLE') {
         return reply.code(503).send(errorBody(503, 'store-unavailable', 'the store is unavailable; retry shortly'));
       }
     }
@@ -212,7 +216,7 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     let storeErrors = 0;
     for (const r of results) {
       tally.set(r.status, (tally.get(r.status) ?? 0) + 1);
-      if (r.status === 'error' && (r.reason as string) === 'store') storeErrors++;
+      if (r.status === 'error' && r.reason === 'store') storeErrors++;
     }
     for (const [status, n] of tally) metrics.verifications.inc({ status }, n);
     if (storeErrors > 0) {
@@ -272,6 +276,21 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     return reply.code(status === 'ready' ? 200 : 503).send({ status });
   });
 
+  if (opts.auditLog) {
+    // One line per stateful item: who, what outcome, which step offset. The audit event carries
+    // no code and no secret (policy/audit.ts); the verifier publishes it after deciding.
+    const audit = logger.child({ audit: true });
+    const onAudit = (message: unknown): void => {
+      const e = message as AuditEvent;
+      audit.info({ type: e.type, account: e.account, delta: e.delta, reason: e.reason, lockedNow: e.lockedNow, retryAfterMs: e.retryAfterMs }, 'audit');
+    };
+    diagnostics_channel.subscribe(AUDIT_CHANNEL, onAudit);
+    app.addHook('onClose', (_instance, done) => {
+      diagnostics_channel.unsubscribe(AUDIT_CHANNEL, onAudit);
+      done();
+    });
+  }
+
   return {
     app,
     engine,
@@ -279,6 +298,14 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     logger,
     ready: () => !draining && storeUp,
     startDraining: () => { draining = true; },
+    waitForStore: async (ms) => {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        if (await probeStore()) return true;
+        if (Date.now() >= deadline) return false;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
     startProbes: () => {
       if (probeTimer !== undefined) return;
       probeTimer = setInterval(() => { void probeStore(); }, opts.healthIntervalMs);

@@ -1,32 +1,36 @@
-// The verification engine behind the server: the verifier and the store it keeps state in.
-// Health: the engine self-test (one RFC 6238 vector through the core) and a store probe.
-//
-// STORE-PENDING: the policy layer (issue 5: MemoryStore / RedisStore, replay and lockout) is
-// not on main yet. Until it lands, the engine is the stateless TotpVerifier, `redisUrl` is
-// refused, and the store probe always succeeds. After the merge: the verifier is created with
-// the store, `storeHealth` runs the store's health script, `clock` reads clockHealth().
+// The verification engine behind the server: the verifier and the store it keeps state in
+// (MemoryStore for one process, RedisStore for a fleet). Health: the engine self-test (one
+// RFC 6238 vector through the core) and the store's health script.
 
 import { TotpFleetError } from '../errors.js';
+import type { ClockHealth } from '../policy/clock.js';
+import type { PolicyOptions } from '../policy/options.js';
+import { MemoryStore } from '../store/memory.js';
+import { RedisStore } from '../store/redis.js';
+import type { Store } from '../store/types.js';
 import { generate } from '../totp.js';
 import { TotpVerifier, type VerifierOptions } from '../verifier.js';
 
-export interface ClockHealth {
-  status: 'ok' | 'insufficient-data' | 'server-ahead' | 'server-behind';
-  offsetSeconds: number;
-  stderrSeconds: number;
-  samples: number;
-  message: string;
-}
+export type { ClockHealth };
 
 export interface Engine {
   readonly verifier: TotpVerifier;
-  /** Human description for the start-up line ("in-memory store", "Redis at host:port"). */
+  /** For the start-up line: "in-memory store", "Redis at host:port" (never a password). */
   readonly storeName: string;
-  /** Resolves when the store answers a script; rejects (ERR_STORE_UNAVAILABLE) when it does not. */
+  /** Resolves when the store runs a script; rejects (ERR_STORE_UNAVAILABLE) when it cannot. */
   storeHealth(): Promise<void>;
-  /** The fleet clock-health summary, or undefined where the verifier keeps none. */
+  /** The fleet clock-health summary. */
   clock(): ClockHealth | undefined;
+  /** Closes the verifier (answers what is in flight, stops the pool), then the store. */
   close(): Promise<void>;
+}
+
+export interface EngineOptions {
+  redisUrl: string | undefined;
+  /** Key prefix in Redis; default 'totp-fleet:'. */
+  redisPrefix: string | undefined;
+  verifier: VerifierOptions;
+  policy: PolicyOptions | undefined;
 }
 
 // RFC 6238 Appendix B, SHA1, t = 59 s: the self-test computes it with the same core the
@@ -40,16 +44,39 @@ export function engineSelfTest(): void {
   if (code !== SELF_TEST_CODE) throw new TotpFleetError('ERR_CORE_FAILED', 'the core failed its self-test');
 }
 
-export async function createEngine(opts: { redisUrl: string | undefined; verifier: VerifierOptions }): Promise<Engine> {
-  if (opts.redisUrl !== undefined) {
-    throw new RangeError('"redisUrl": the Redis store is not available in this build yet');
+/** Where a Redis URL points, without user name or password. */
+export function redisWhere(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol.replace(/:$/, '')}://${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+  } catch {
+    return 'an unparseable URL';
   }
-  const verifier = await TotpVerifier.create(opts.verifier);
+}
+
+export async function createEngine(opts: EngineOptions): Promise<Engine> {
+  const store: Store = opts.redisUrl === undefined
+    ? new MemoryStore()
+    : new RedisStore({ url: opts.redisUrl, ...(opts.redisPrefix === undefined ? {} : { prefix: opts.redisPrefix }) });
+  let verifier: TotpVerifier;
+  try {
+    verifier = await TotpVerifier.create({ ...opts.verifier, store, ...(opts.policy === undefined ? {} : { policy: opts.policy }) });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
   return {
     verifier,
-    storeName: 'no store (stateless verifier)',
-    storeHealth: async () => {},
-    clock: () => undefined,
-    close: () => verifier.close(),
+    storeName: opts.redisUrl === undefined ? 'in-memory store' : `Redis at ${redisWhere(opts.redisUrl)}`,
+    storeHealth: () => store.health(),
+    clock: () => verifier.clockHealth(),
+    close: () => closing ??= (async () => {
+      try {
+        await verifier.close();
+      } finally {
+        await store.close();
+      }
+    })(),
   };
 }

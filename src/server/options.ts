@@ -3,6 +3,7 @@
 
 import type { DestinationStream } from 'pino';
 import { boolOption, intOption, optionsObject } from '../errors.js';
+import type { PolicyOptions } from '../policy/options.js';
 import type { VerifierOptions } from '../verifier.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -39,8 +40,14 @@ export interface ServerOptions {
   logStream?: DestinationStream;
   /** Redis URL for a fleet (replay marks and failure counts shared); default: in-memory store. */
   redisUrl?: string;
-  /** Options of the verifier (digits, period, window, threads, ...). */
-  verifier?: VerifierOptions;
+  /** Prefix of every Redis key; default 'totp-fleet:'. Servers that share state use the same one. */
+  redisPrefix?: string;
+  /** Log one line per verified item (account, outcome; never the code) from the audit channel. Default false. */
+  auditLog?: boolean;
+  /** Options of the verifier (digits, period, window, threads, ...). Its store is set by `redisUrl`. */
+  verifier?: Omit<VerifierOptions, 'store' | 'policy'>;
+  /** Failure limits, lockout, drift (validated by the verifier). */
+  policy?: PolicyOptions;
 }
 
 export interface ResolvedServerOptions {
@@ -59,7 +66,10 @@ export interface ResolvedServerOptions {
   readonly logLevel: LogLevel;
   readonly logStream: DestinationStream | undefined;
   readonly redisUrl: string | undefined;
+  readonly redisPrefix: string | undefined;
+  readonly auditLog: boolean;
   readonly verifier: VerifierOptions;
+  readonly policy: PolicyOptions | undefined;
 }
 
 export const DEFAULT_PORT = 8740;
@@ -101,6 +111,14 @@ function resolveTls(value: unknown): ResolvedServerOptions['tls'] {
   return { key: tls.key as string | Buffer, cert: tls.cert as string | Buffer };
 }
 
+function resolveVerifier(value: unknown): VerifierOptions {
+  const v = optionsObject<VerifierOptions>('verifier', value);
+  // The server decides the store (redisUrl) and the policy (policy): one place for each.
+  if (v.store !== undefined) throw new TypeError('"verifier.store" is set by "redisUrl", not here');
+  if (v.policy !== undefined) throw new TypeError('"verifier.policy" goes in "policy"');
+  return v;
+}
+
 /** Validates every option once; throws TypeError / RangeError naming the option. */
 export function resolveServerOptions(input: unknown): ResolvedServerOptions {
   const o = optionsObject<ServerOptions>('opts', input);
@@ -137,6 +155,9 @@ export function resolveServerOptions(input: unknown): ResolvedServerOptions {
     logLevel,
     logStream: o.logStream,
     redisUrl,
-    verifier: optionsObject<VerifierOptions>('verifier', o.verifier),
+    redisPrefix: o.redisPrefix === undefined ? undefined : stringOption('redisPrefix', o.redisPrefix, ''),
+    auditLog: boolOption('auditLog', o.auditLog, false),
+    verifier: resolveVerifier(o.verifier),
+    policy: o.policy === undefined ? undefined : optionsObject<PolicyOptions>('policy', o.policy),
   });
 }

@@ -30,10 +30,15 @@ function verifierOptions(opts: ResolvedServerOptions): ResolvedServerOptions['ve
 /** Validates the options, starts the engine and listens. */
 export async function startServer(input: ServerOptions): Promise<RunningServer> {
   const opts = resolveServerOptions(input);
-  const engine = await createEngine({ redisUrl: opts.redisUrl, verifier: verifierOptions(opts) });
+  const engine = await createEngine({
+    redisUrl: opts.redisUrl, redisPrefix: opts.redisPrefix, verifier: verifierOptions(opts), policy: opts.policy,
+  });
   let service: Service;
   try {
     service = buildService(opts, engine);
+    // A store that is down at start is not fatal (the server recovers by itself), but give a
+    // Redis connection a moment to open so that the first requests do not fail for nothing.
+    await service.waitForStore(Math.min(2000, opts.healthIntervalMs * 2));
     await service.app.listen({ host: opts.host, port: opts.port });
   } catch (error) {
     await engine.close();
