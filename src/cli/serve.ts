@@ -34,10 +34,12 @@ Network:
   --request-timeout MS       time to send a whole request (default 10000)
   --max-connections N        open connections at most (default 10000)
   --drain-timeout MS         on SIGTERM, wait this long for requests in flight (default 10000)
+  --health-interval MS       probe the store this often for /readyz (default 2000)
 
 Engine:
-  --redis URL                share replay marks and failure counts through Redis (a fleet);
-                             default: in-memory store (one process)
+  --redis-url URL            share replay marks and failure counts through Redis (a fleet);
+                             default: in-memory store (one process). Prefer the variable
+                             TOTP_FLEET_REDIS_URL when the URL holds a password
   --redis-prefix P           prefix of every Redis key (default totp-fleet:)
   --max-failures N           consecutive wrong codes that lock an account (default 10, at most 100)
   --lockout-ms MS            how long a lock lasts (default 900000: 15 minutes)
@@ -62,7 +64,7 @@ const SPECS = {
   'token-file': { type: 'string' },
   'generate-token': { type: 'boolean' },
   'insecure-no-auth': { type: 'boolean' },
-  redis: { type: 'string' },
+  'redis-url': { type: 'string' },
   'redis-prefix': { type: 'string' },
   'max-failures': { type: 'string' },
   'lockout-ms': { type: 'string' },
@@ -74,6 +76,7 @@ const SPECS = {
   'request-timeout': { type: 'string' },
   'drain-timeout': { type: 'string' },
   'max-connections': { type: 'string' },
+  'health-interval': { type: 'string' },
   'tls-key': { type: 'string' },
   'tls-cert': { type: 'string' },
   'trust-proxy': { type: 'boolean' },
@@ -143,7 +146,8 @@ function readPem(flag: string, file: string): Buffer {
 const FLAG_OF: Record<string, string> = {
   port: '--port', host: '--host', maxBatch: '--max-batch', bodyLimit: '--body-limit',
   requestTimeoutMs: '--request-timeout', drainTimeoutMs: '--drain-timeout', maxConnections: '--max-connections',
-  logLevel: '--log-level', redisUrl: '--redis', insecureNoAuth: '--insecure-no-auth', threads: '--threads',
+  healthIntervalMs: '--health-interval',
+  logLevel: '--log-level', redisUrl: '--redis-url', insecureNoAuth: '--insecure-no-auth', threads: '--threads',
   tokens: 'the token', 'window.past': '--past', 'window.future': '--future', window: '--window',
   redisPrefix: '--redis-prefix', 'policy.maxFailures': '--max-failures', 'policy.lockoutMs': '--lockout-ms',
   'policy.fleetSkewMs': '--fleet-skew-ms', digits: '--digits', period: '--period', t0: '--t0',
@@ -205,7 +209,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
   set('host', str('host'));
   set('port', int('port'));
   set('insecureNoAuth', values['insecure-no-auth'] as boolean | undefined);
-  set('redisUrl', str('redis'));
+  set('redisUrl', str('redis-url'));
   set('redisPrefix', str('redis-prefix'));
   set('auditLog', values['audit-log'] as boolean | undefined);
   set('maxBatch', int('max-batch'));
@@ -213,6 +217,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
   set('requestTimeoutMs', int('request-timeout'));
   set('drainTimeoutMs', int('drain-timeout'));
   set('maxConnections', int('max-connections'));
+  set('healthIntervalMs', int('health-interval'));
   set('trustProxy', values['trust-proxy'] as boolean | undefined);
   set('logLevel', str('log-level') as LogLevel | undefined);
   if (tlsKey !== undefined && tlsCert !== undefined) opts.tls = { key: readPem('tls-key', tlsKey), cert: readPem('tls-cert', tlsCert) };
