@@ -41,6 +41,7 @@ Engine:
                              default: in-memory store (one process). Prefer the variable
                              TOTP_FLEET_REDIS_URL when the URL holds a password
   --redis-prefix P           prefix of every Redis key (default totp-fleet:)
+  --max-credentials N        without Redis: accounts kept in memory at most (default 1000000)
   --max-failures N           consecutive wrong codes that lock an account (default 10, at most 100)
   --lockout-ms MS            how long a lock lasts (default 900000: 15 minutes)
   --fleet-skew-ms MS         largest clock difference between the fleet's machines (default 300000)
@@ -66,6 +67,7 @@ const SPECS = {
   'insecure-no-auth': { type: 'boolean' },
   'redis-url': { type: 'string' },
   'redis-prefix': { type: 'string' },
+  'max-credentials': { type: 'string' },
   'max-failures': { type: 'string' },
   'lockout-ms': { type: 'string' },
   'fleet-skew-ms': { type: 'string' },
@@ -149,7 +151,7 @@ const FLAG_OF: Record<string, string> = {
   healthIntervalMs: '--health-interval',
   logLevel: '--log-level', redisUrl: '--redis-url', insecureNoAuth: '--insecure-no-auth', threads: '--threads',
   tokens: 'the token', 'window.past': '--past', 'window.future': '--future', window: '--window',
-  redisPrefix: '--redis-prefix', 'policy.maxFailures': '--max-failures', 'policy.lockoutMs': '--lockout-ms',
+  redisPrefix: '--redis-prefix', maxCredentials: '--max-credentials', 'policy.maxFailures': '--max-failures', 'policy.lockoutMs': '--lockout-ms',
   'policy.fleetSkewMs': '--fleet-skew-ms', digits: '--digits', period: '--period', t0: '--t0',
   minSecretBytes: '--min-secret-bytes',
 };
@@ -211,6 +213,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
   set('insecureNoAuth', values['insecure-no-auth'] as boolean | undefined);
   set('redisUrl', str('redis-url'));
   set('redisPrefix', str('redis-prefix'));
+  set('maxCredentials', int('max-credentials'));
   set('auditLog', values['audit-log'] as boolean | undefined);
   set('maxBatch', int('max-batch'));
   set('bodyLimit', int('body-limit'));

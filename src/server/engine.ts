@@ -29,6 +29,8 @@ export interface EngineOptions {
   redisUrl: string | undefined;
   /** Key prefix in Redis; default 'totp-fleet:'. */
   redisPrefix: string | undefined;
+  /** Credentials the in-memory store keeps at most (MemoryStore's default when undefined). */
+  maxCredentials: number | undefined;
   verifier: VerifierOptions;
   policy: PolicyOptions | undefined;
 }
@@ -56,7 +58,7 @@ export function redisWhere(url: string): string {
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const store: Store = opts.redisUrl === undefined
-    ? new MemoryStore()
+    ? new MemoryStore(opts.maxCredentials === undefined ? {} : { maxCredentials: opts.maxCredentials })
     : new RedisStore({ url: opts.redisUrl, ...(opts.redisPrefix === undefined ? {} : { prefix: opts.redisPrefix }) });
   let verifier: TotpVerifier;
   try {

@@ -42,6 +42,8 @@ export interface ServerOptions {
   redisUrl?: string;
   /** Prefix of every Redis key; default 'totp-fleet:'. Servers that share state use the same one. */
   redisPrefix?: string;
+  /** Without Redis: credentials the in-memory store keeps at most (default 1,000,000; when full of live state, new ones get 'error'). */
+  maxCredentials?: number;
   /** Log one line per verified item (account, outcome; never the code) from the audit channel. Default false. */
   auditLog?: boolean;
   /** Options of the verifier (digits, period, window, threads, ...). Its store is set by `redisUrl`. */
@@ -67,6 +69,7 @@ export interface ResolvedServerOptions {
   readonly logStream: DestinationStream | undefined;
   readonly redisUrl: string | undefined;
   readonly redisPrefix: string | undefined;
+  readonly maxCredentials: number | undefined;
   readonly auditLog: boolean;
   readonly verifier: VerifierOptions;
   readonly policy: PolicyOptions | undefined;
@@ -156,6 +159,7 @@ export function resolveServerOptions(input: unknown): ResolvedServerOptions {
     logStream: o.logStream,
     redisUrl,
     redisPrefix: o.redisPrefix === undefined ? undefined : stringOption('redisPrefix', o.redisPrefix, ''),
+    maxCredentials: o.maxCredentials === undefined ? undefined : intOption('maxCredentials', o.maxCredentials, 1, 100_000_000, 0),
     auditLog: boolOption('auditLog', o.auditLog, false),
     verifier: resolveVerifier(o.verifier),
     policy: o.policy === undefined ? undefined : optionsObject<PolicyOptions>('policy', o.policy),
