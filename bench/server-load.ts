@@ -1,7 +1,7 @@
 // Load test of `totp-fleet serve` over loopback with autocannon: single-item requests (as fast
 // as they go, and at a fixed 5,000 requests/s for latency), and batches of 100 and 1,000 items.
 // The server runs as a child process with its defaults (in-memory store, one log line per
-// request to /dev/null); autocannon shares the same machine. Bounded: --duration seconds each.
+// request to /dev/null) except room for 4M accounts; autocannon shares the same machine. Bounded: --duration seconds each.
 //
 //   npm run build && flock /work/bench.lock node --import tsx bench/server-load.ts [--duration 8] [--json out.json]
 //
@@ -38,7 +38,7 @@ async function startServer(): Promise<{ url: string; stop(): Promise<number | nu
   // LOAD_NODE_ARGS (e.g. --cpu-prof) and LOAD_SERVER_ARGS (e.g. --log-level warn) for experiments.
   const nodeArgs = (process.env.LOAD_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const serverArgs = (process.env.LOAD_SERVER_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--port', '0', '--max-batch', '1000', ...serverArgs], {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--port', '0', '--max-batch', '1000', '--max-credentials', '4000000', ...serverArgs], {
     env: { ...process.env, TOTP_FLEET_TOKENS: TOKEN },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -61,7 +61,7 @@ async function startServer(): Promise<{ url: string; stop(): Promise<number | nu
 }
 
 /** Distinct bodies, each `batch` items with distinct accounts and 10,000 secrets cycled (key cache warm). */
-function bodies(batch: number, count: number, now: number): string[] {
+function bodies(scenario: number, batch: number, count: number, now: number): string[] {
   const secrets = Array.from({ length: 10_000 }, (_, i) => base32.encode(new Uint8Array(20).map((_, j) => (i * 31 + j * 7 + (i >> 8)) & 255)));
   const codes = secrets.map((s) => totp.generate(s, { timestamp: now }));
   const out: string[] = [];
@@ -70,7 +70,8 @@ function bodies(batch: number, count: number, now: number): string[] {
     const items = [];
     for (let i = 0; i < batch; i++, k++) {
       const s = k % secrets.length;
-      items.push({ account: `user-${k}@example.com`, secret: secrets[s]!, code: codes[s]!, timestamp: now });
+      // Scenarios use accounts of their own: an account used by an earlier one would be 'replayed'.
+      items.push({ account: `user-s${scenario}-${k}@example.com`, secret: secrets[s]!, code: codes[s]!, timestamp: now });
     }
     out.push(JSON.stringify(batch === 1 ? items[0] : { items }));
   }
@@ -85,11 +86,12 @@ async function check(url: string, body: string): Promise<Record<string, number>>
   return statuses;
 }
 
-/** The server's verification counters by status, from /metrics. */
+/** The server's verification counters by status, and its CPU seconds ('cpu'), from /metrics. */
 async function statusCounts(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(url + '/metrics', { headers: { authorization: `Bearer ${TOKEN}` } })).text();
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^totp_fleet_verifications_total\{status="(\w+)"\} (\d+)/gm)) out[m[1]!] = Number(m[2]);
+  out.cpu = Number(/^totp_fleet_process_cpu_seconds_total (\S+)/m.exec(text)?.[1] ?? NaN);
   return out;
 }
 
@@ -100,8 +102,8 @@ console.log(`server: ${server.url}, ${DURATION} s per scenario\n`);
 const now = Date.now();
 const rows: Record<string, unknown>[] = [];
 try {
-  for (const s of SCENARIOS) {
-    const list = bodies(s.batch, s.batch === 1 ? 10_000 : Math.max(8, Math.ceil(20_000 / s.batch)), now);
+  for (const [index, s] of SCENARIOS.entries()) {
+    const list = bodies(index, s.batch, s.batch === 1 ? 10_000 : Math.max(8, Math.ceil(20_000 / s.batch)), now);
     const sample = await check(server.url, list[0]!);
     // Each pass over the bodies renames their accounts, so that codes are fresh ('valid', the
     // store's full path) until about 800,000 accounts have been used in this scenario; after
@@ -125,7 +127,10 @@ try {
       }],
     });
     const after = await statusCounts(server.url);
+    const cpuSeconds = after.cpu! - before.cpu!;
+    delete after.cpu;
     const mix = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+    const verified = Object.values(mix).reduce((a, b) => a + b, 0);
     const rps = result.requests.average;
     const row = {
       scenario: s.name,
@@ -141,11 +146,16 @@ try {
       timeouts: result.timeouts,
       firstResponse: sample,
       statuses: mix,
+      // The server's own CPU time per item: what one core of the server could do without a
+      // load generator beside it (the generator here takes the other core).
+      serverCpuMicrosPerItem: Math.round((cpuSeconds / verified) * 1e7) / 10,
+      verifiesPerServerCpuSecond: Math.round(verified / cpuSeconds),
     };
     rows.push(row);
     console.log(`${s.name}: ${row.requestsPerSecond} req/s, ${row.verifiesPerSecond} verifies/s, ` +
       `p50 ${row.latencyP50Ms} ms, p99 ${row.latencyP99Ms} ms, max ${row.latencyMaxMs} ms; ` +
-      `non-2xx ${row.non2xx}, errors ${row.errors}, timeouts ${row.timeouts}; results ${JSON.stringify(mix)}`);
+      `non-2xx ${row.non2xx}, errors ${row.errors}, timeouts ${row.timeouts}; results ${JSON.stringify(mix)}; ` +
+      `server CPU ${row.serverCpuMicrosPerItem} µs per item (${row.verifiesPerServerCpuSecond} verifies per CPU-second)`);
   }
 } finally {
   const code = await server.stop();
