@@ -129,7 +129,8 @@ try {
     const after = await statusCounts(server.url);
     const cpuSeconds = after.cpu! - before.cpu!;
     delete after.cpu;
-    const mix = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+    const mix: Record<string, number> = {};
+    for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) > 0) mix[k] = v - (before[k] ?? 0);
     const verified = Object.values(mix).reduce((a, b) => a + b, 0);
     const rps = result.requests.average;
     const row = {
