@@ -114,7 +114,9 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     ajv: {
       // No type coercion: a code sent as a number is a 400, never turned into a string
       // (SECURITY.md R4). Nothing removed silently: an unknown field is a 400 too.
-      customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false },
+      // Lengths in UTF-16 units (`unicode: false`): the limits bound sizes, and counting code
+      // points walks every character of every field.
+      customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, unicode: false },
     },
   });
 
