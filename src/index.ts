@@ -8,7 +8,7 @@ export { TotpVerifier } from './verifier.js';
 export { KeyHandle } from './keys.js';
 export type {
   VerifierOptions, VerifyRequest, VerifyResult, VerifyStatus, MalformedReason, WindowOptions,
-  BatchingOptions, VerifierStats,
+  BatchingOptions, VerifierStats, PolicyStats,
 } from './verifier.js';
 export type { TotpGenerateOptions, TimeOptions } from './totp.js';
 export type { PoolOptions, PoolStats } from './pool.js';
@@ -16,4 +16,13 @@ export type { HotpGenerateOptions } from './hotp.js';
 export type { CommonOptions, Digits } from './otp.js';
 export type { Secret } from './secret.js';
 export { TotpFleetError } from './errors.js';
+export { MemoryStore } from './store/memory.js';
+export type { MemoryStoreOptions } from './store/memory.js';
+export { RedisStore } from './store/redis.js';
+export type { RedisStoreOptions } from './store/redis.js';
+export type { Store, AttemptLimits, BeginResult, FinishOps } from './store/types.js';
+export type { PolicyOptions } from './policy/options.js';
+export type { ClockHealth, ClockHealthOptions, ClockStatus } from './policy/clock.js';
+export { AUDIT_CHANNEL, CLOCK_CHANNEL } from './policy/audit.js';
+export type { AuditEvent } from './policy/audit.js';
 export type { TotpFleetErrorCode } from './errors.js';

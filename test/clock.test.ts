@@ -1,0 +1,110 @@
+// Fleet clock health. Phones drift N(0, 5 s); the server's clock is off by a skew. Targets
+// (issue: policy and state): a ±30 s skew is reported within 500 successful verifications, and
+// 1,000,000 verifications at zero skew raise no alarm.
+//
+// The million runs on ClockMonitor itself, fed what the verifier would feed it: for a request
+// at server time t from a phone at t + offset, the step the phone shows, accepted only within
+// the window (±1), as (midpoint of that step − t). The 500 run end to end, through the verifier,
+// with real codes.
+
+import diagnostics_channel from 'node:diagnostics_channel';
+import { describe, expect, it } from 'vitest';
+import { CLOCK_CHANNEL, type ClockHealth, TotpVerifier, totp } from '../src/index.js';
+import { ClockMonitor } from '../src/policy/clock.js';
+import { KEY } from './helpers/fixtures.js';
+import { Prng, testSeed } from './helpers/prng.js';
+
+const PERIOD = 30;
+const seed = testSeed();
+
+/** Standard normal deviates (Box–Muller) from the seeded PRNG. */
+function normal(rng: Prng): number {
+  const u = (rng.u32() + 1) / 2 ** 32;
+  const v = rng.u32() / 2 ** 32;
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+/**
+ * Feeds `count` verifications to a monitor: server skew `skew` s (positive: server ahead),
+ * phones N(0, 5 s). Returns the verification at which the status first became `want`, or -1.
+ */
+function simulate(monitor: ClockMonitor, rng: Prng, skew: number, count: number, watch: () => string, want: string): number {
+  for (let k = 1; k <= count; k++) {
+    const t = 1_700_000_000 + rng.u32() / 16; // server time, s: anywhere within steps
+    const phone = t - skew + 5 * normal(rng);
+    const step = Math.floor(t / PERIOD);
+    const phoneStep = Math.floor(phone / PERIOD);
+    if (Math.abs(phoneStep - step) > 1) continue; // outside the window: invalid, never a sample
+    monitor.add((phoneStep + 0.5) * PERIOD - t);
+    if (watch() === want) return k;
+  }
+  return -1;
+}
+
+describe(`ClockMonitor (seed ${seed})`, () => {
+  it('1,000,000 verifications at zero skew: no alarm, ever', () => {
+    const rng = new Prng(seed);
+    let alarms = 0;
+    const monitor = new ClockMonitor(undefined, PERIOD, (h) => { if (h.status !== 'ok') alarms++; });
+    const first = simulate(monitor, rng, 0, 1_000_000, () => monitor.summary().status, 'server-ahead');
+    expect(first).toBe(-1);
+    expect(alarms).toBe(0);
+    const h = monitor.summary();
+    expect(h.status).toBe('ok');
+    expect(Math.abs(h.offsetSeconds)).toBeLessThan(3);
+  });
+
+  it.each([30, -30])('a %i s server skew is reported within 500 successful verifications', (skew) => {
+    const rng = new Prng(seed + skew);
+    let status = 'insufficient-data';
+    const monitor = new ClockMonitor(undefined, PERIOD, (h) => { status = h.status; });
+    // Healthy first, long enough to fill the window with good samples; then the clock jumps.
+    expect(simulate(monitor, rng, 0, 2000, () => status, 'server-ahead')).toBe(-1);
+    expect(status).toBe('ok');
+    const want = skew > 0 ? 'server-ahead' : 'server-behind';
+    const at = simulate(monitor, rng, skew, 500, () => status, want);
+    expect(at).toBeGreaterThan(0);
+    expect(at).toBeLessThanOrEqual(500);
+    const h = monitor.summary();
+    expect(h.message).toContain(skew > 0 ? 'ahead' : 'behind');
+    expect(Math.abs(h.offsetSeconds)).toBeGreaterThan(10);
+  });
+
+  it('refuses bad options', () => {
+    expect(() => new ClockMonitor({ samples: 8 }, PERIOD, () => {})).toThrow(/"clock.samples" expected an integer 16..100000, got 8/);
+    expect(() => new ClockMonitor({ thresholdSeconds: '10' }, PERIOD, () => {})).toThrow(TypeError);
+  });
+});
+
+describe('clock health through the verifier', () => {
+  it('a server 30 s ahead of N(0, 5 s) phones is reported, as an event and by clockHealth()', async () => {
+    const rng = new Prng(seed ^ 0x5eed);
+    const v = await TotpVerifier.create({ threads: 0, store: null });
+    const events: (ClockHealth & { verifier: string })[] = [];
+    const listener = (e: unknown): void => { events.push(e as ClockHealth & { verifier: string }); };
+    diagnostics_channel.subscribe(CLOCK_CHANNEL, listener);
+    try {
+      expect(v.clockHealth().status).toBe('insufficient-data');
+      let valid = 0;
+      let reportedAt = -1;
+      while (valid < 500 && reportedAt < 0) {
+        const phoneMs = 1_700_000_000_000 + rng.int(0, 1e9);
+        const serverMs = phoneMs + 30_000 - Math.round(5000 * normal(rng));
+        const r = await v.verify({ secret: KEY, code: totp.generate(KEY, { timestamp: phoneMs }), timestamp: serverMs });
+        if (r.status !== 'valid') continue;
+        valid++;
+        if (v.clockHealth().status === 'server-ahead') reportedAt = valid;
+      }
+      expect(reportedAt).toBeGreaterThan(0);
+      expect(reportedAt).toBeLessThanOrEqual(500);
+      const h = v.clockHealth();
+      expect(h.message).toMatch(/this server's clock looks about \d+ s ahead of its users' phones/);
+      expect(h.offsetSeconds).toBeLessThan(-15);
+      expect(events.map((e) => e.status)).toEqual(['server-ahead']);
+      expect(events[0]!.verifier).toBe('totp-fleet');
+    } finally {
+      diagnostics_channel.unsubscribe(CLOCK_CHANNEL, listener);
+      await v.close();
+    }
+  });
+});
