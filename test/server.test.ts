@@ -264,6 +264,15 @@ describe('engine failures (a stand-in engine, fastify.inject)', () => {
   });
 });
 
+describe('logging', () => {
+  it('redacts secret-bearing fields should anything log them (the net under "never log request data")', () => {
+    server.service.logger.info({ secret: KEY_B32, code: CODE, authorization: `Bearer ${TOKEN}`, body: { secret: KEY_B32 } }, 'net');
+    server.service.logger.flush();
+    const line = logs.lines().find((l) => l.msg === 'net');
+    expect(line).toMatchObject({ secret: '[redacted]', code: '[redacted]', authorization: '[redacted]', body: '[redacted]' });
+  });
+});
+
 describe('options', () => {
   it('are validated once, naming the option and never echoing a token', () => {
     expect(() => resolveServerOptions({})).toThrow(/"tokens" expected at least one bearer token/);

@@ -42,10 +42,13 @@ export interface Service {
   stopProbes(): void;
 }
 
-/** Field paths pino blanks out, whatever logs them. The service never logs bodies; this is the net under it. */
+/**
+ * Field paths pino blanks out, whatever logs them. The service never logs request data; this is
+ * the net under that. Top-level and fixed paths only: wildcard paths cost 6 µs per log line.
+ */
 export const REDACT_PATHS = [
-  'req.headers.authorization', 'headers.authorization', 'authorization',
-  'body', 'req.body', 'secret', 'code', '*.secret', '*.code', 'items', '*.items', 'token', 'tokens',
+  'req.headers.authorization', 'req.body', 'headers.authorization', 'authorization',
+  'body', 'secret', 'code', 'items', 'token', 'tokens',
 ];
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -219,7 +222,11 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     const items: Item[] = batch ? body.items : [body];
     (request as { batch?: number }).batch = items.length;
     metrics.batchSize.observe(items.length);
-    const results = await engine.verifier.verifyBatch(items as VerifyRequest[]);
+    // A single item goes through verify(), which coalesces the single items of concurrent
+    // requests into shared batches (one store round trip for all of them); a batch is one already.
+    const results = batch
+      ? await engine.verifier.verifyBatch(items as VerifyRequest[])
+      : [await engine.verifier.verify(body as VerifyRequest)];
     countResults(results);
     // Results are matched to items by position (SECURITY.md R12). Nothing of the request is
     // echoed: not the secret or the code, and not the account either (it would double the
