@@ -26,19 +26,38 @@ interface Scenario {
   batch: number;
   connections: number;
   rate?: number;
+  /** Against the baseline: an empty fastify route that parses the body and answers a constant. */
+  baseline?: boolean;
 }
 const SCENARIOS: Scenario[] = [
+  { name: 'baseline: empty fastify route, single item, as fast as it goes', batch: 1, connections: 32, baseline: true },
   { name: 'single item, as fast as it goes', batch: 1, connections: 32 },
   { name: 'single item at 5,000 requests/s', batch: 1, connections: 64, rate: 5000 },
   { name: 'batches of 100', batch: 100, connections: 8 },
   { name: 'batches of 1,000', batch: 1000, connections: 4 },
 ].filter((s) => values.only === undefined || s.name.includes(values.only));
 
-async function startServer(): Promise<{ url: string; stop(): Promise<number | null> }> {
+/**
+ * The ceiling of this machine for one HTTP request: fastify answering a constant after parsing
+ * the JSON body (no authentication, no verification, no logging). Same runtime, same generator.
+ */
+const BASELINE = `
+  const { default: Fastify } = await import(${JSON.stringify(new URL('../node_modules/fastify/fastify.js', import.meta.url).href)});
+  const app = Fastify();
+  app.post('/v1/verify', async () => ({ status: 'valid', delta: 0, step: 1 }));
+  app.get('/metrics', async () => '');
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  process.stderr.write('listening on ' + address + '\\n');
+  process.on('SIGTERM', () => app.close().then(() => process.exit(0)));
+`;
+
+async function startServer(baseline = false): Promise<{ url: string; stop(): Promise<number | null> }> {
   // LOAD_NODE_ARGS (e.g. --cpu-prof) and LOAD_SERVER_ARGS (e.g. --log-level warn) for experiments.
   const nodeArgs = (process.env.LOAD_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const serverArgs = (process.env.LOAD_SERVER_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--port', '0', '--max-batch', '1000', '--max-credentials', '4000000', ...serverArgs], {
+  const child = baseline
+    ? spawn(process.execPath, ['--input-type=module', '-e', BASELINE], { stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--port', '0', '--max-batch', '1000', '--max-credentials', '4000000', ...serverArgs], {
     env: { ...process.env, TOTP_FLEET_TOKENS: TOKEN },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -99,20 +118,22 @@ const machine = machineInfo();
 console.log(formatMachine(machine));
 const server = await startServer();
 console.log(`server: ${server.url}, ${DURATION} s per scenario\n`);
+const baseline = SCENARIOS.some((s) => s.baseline) ? await startServer(true) : undefined;
 const now = Date.now();
 const rows: Record<string, unknown>[] = [];
 try {
   for (const [index, s] of SCENARIOS.entries()) {
+    const target = s.baseline ? baseline! : server;
     const list = bodies(index, s.batch, s.batch === 1 ? 10_000 : Math.max(8, Math.ceil(20_000 / s.batch)), now);
-    const sample = await check(server.url, list[0]!);
+    const sample = await check(target.url, list[0]!);
     // Each pass over the bodies renames their accounts, so that codes are fresh ('valid', the
     // store's full path) until about 800,000 accounts have been used in this scenario; after
     // that the bodies repeat and their items are 'replayed' (the same store round trips).
     const rounds = Math.max(1, Math.floor(800_000 / (list.length * s.batch)));
     let next = 0;
-    const before = await statusCounts(server.url);
+    const before = s.baseline ? {} : await statusCounts(server.url);
     const result = await autocannon({
-      url: server.url + '/v1/verify',
+      url: target.url + '/v1/verify',
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
       connections: s.connections,
@@ -126,7 +147,7 @@ try {
         },
       }],
     });
-    const after = await statusCounts(server.url);
+    const after = s.baseline ? {} : await statusCounts(server.url);
     const cpuSeconds = after.cpu! - before.cpu!;
     delete after.cpu;
     const mix: Record<string, number> = {};
@@ -156,9 +177,10 @@ try {
     console.log(`${s.name}: ${row.requestsPerSecond} req/s, ${row.verifiesPerSecond} verifies/s, ` +
       `p50 ${row.latencyP50Ms} ms, p99 ${row.latencyP99Ms} ms, max ${row.latencyMaxMs} ms; ` +
       `non-2xx ${row.non2xx}, errors ${row.errors}, timeouts ${row.timeouts}; results ${JSON.stringify(mix)}; ` +
-      `server CPU ${row.serverCpuMicrosPerItem} µs per item (${row.verifiesPerServerCpuSecond} verifies per CPU-second)`);
+      (s.baseline ? '' : `server CPU ${row.serverCpuMicrosPerItem} µs per item (${row.verifiesPerServerCpuSecond} verifies per CPU-second)`));
   }
 } finally {
+  await baseline?.stop();
   const code = await server.stop();
   console.log(`server exited with ${code} after SIGTERM`);
 }
