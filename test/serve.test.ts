@@ -92,6 +92,17 @@ describe('start-up', () => {
     expect(await stop(second)).toBe(0);
   });
 
+  it('says so when the port is taken, with exit status 2', async () => {
+    const first = await spawnServe([]);
+    try {
+      const taken = serveSync(['--port', new URL(first.url).port], { TOTP_FLEET_TOKENS: TOKEN });
+      expect(taken.status).toBe(2);
+      expect(taken.stderr).toMatch(/cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)/);
+    } finally {
+      expect(await stop(first)).toBe(0);
+    }
+  });
+
   it('serves without a token only when told to, on loopback', async () => {
     const child = await spawnServe(['--insecure-no-auth'], { TOTP_FLEET_TOKENS: '' });
     expect(child.stderr).toMatch(/NO AUTHENTICATION/);
@@ -132,9 +143,12 @@ describe('lifecycle', () => {
       const slowBody = rawRequest(child.url, body);
       slowBody.socket.write(slowBody.head + body.slice(0, 10)); // body never finished
       const started = Date.now();
-      // Meanwhile, others are served at once.
-      for (let i = 0; i < 5; i++) expect((await post(child.url, item(`fast${i}@example.com`))).json.status).toBe('valid');
-      expect(Date.now() - started).toBeLessThan(900);
+      // Meanwhile, others are served: the slow connections hold nothing up.
+      for (let i = 0; i < 5; i++) {
+        const t = Date.now();
+        expect((await post(child.url, item(`fast${i}@example.com`))).json.status).toBe('valid');
+        expect(Date.now() - t).toBeLessThan(2000);
+      }
       const [a, b] = await Promise.all([slowHead.response, slowBody.response]);
       const waited = Date.now() - started;
       expect(waited).toBeLessThan(5000);

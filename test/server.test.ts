@@ -273,6 +273,26 @@ describe('logging', () => {
   });
 });
 
+describe('audit log', () => {
+  it('logs one line per stateful item with the account and outcome, never the code or the secret', async () => {
+    const { server: audited, logs: auditLogs } = await inProcess({ auditLog: true });
+    try {
+      const r = await post(audited.url, { items: [item(CODE, { account: 'audit-ok@example.com' }), item(WRONG, { account: 'audit-bad@example.com' })] });
+      expect(r.json.results.map((x: { status: string }) => x.status)).toEqual(['valid', 'invalid']);
+    } finally {
+      await audited.close();
+    }
+    const audit = auditLogs.lines().filter((l) => l.msg === 'audit');
+    expect(audit).toEqual(expect.arrayContaining([
+      expect.objectContaining({ type: 'valid', account: 'audit-ok@example.com', delta: 0 }),
+      expect.objectContaining({ type: 'invalid', account: 'audit-bad@example.com' }),
+    ]));
+    expect(auditLogs.text).not.toContain(CODE);
+    expect(auditLogs.text).not.toContain(WRONG);
+    expect(auditLogs.text).not.toContain(KEY_B32);
+  });
+});
+
 describe('options', () => {
   it('are validated once, naming the option and never echoing a token', () => {
     expect(() => resolveServerOptions({})).toThrow(/"tokens" expected at least one bearer token/);
