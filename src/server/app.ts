@@ -5,17 +5,16 @@
 // a bearer token), GET /healthz and GET /readyz (open: load balancers and orchestrators probe them).
 
 import diagnostics_channel from 'node:diagnostics_channel';
-import { STATUS_CODES } from 'node:http';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { TotpFleetError } from '../errors.js';
 import { AUDIT_CHANNEL, type AuditEvent } from '../policy/audit.js';
 import type { VerifyRequest, VerifyResult } from '../verifier.js';
 import { TokenSet } from './auth.js';
 import { type Engine, engineSelfTest } from './engine.js';
 import { ServerMetrics } from './metrics.js';
 import type { ResolvedServerOptions } from './options.js';
-import { validationMessage, verifyBodySchema } from './schema.js';
+import { errorBody, errorHandler } from './errors.js';
+import { verifyBodySchema } from './schema.js';
 
 interface Item {
   account: string;
@@ -57,11 +56,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** The error body: a stable `error` code and a message that never contains request data. */
-function errorBody(statusCode: number, error: string, message: string): object {
-  return { statusCode, error, message };
 }
 
 export function buildService(opts: ResolvedServerOptions, engine: Engine): Service {
@@ -165,44 +159,7 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     done();
   });
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const code = error.code;
-    if (error.validation !== undefined) {
-      return reply.code(400).send(errorBody(400, 'invalid-request', validationMessage(error.validation, opts.maxBatch)));
-    }
-    // Never error.message for these: Node's JSON.parse quotes the text around the fault.
-    if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError) {
-      return reply.code(400).send(errorBody(400, 'invalid-json', 'the body is not valid JSON'));
-    }
-    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send(errorBody(413, 'body-too-large', `the body is larger than ${opts.bodyLimit} bytes`));
-    }
-    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return reply.code(415).send(errorBody(415, 'unsupported-media-type', 'send Content-Type: application/json'));
-    }
-    if (error instanceof TotpFleetError) {
-      if (error.code === 'ERR_OVERLOADED') {
-        reply.header('retry-after', '1');
-        return reply.code(503).send(errorBody(503, 'overloaded', 'too many items in flight; retry shortly'));
-      }
-      if (error.code === 'ERR_CLOSED') {
-        return reply.code(503).send(errorBody(503, 'closing', 'the server is shutting down'));
-      }
-      if (error.code === 'ERR_STORE_UNAVAILABLE') {
-        return reply.code(503).send(errorBody(503, 'store-unavailable', 'the store is unavailable; retry shortly'));
-      }
-    }
-    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status < 500) {
-      // Fastify's own client errors (bad Content-Length, prototype poisoning, ...): the status
-      // text only, never a message that might quote the request.
-      request.log.info({ errorCode: code }, 'client error');
-      return reply.code(status).send(errorBody(status, 'bad-request', STATUS_CODES[status] ?? 'Bad Request'));
-    }
-    // Unexpected: log what kind of error and where, not its message (it could quote data).
-    request.log.error({ errorType: error.name, errorCode: code, stack: error.stack?.split('\n').slice(1, 8).join('\n') }, 'internal error');
-    return reply.code(500).send(errorBody(500, 'internal', 'internal error'));
-  });
+  app.setErrorHandler(errorHandler(opts));
 
   app.addHook('onClose', (_instance, done) => {
     clearInterval(flushTimer);
