@@ -123,3 +123,23 @@ describe.skipIf(!redisServer)('Redis outage', () => {
     expect(server.stdout).toMatch(/"msg":"store reachable again"/);
   });
 });
+
+describe.skipIf(!redisServer)('Redis down at start', () => {
+  it('starts anyway (readiness red, items error) and turns green when Redis comes up', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const server = await spawnServe(['--redis-url', `redis://127.0.0.1:${port}`, '--health-interval', '200']);
+    let redis: ChildProcess | undefined;
+    try {
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect((await fetch(server.url + '/readyz')).status).toBe(503);
+      expect((await post(server.url, item('cold-1@example.com'))).json).toEqual({ status: 'error', reason: 'store' });
+      redis = await startRedis(port);
+      await expect.poll(async () => (await fetch(server.url + '/readyz')).status, { timeout: 10_000 }).toBe(200);
+      expect((await post(server.url, item('cold-2@example.com'))).json.status).toBe('valid');
+    } finally {
+      expect(await stop(server)).toBe(0);
+      if (redis !== undefined) await stopRedis(redis);
+    }
+  });
+});

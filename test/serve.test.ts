@@ -78,6 +78,7 @@ describe('start-up', () => {
     const first = await spawnServe(withFile, { TOTP_FLEET_TOKENS: '' });
     expect(first.stderr).toMatch(/generated a bearer token in .*\.totp-fleet-token \(mode 0600\)/);
     expect(first.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(first.stderr).not.toMatch(/deprecat|warning/i);
     expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
     const token = readFileSync(tokenFile, 'utf8').trim();
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);

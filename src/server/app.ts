@@ -118,7 +118,18 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
       // (SECURITY.md R4). Nothing removed silently: an unknown field is a 400 too.
       // Lengths in UTF-16 units (`unicode: false`): the limits bound sizes, and counting code
       // points walks every character of every field.
-      customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, unicode: false },
+      customOptions: {
+        coerceTypes: false, removeAdditional: false, allErrors: false, unicode: false,
+        // ajv calls `unicode` deprecated (it still honours it) and would say so on the console.
+        logger: {
+          log: () => {},
+          warn: (...args: unknown[]) => {
+            const text = args.map(String).join(' ');
+            if (!text.includes('option unicode')) logger.warn({ ajv: text }, 'schema compiler warning');
+          },
+          error: (...args: unknown[]) => logger.error({ ajv: args.map(String).join(' ') }, 'schema compiler error'),
+        },
+      },
     },
   });
 
