@@ -5,10 +5,14 @@
 //
 //   npm run build && flock /work/bench.lock node --import tsx bench/server-load.ts [--duration 8] [--json out.json]
 //
+// --redis: the server keeps its state in a private redis-server (started here on a free port,
+// never the shared one) instead of in memory: the fleet configuration.
+//
 // Targets (issue 7, 2-core machine, generator included): >= 500k verifies/s with 1,000-item
 // batches; single-item p99 <= 10 ms at 5k requests/s.
 
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createConnection, createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -16,7 +20,9 @@ import autocannon from 'autocannon';
 import { base32, totp } from '../src/index.js';
 import { formatMachine, machineInfo } from './lib/machine.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string' }, json: { type: 'string' }, only: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { duration: { type: 'string' }, json: { type: 'string' }, only: { type: 'string' }, redis: { type: 'boolean' } },
+});
 const DURATION = Number(values.duration ?? 8);
 const CLI = fileURLToPath(new URL('../dist/cli/index.js', import.meta.url));
 const TOKEN = 'load-test-token-' + Math.random().toString(36).slice(2).padEnd(16, 'x');
@@ -51,6 +57,31 @@ const BASELINE = `
   process.on('SIGTERM', () => app.close().then(() => process.exit(0)));
 `;
 
+/** A private redis-server on a free port (no persistence), for --redis. */
+async function startRedis(): Promise<{ url: string; process: ChildProcess }> {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: p } = probe.address() as { port: number };
+      probe.close(() => resolve(p));
+    });
+  });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = createConnection(port, '127.0.0.1');
+      s.once('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')); });
+      s.once('error', () => resolve(false));
+      s.write('PING\r\n');
+    });
+    if (up) return { url: `redis://127.0.0.1:${port}`, process: child };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill();
+  throw new Error('redis-server did not start');
+}
+
+const redis = values.redis === true ? await startRedis() : undefined;
+
 async function startServer(baseline = false): Promise<{ url: string; stop(): Promise<number | null> }> {
   // LOAD_NODE_ARGS (e.g. --cpu-prof) and LOAD_SERVER_ARGS (e.g. --log-level warn) for experiments.
   const nodeArgs = (process.env.LOAD_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -58,7 +89,7 @@ async function startServer(baseline = false): Promise<{ url: string; stop(): Pro
   const child = baseline
     ? spawn(process.execPath, ['--input-type=module', '-e', BASELINE], { stdio: ['ignore', 'ignore', 'pipe'] })
     : spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--port', '0', '--max-batch', '1000', '--max-credentials', '4000000', ...serverArgs], {
-    env: { ...process.env, TOTP_FLEET_TOKENS: TOKEN },
+    env: { ...process.env, TOTP_FLEET_TOKENS: TOKEN, ...(redis === undefined ? {} : { TOTP_FLEET_REDIS_URL: redis.url }) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -117,7 +148,7 @@ async function statusCounts(url: string): Promise<Record<string, number>> {
 const machine = machineInfo();
 console.log(formatMachine(machine));
 const server = await startServer();
-console.log(`server: ${server.url}, ${DURATION} s per scenario\n`);
+console.log(`server: ${server.url} (${redis === undefined ? 'in-memory store' : `private Redis at ${redis.url}`}), ${DURATION} s per scenario\n`);
 const baseline = SCENARIOS.some((s) => s.baseline) ? await startServer(true) : undefined;
 const now = Date.now();
 const rows: Record<string, unknown>[] = [];
@@ -183,5 +214,6 @@ try {
   await baseline?.stop();
   const code = await server.stop();
   console.log(`server exited with ${code} after SIGTERM`);
+  redis?.process.kill();
 }
 if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ machine, rows }, null, 2));
