@@ -82,6 +82,7 @@ export class ServerMetrics {
       ['totp_fleet_worker_restarts_total', 'Worker threads that died or missed a deadline and were replaced', (s) => s.pool.workerFailures],
       ['totp_fleet_pool_chunks_retried_total', 'Chunks re-run after their worker failed', (s) => s.pool.chunksRetried],
       ['totp_fleet_pool_chunks_failed_total', "Chunks that failed twice (their items answered 'error')", (s) => s.pool.chunksFailed],
+      ['totp_fleet_batcher_batches_total', 'Batches formed from single-item requests (fewer than those requests: they were coalesced)', (s) => s.batcher.batches],
       ['totp_fleet_lockouts_total', 'Failures that reached the limit and locked an account', (s) => s.policy.lockouts],
       ['totp_fleet_key_cache_hits_total', 'Base32 secrets found in the key cache', (s) => s.keyCache.hits],
       ['totp_fleet_key_cache_misses_total', 'Base32 secrets derived because they were not cached', (s) => s.keyCache.misses],
