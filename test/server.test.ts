@@ -184,7 +184,7 @@ describe('health and metrics', () => {
       'totp_fleet_verify_batch_size_bucket{le="5"}', 'totp_fleet_http_request_duration_seconds_bucket',
       'totp_fleet_pool_queue_depth 0', 'totp_fleet_worker_restarts_total 0', 'totp_fleet_store_up 1',
       'totp_fleet_clock_status{status="ok"}', 'totp_fleet_http_auth_failures_total{reason="missing"}',
-      'totp_fleet_process_cpu_seconds_total',
+      'totp_fleet_process_cpu_seconds_total', 'totp_fleet_batcher_batches_total',
     ]) expect(text).toContain(name);
     expect(text).not.toContain(KEY_B32);
     expect(text).not.toContain('@example.com');
