@@ -37,7 +37,7 @@ describe('serve options', () => {
   it('reads tokens from TOTP_FLEET_TOKENS and a token file together (rotation), and creates one when told', () => {
     const file = join(dir, 'tokens');
     writeFileSync(file, `# rotated in on Monday\n${OTHER_TOKEN}\r\n\n`, { mode: 0o600 });
-    expect(serveOptions(['--token-file', file], { TOTP_FLEET_TOKENS: ` ${TOKEN} ,` }).tokens).toEqual([TOKEN, OTHER_TOKEN]);
+    expect(serveOptions(['--token-file', file], { TOTP_FLEET_TOKENS: ` ${TOKEN} ,` })).toMatchObject({ tokens: [TOKEN, OTHER_TOKEN] });
     writeFileSync(join(dir, 'empty'), '# nothing\n');
     expect(() => serveOptions(['--token-file', join(dir, 'empty')], {})).toThrow(/holds no token/);
     expect(() => serveOptions(['--token-file', join(dir, 'missing')], {})).toThrow(/cannot read the token file .*missing: ENOENT/);
