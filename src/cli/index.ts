@@ -4,11 +4,13 @@
 import { runEnroll } from './enroll.js';
 import { runGenerate } from './generate.js';
 import { UsageError } from './options.js';
+import { runServe } from './serve.js';
 import { runVerify } from './verify.js';
 
 const HELP = `Usage: totp-fleet <command> [options]
 
 Commands:
+  serve      the HTTP verification service (POST /v1/verify)
   verify     verify NDJSON requests from a file or stdin, NDJSON results to stdout
   generate   print the code for a secret read from stdin
   enroll     new secret for an account: secret, otpauth URI, QR code; verifies a first code
@@ -16,6 +18,7 @@ Commands:
 Run "totp-fleet <command> --help" for a command's options.`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  serve: runServe,
   verify: runVerify,
   generate: runGenerate,
   enroll: runEnroll,

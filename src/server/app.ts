@@ -1,0 +1,311 @@
+// The HTTP verification service: a fastify app with the routes, authentication, limits,
+// logging and metrics. Listening, signals and draining are in server.ts.
+//
+// Routes: POST /v1/verify (one item or a batch), GET /v1/clock, GET /metrics (these three need
+// a bearer token), GET /healthz and GET /readyz (open: load balancers and orchestrators probe them).
+
+import diagnostics_channel from 'node:diagnostics_channel';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { AUDIT_CHANNEL, type AuditEvent } from '../policy/audit.js';
+import type { VerifyRequest, VerifyResult } from '../verifier.js';
+import { TokenSet } from './auth.js';
+import { type Engine, engineSelfTest } from './engine.js';
+import { ServerMetrics } from './metrics.js';
+import type { ResolvedServerOptions } from './options.js';
+import { errorBody, errorHandler } from './errors.js';
+import { verifyBodySchema } from './schema.js';
+
+interface Item {
+  account: string;
+  secret: string;
+  code: string;
+  timestamp?: number;
+}
+type VerifyBody = Item | { items: Item[] };
+
+/** The app and what the lifecycle needs to drive it. */
+export interface Service {
+  readonly app: FastifyInstance;
+  readonly engine: Engine;
+  readonly metrics: ServerMetrics;
+  readonly logger: Logger;
+  /** Whether /readyz is green: not draining, and the store answered its last probe. */
+  ready(): boolean;
+  /** From now on: /readyz red, responses carry `Connection: close`. */
+  startDraining(): void;
+  /** Probes the store until it answers or `ms` have passed; resolves whether it answered. */
+  waitForStore(ms: number): Promise<boolean>;
+  /** Probes the store every `healthIntervalMs` (readiness) until stopped. */
+  startProbes(): void;
+  stopProbes(): void;
+}
+
+/**
+ * Field paths pino blanks out, whatever logs them. The service never logs request data; this is
+ * the net under that. Top-level and fixed paths only: wildcard paths cost 6 µs per log line.
+ */
+export const REDACT_PATHS = [
+  'req.headers.authorization', 'req.body', 'headers.authorization', 'authorization',
+  'body', 'secret', 'code', 'items', 'token', 'tokens',
+];
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function buildService(opts: ResolvedServerOptions, engine: Engine): Service {
+  const logger = pino({
+    level: opts.logLevel,
+    base: { service: 'totp-fleet', pid: process.pid },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    // Errors are logged by the error handler below, already stripped of their messages.
+    serializers: { err: pino.stdSerializers.err },
+    // Lines are written in 4 KiB blocks, not one write(2) per request (a syscall is dear here:
+    // see the README's load figures), and at least every second (the timer below) so that a
+    // quiet server's warnings are not held back; pino flushes what is left at exit.
+  }, opts.logStream ?? pino.destination({ sync: false, minLength: 4096 }));
+
+  const flushTimer = opts.logStream === undefined ? setInterval(() => logger.flush(), 1000).unref() : undefined;
+
+  const tokens = new TokenSet(opts.tokens);
+  let draining = false;
+  let storeUp = true;
+  let probeTimer: NodeJS.Timeout | undefined;
+  const probeTimeout = Math.min(opts.healthIntervalMs, 2000);
+
+  const metrics = new ServerMetrics({
+    stats: () => engine.verifier.stats(),
+    storeUp: () => storeUp,
+    clock: () => engine.clock(),
+  });
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // One line per request, written in onResponse without the URL's query, instead of fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: opts.bodyLimit,
+    trustProxy: opts.trustProxy,
+    requestTimeout: opts.requestTimeoutMs,
+    connectionTimeout: Math.max(60_000, opts.requestTimeoutMs * 2),
+    keepAliveTimeout: 30_000,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    // Slow clients: the whole request (headers and body) within requestTimeoutMs, checked often.
+    http: {
+      headersTimeout: opts.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(opts.requestTimeoutMs / 4)),
+    },
+    ...(opts.tls === undefined ? {} : {
+      https: {
+        key: opts.tls.key,
+        cert: opts.tls.cert,
+        headersTimeout: opts.requestTimeoutMs,
+        connectionsCheckingInterval: Math.min(1000, Math.ceil(opts.requestTimeoutMs / 4)),
+      },
+    }),
+    // JSON.parse makes "__proto__" an own property, never the prototype, and the schema refuses
+    // every field it does not know (additionalProperties: false), so the scan of each body for
+    // "__proto__" and "constructor" (2% of a 1,000-item request) buys nothing here.
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
+    ajv: {
+      // No type coercion: a code sent as a number is a 400, never turned into a string
+      // (SECURITY.md R4). Nothing removed silently: an unknown field is a 400 too.
+      // Lengths in UTF-16 units (`unicode: false`): the limits bound sizes, and counting code
+      // points walks every character of every field.
+      customOptions: {
+        coerceTypes: false, removeAdditional: false, allErrors: false, unicode: false,
+        // ajv calls `unicode` deprecated (it still honours it) and would say so on the console.
+        logger: {
+          log: () => {},
+          warn: (...args: unknown[]) => {
+            const text = args.map(String).join(' ');
+            if (!text.includes('option unicode')) logger.warn({ ajv: text }, 'schema compiler warning');
+          },
+          error: (...args: unknown[]) => logger.error({ ajv: args.map(String).join(' ') }, 'schema compiler error'),
+        },
+      },
+    },
+  });
+
+  const authenticate = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (opts.insecureNoAuth) return;
+    const outcome = tokens.check(request.headers.authorization);
+    if (outcome === 'ok') return;
+    metrics.authFailures.inc({ reason: outcome });
+    // RFC 6750 §3: a missing token gets a bare challenge; a wrong one says invalid_token.
+    reply.header('www-authenticate', outcome === 'missing' ? 'Bearer realm="totp-fleet"' : 'Bearer realm="totp-fleet", error="invalid_token"');
+    // Refused before the body is read: a client without a token cannot make the server parse 1 MiB.
+    reply.header('connection', 'close');
+    await reply.code(401).send(errorBody(401, 'unauthorized', outcome === 'missing' ? 'a bearer token is required' : 'the bearer token is not valid'));
+  };
+
+  // JSON only: a text/plain body would otherwise reach the schema as a string.
+  app.removeContentTypeParser('text/plain');
+
+  // Callback-style hooks: an async hook costs a promise per request.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (draining) reply.header('connection', 'close');
+    done(null, payload);
+  });
+
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.requestSeconds.observe({ route, status_code: String(reply.statusCode) }, seconds);
+    // No URL: a query string could carry anything. The route pattern and the path are enough.
+    request.log.info({
+      method: request.method,
+      route,
+      statusCode: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 100) / 100,
+      batch: (request as { batch?: number }).batch,
+      remote: request.ip,
+    }, 'request');
+    done();
+  });
+
+  app.setErrorHandler(errorHandler(opts));
+
+  app.addHook('onClose', (_instance, done) => {
+    clearInterval(flushTimer);
+    done();
+  });
+
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.code(404).send(errorBody(404, 'not-found', 'no such route'));
+  });
+
+  app.post('/v1/verify', {
+    onRequest: authenticate,
+    schema: { body: verifyBodySchema(opts.maxBatch) },
+  }, async (request, reply) => {
+    const body = request.body as VerifyBody;
+    const batch = 'items' in body;
+    const items: Item[] = batch ? body.items : [body];
+    (request as { batch?: number }).batch = items.length;
+    metrics.batchSize.observe(items.length);
+    // A single item goes through verify(), which coalesces the single items of concurrent
+    // requests into shared batches (one store round trip for all of them); a batch is one already.
+    const results = batch
+      ? await engine.verifier.verifyBatch(items as VerifyRequest[])
+      : [await engine.verifier.verify(body as VerifyRequest)];
+    countResults(results);
+    // Results are matched to items by position (SECURITY.md R12). Nothing of the request is
+    // echoed: not the secret or the code, and not the account either (it would double the
+    // response for a client that already holds its batch in order).
+    reply.type('application/json; charset=utf-8');
+    return JSON.stringify(batch ? { results } : results[0]);
+  });
+
+  function countResults(results: readonly VerifyResult[]): void {
+    const tally = new Map<string, number>();
+    let storeErrors = 0;
+    for (const r of results) {
+      tally.set(r.status, (tally.get(r.status) ?? 0) + 1);
+      if (r.status === 'error' && r.reason === 'store') storeErrors++;
+    }
+    for (const [status, n] of tally) metrics.verifications.inc({ status }, n);
+    if (storeErrors > 0) {
+      metrics.storeErrors.inc({ source: 'verify' }, storeErrors);
+      storeDown(undefined); // readiness goes red at once; a probe brings it back
+    }
+  }
+
+  app.get('/v1/clock', { onRequest: authenticate }, async (_request, reply) => {
+    const clock = engine.clock();
+    if (clock === undefined) {
+      return reply.code(501).send(errorBody(501, 'not-available', 'this verifier keeps no clock-health estimate'));
+    }
+    return clock;
+  });
+
+  app.get('/metrics', { onRequest: authenticate }, async (_request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  async function probeStore(): Promise<boolean> {
+    try {
+      await withTimeout(engine.storeHealth(), probeTimeout);
+      if (!storeUp) logger.info('store reachable again');
+      storeUp = true;
+    } catch (error) {
+      storeDown((error as { code?: unknown }).code);
+      metrics.storeErrors.inc({ source: 'probe' });
+    }
+    return storeUp;
+  }
+
+  function storeDown(errorCode: unknown): void {
+    if (storeUp) logger.warn({ errorCode }, 'store unavailable');
+    storeUp = false;
+  }
+
+  app.get('/healthz', async (_request, reply) => {
+    let engineOk = true;
+    try {
+      engineSelfTest();
+    } catch {
+      engineOk = false;
+    }
+    const storeOk = await probeStore();
+    const ok = engineOk && storeOk;
+    return reply.code(ok ? 200 : 503).send({
+      status: ok ? 'ok' : 'fail',
+      engine: engineOk ? 'ok' : 'fail',
+      store: storeOk ? 'ok' : 'fail',
+    });
+  });
+
+  app.get('/readyz', async (_request, reply) => {
+    const status = draining ? 'draining' : storeUp ? 'ready' : 'store-unavailable';
+    return reply.code(status === 'ready' ? 200 : 503).send({ status });
+  });
+
+  if (opts.auditLog) {
+    // One line per stateful item: who, what outcome, which step offset. The audit event carries
+    // no code and no secret (policy/audit.ts); the verifier publishes it after deciding.
+    const audit = logger.child({ audit: true });
+    const onAudit = (message: unknown): void => {
+      const e = message as AuditEvent;
+      audit.info({ type: e.type, account: e.account, delta: e.delta, reason: e.reason, lockedNow: e.lockedNow, retryAfterMs: e.retryAfterMs }, 'audit');
+    };
+    diagnostics_channel.subscribe(AUDIT_CHANNEL, onAudit);
+    app.addHook('onClose', (_instance, done) => {
+      diagnostics_channel.unsubscribe(AUDIT_CHANNEL, onAudit);
+      done();
+    });
+  }
+
+  return {
+    app,
+    engine,
+    metrics,
+    logger,
+    ready: () => !draining && storeUp,
+    startDraining: () => { draining = true; },
+    waitForStore: async (ms) => {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        if (await probeStore()) return true;
+        if (Date.now() >= deadline) return false;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    startProbes: () => {
+      if (probeTimer !== undefined) return;
+      probeTimer = setInterval(() => { void probeStore(); }, opts.healthIntervalMs);
+      probeTimer.unref();
+    },
+    stopProbes: () => {
+      clearInterval(probeTimer);
+      probeTimer = undefined;
+    },
+  };
+}

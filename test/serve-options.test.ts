@@ -1,0 +1,51 @@
+// `serve` options from flags and TOTP_FLEET_* variables (no process started): precedence,
+// parsing, token sources, and messages that name what the user typed.
+
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { envName, serveOptions } from '../src/cli/serve.js';
+import { TOKEN, OTHER_TOKEN } from './helpers/server.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'totp-fleet-options-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const env = { TOTP_FLEET_TOKENS: TOKEN };
+
+describe('serve options', () => {
+  it('maps every flag to TOTP_FLEET_<FLAG>; a flag wins over its variable', () => {
+    expect(envName('max-batch')).toBe('TOTP_FLEET_MAX_BATCH');
+    expect(serveOptions([], { ...env, TOTP_FLEET_MAX_BATCH: '7' })).toMatchObject({ maxBatch: 7 });
+    expect(serveOptions(['--max-batch', '5'], { ...env, TOTP_FLEET_MAX_BATCH: '7' })).toMatchObject({ maxBatch: 5 });
+    expect(serveOptions([], { ...env, TOTP_FLEET_REDIS_URL: 'redis://10.0.0.5:6379', TOTP_FLEET_DRIFT: 'yes', TOTP_FLEET_TRUST_PROXY: '0' }))
+      .toMatchObject({ redisUrl: 'redis://10.0.0.5:6379', policy: { drift: true }, trustProxy: false });
+    expect(serveOptions(['--past', '2', '--max-failures', '3', '--digits', '8'], env))
+      .toMatchObject({ verifier: { window: { past: 2, future: 1 }, digits: 8 }, policy: { maxFailures: 3 } });
+  });
+
+  it('refuses what it cannot parse, naming the flag or the variable', () => {
+    expect(() => serveOptions([], { ...env, TOTP_FLEET_DRIFT: 'maybe' })).toThrow(/TOTP_FLEET_DRIFT expected 1\/true\/yes or 0\/false\/no/);
+    expect(() => serveOptions([], { ...env, TOTP_FLEET_PORT: '80x' })).toThrow(/^TOTP_FLEET_PORT expected an integer$/);
+    expect(() => serveOptions(['--port', '80x'], env)).toThrow(/^--port expected an integer$/);
+    expect(() => serveOptions(['--window', '2', '--past', '1'], env)).toThrow(/not both/);
+    expect(() => serveOptions(['--generate-token'], {})).toThrow(/--generate-token needs --token-file/);
+    expect(() => serveOptions(['--insecure-no-auth'], env)).toThrow(/exclude each other/);
+    expect(() => serveOptions(['extra'], env)).toThrow(/no arguments/);
+    expect(serveOptions(['--help'], {})).toBe('help');
+  });
+
+  it('reads tokens from TOTP_FLEET_TOKENS and a token file together (rotation), and creates one when told', () => {
+    const file = join(dir, 'tokens');
+    writeFileSync(file, `# rotated in on Monday\n${OTHER_TOKEN}\r\n\n`, { mode: 0o600 });
+    expect(serveOptions(['--token-file', file], { TOTP_FLEET_TOKENS: ` ${TOKEN} ,` })).toMatchObject({ tokens: [TOKEN, OTHER_TOKEN] });
+    writeFileSync(join(dir, 'empty'), '# nothing\n');
+    expect(() => serveOptions(['--token-file', join(dir, 'empty')], {})).toThrow(/holds no token/);
+    expect(() => serveOptions(['--token-file', join(dir, 'missing')], {})).toThrow(/cannot read the token file .*missing: ENOENT/);
+    const made = join(dir, 'made');
+    const opts = serveOptions(['--token-file', made, '--generate-token'], {});
+    expect(opts).not.toBe('help');
+    expect(statSync(made).mode & 0o777).toBe(0o600);
+    expect((opts as { tokens: string[] }).tokens).toHaveLength(1);
+    expect(() => serveOptions([], {})).toThrow(/no bearer token/);
+  });
+});

@@ -1,0 +1,320 @@
+// The HTTP service in-process, over real loopback sockets: results, authentication, request
+// validation, limits and metrics. Every log line written during these requests is captured
+// and searched for the secrets, codes and tokens they carried.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { totp } from '../src/index.js';
+import { TotpFleetError } from '../src/errors.js';
+import { buildService } from '../src/server/app.js';
+import type { Engine } from '../src/server/engine.js';
+import { resolveServerOptions } from '../src/server/options.js';
+import type { RunningServer } from '../src/server/server.js';
+import { KEY_B32 } from './helpers/fixtures.js';
+import { authed, inProcess, LogCapture, OTHER_TOKEN, post, TOKEN } from './helpers/server.js';
+
+const NOW = Date.now();
+const CODE = totp.generate(KEY_B32, { timestamp: NOW });
+const OLD = totp.generate(KEY_B32, { timestamp: NOW - 30_000 });
+// A code that is valid at no step near NOW (checked below), and a second secret.
+const WRONG = String((Number(CODE) + 500_000) % 1_000_000).padStart(6, '0');
+const SECRET2 = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+// Each item a new account unless told: the server keeps replay marks and failure counts.
+let accounts = 0;
+const item = (code: string, extra: Record<string, unknown> = {}): Record<string, unknown> =>
+  ({ account: `user${++accounts}@example.com`, secret: KEY_B32, code, timestamp: NOW, ...extra });
+
+let server: RunningServer;
+let logs: LogCapture;
+let url: string;
+
+beforeAll(async () => {
+  ({ server, logs } = await inProcess({ maxBatch: 50, bodyLimit: 16_384, policy: { maxFailures: 3 } }));
+  url = server.url;
+});
+afterAll(async () => {
+  await server.close();
+  // Nothing any request carried shows up in a log line, whatever the request's fate.
+  expect(logs.lines().length).toBeGreaterThan(20);
+  for (const secretish of [KEY_B32, SECRET2, CODE, OLD, WRONG, TOKEN, OTHER_TOKEN, 'not-the-token-0123456789']) {
+    expect(logs.text).not.toContain(secretish);
+  }
+});
+
+describe('POST /v1/verify', () => {
+  it('answers one item with one result', async () => {
+    expect(totp.generate(KEY_B32, { timestamp: NOW + 30_000 })).not.toBe(WRONG);
+    const r = await post(url, item(CODE));
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(r.json).toEqual({ status: 'valid', delta: 0, step: Math.floor(NOW / 30_000) });
+  });
+
+  it('answers a batch in order, bad items as results beside good ones', async () => {
+    const r = await post(url, {
+      items: [
+        item(WRONG), item(OLD), item('12 345'), item(CODE, { secret: 'not*base32' }), item(CODE, { account: 'bob', timestamp: undefined }),
+        { account: 'carol', secret: SECRET2, code: totp.generate(SECRET2, { timestamp: NOW }), timestamp: NOW },
+      ],
+    });
+    expect(r.status).toBe(200);
+    expect(r.json.results.map((x: { status: string }) => x.status)).toEqual(['invalid', 'valid', 'malformed', 'malformed', 'valid', 'valid']);
+    expect(r.json.results[1].delta).toBe(-1);
+    expect(r.json.results.slice(2, 4).map((x: { reason: string }) => x.reason)).toEqual(['code', 'secret-encoding']);
+    // Nothing of the request is echoed.
+    expect(JSON.stringify(r.json)).not.toContain(KEY_B32);
+    expect(JSON.stringify(r.json)).not.toContain(CODE);
+  });
+
+  it('refuses wrong types, unknown fields and empty or oversized batches with 400, naming where', async () => {
+    const cases: [unknown, RegExp][] = [
+      [item(123456 as unknown as string), /^code must be string$/],
+      [item(CODE, { timestamp: '1700000000000' }), /^timestamp must be integer$/],
+      [item(CODE, { timestamp: -1 }), /^timestamp must be at least 0$/],
+      [item(CODE, { secret: 42 }), /^secret must be string$/],
+      [{ account: 'a', secret: KEY_B32 }, /"code" is required/],
+      [item(CODE, { [KEY_B32]: CODE }), /^body: unknown field \(allowed: /],
+      [{ items: [item(CODE), item(CODE, { code: null })] }, /^items\/1\/code must be string$/],
+      [{ items: [] }, /at least one item/],
+      [{ items: Array.from({ length: 51 }, () => item(CODE)) }, /at most 50 items per request/],
+      [[item(CODE)], /^body must be object$/],
+      [item(CODE, { account: '' }), /^account must not be empty$/],
+    ];
+    for (const [body, message] of cases) {
+      const r = await post(url, body);
+      expect(r.status, JSON.stringify(body).slice(0, 80)).toBe(400);
+      expect(r.json.error).toBe('invalid-request');
+      expect(r.json.message).toMatch(message);
+      expect(JSON.stringify(r.json)).not.toContain(KEY_B32);
+      expect(JSON.stringify(r.json)).not.toContain(CODE);
+    }
+  });
+
+  it('refuses malformed JSON without quoting it, oversized bodies with 413, other media types with 415', async () => {
+    const broken = `{"account":"a","secret":"${KEY_B32}","code":"${CODE}"`;
+    for (const body of [broken, `{"code": ${CODE}x}`, '', '{"__proto__": {"x": 1}, "account": "a"}']) {
+      const r = await post(url, body);
+      expect(r.status).toBe(400);
+      expect(JSON.stringify(r.json)).not.toContain(KEY_B32);
+      expect(JSON.stringify(r.json)).not.toContain(CODE);
+    }
+    expect((await post(url, broken)).json).toEqual({ statusCode: 400, error: 'invalid-json', message: 'the body is not valid JSON' });
+    const huge = await post(url, { items: [item(CODE, { secret: 'A'.repeat(20_000) })] });
+    expect(huge.status).toBe(413);
+    expect(huge.json.error).toBe('body-too-large');
+    const text = await post(url, JSON.stringify(item(CODE)), { ...authed(), 'content-type': 'text/plain' });
+    expect(text.status).toBe(415);
+  });
+
+  it('needs a bearer token: 401 with a challenge when it is missing or wrong', async () => {
+    const missing = await post(url, item(CODE), { 'content-type': 'application/json' });
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="totp-fleet"');
+    for (const authorization of ['Bearer not-the-token-0123456789', `Basic ${TOKEN}`, `Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(0, -1)}`, 'Bearer']) {
+      const r = await post(url, item(CODE), { authorization, 'content-type': 'application/json' });
+      expect(r.status, authorization.slice(0, 12)).toBe(401);
+      expect(r.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+    }
+    // Every configured token works; the scheme is case-insensitive.
+    expect((await post(url, item(CODE), authed(OTHER_TOKEN))).status).toBe(200);
+    expect((await post(url, item(CODE), { authorization: `bearer ${TOKEN}`, 'content-type': 'application/json' })).status).toBe(200);
+    // Refused before the body is read or validated: no 400 for a bad body without a token.
+    expect((await post(url, '{nope', { 'content-type': 'application/json' })).status).toBe(401);
+  });
+
+  it('answers 404 for unknown routes, and needs the token for /metrics and /v1/clock', async () => {
+    expect((await fetch(url + '/v1/nope')).status).toBe(404);
+    expect((await fetch(url + '/metrics')).status).toBe(401);
+    expect((await fetch(url + '/v1/clock')).status).toBe(401);
+  });
+});
+
+describe('replay protection and lockout (in-memory store)', () => {
+  it("accepts a code once per account: the second use is 'replayed', also inside one batch", async () => {
+    const first = await post(url, item(CODE, { account: 'replay@example.com' }));
+    expect(first.json.status).toBe('valid');
+    expect((await post(url, item(CODE, { account: 'replay@example.com' }))).json).toEqual({ status: 'replayed' });
+    // An older code after a newer one is refused too (high-water mark).
+    expect((await post(url, item(OLD, { account: 'replay@example.com' }))).json.status).toBe('replayed');
+    const batch = await post(url, { items: [item(CODE, { account: 'twice@example.com' }), item(CODE, { account: 'twice@example.com' })] });
+    expect(batch.json.results.map((r: { status: string }) => r.status)).toEqual(['valid', 'replayed']);
+  });
+
+  it("locks an account after maxFailures wrong codes, without evaluating its code", async () => {
+    const wrong = { items: Array.from({ length: 3 }, () => item(WRONG, { account: 'guess@example.com' })) };
+    expect((await post(url, wrong)).json.results.map((r: { status: string }) => r.status)).toEqual(['invalid', 'invalid', 'invalid']);
+    const locked = await post(url, item(CODE, { account: 'guess@example.com' }));
+    expect(locked.json.status).toBe('locked');
+    expect(locked.json.retryAfterMs).toBeGreaterThan(0);
+    const metrics = await (await fetch(url + '/metrics', { headers: authed() })).text();
+    expect(metrics).toMatch(/^totp_fleet_verifications_total\{status="locked"\} [1-9]/m);
+    expect(metrics).toMatch(/^totp_fleet_lockouts_total [1-9]/m);
+  });
+
+  it('/v1/clock reports the clock-health summary', async () => {
+    const r = await fetch(url + '/v1/clock', { headers: authed() });
+    expect(r.status).toBe(200);
+    const clock = await r.json() as Record<string, unknown>;
+    expect(clock).toMatchObject({ status: 'insufficient-data', samples: expect.any(Number), offsetSeconds: expect.any(Number) });
+    expect(typeof clock.message).toBe('string');
+  });
+});
+
+describe('health and metrics', () => {
+  it('/healthz runs the engine self-test and the store probe; /readyz is green', async () => {
+    const h = await fetch(url + '/healthz');
+    expect(h.status).toBe(200);
+    expect(await h.json()).toEqual({ status: 'ok', engine: 'ok', store: 'ok' });
+    const r = await fetch(url + '/readyz');
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ status: 'ready' });
+  });
+
+  it('/metrics counts verifications by status, batch sizes, latency, queue depth, restarts, store errors, clock', async () => {
+    const before = await (await fetch(url + '/metrics', { headers: authed() })).text();
+    const count = (text: string, status: string): number =>
+      Number(new RegExp(`^totp_fleet_verifications_total\\{status="${status}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    await post(url, { items: [item(CODE), item(WRONG), item(WRONG), item('x')] });
+    const res = await fetch(url + '/metrics', { headers: authed() });
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    expect(count(text, 'valid') - count(before, 'valid')).toBe(1);
+    expect(count(text, 'invalid') - count(before, 'invalid')).toBe(2);
+    expect(count(text, 'malformed') - count(before, 'malformed')).toBe(1);
+    for (const name of [
+      'totp_fleet_verify_batch_size_bucket{le="5"}', 'totp_fleet_http_request_duration_seconds_bucket',
+      'totp_fleet_pool_queue_depth 0', 'totp_fleet_worker_restarts_total 0', 'totp_fleet_store_up 1',
+      'totp_fleet_clock_status{status="ok"}', 'totp_fleet_http_auth_failures_total{reason="missing"}',
+      'totp_fleet_process_cpu_seconds_total', 'totp_fleet_batcher_batches_total',
+    ]) expect(text).toContain(name);
+    expect(text).not.toContain(KEY_B32);
+    expect(text).not.toContain('@example.com');
+  });
+});
+
+describe('engine failures (a stand-in engine, fastify.inject)', () => {
+  // A stand-in for the verifier and store whose answers the test controls: overload, a store
+  // outage and its recovery, without waiting for real ones.
+  function fakeEngine(): { engine: Engine; state: { storeUp: boolean; overloaded: boolean } } {
+    const state = { storeUp: true, overloaded: false };
+    const real = { stats: () => ({ keyCache: { size: 0, capacity: 0, hits: 0, misses: 0, evictions: 0 }, keyHandles: 0,
+      pool: { threads: 0, inFlight: 0, chunksInline: 0, chunksPooled: 0, chunksRetried: 0, chunksFailed: 0, workerFailures: 0 },
+      batcher: { queued: 0, running: 0, batches: 0 },
+      policy: { valid: 0, invalid: 0, replayed: 0, locked: 0, storeErrors: 0, lockouts: 0 } }) };
+    const verifier = {
+      ...real,
+      verifyBatch: async (items: unknown[]) => {
+        if (state.overloaded) throw new TotpFleetError('ERR_OVERLOADED', 'overloaded');
+        return items.map(() => (state.storeUp ? { status: 'invalid' } : { status: 'error', reason: 'store' }));
+      },
+    };
+    const engine: Engine = {
+      verifier: verifier as unknown as Engine['verifier'],
+      storeName: 'fake',
+      storeHealth: async () => { if (!state.storeUp) throw new TotpFleetError('ERR_CLOSED', 'down'); },
+      clock: () => ({ status: 'server-behind', offsetSeconds: 42, stderrSeconds: 3, samples: 120, thresholdSeconds: 10, message: 'the server clock is behind' }),
+      close: async () => {},
+    };
+    return { engine, state };
+  }
+
+  it('overload is 503 with Retry-After; a store outage turns readiness red and items into error, then recovers', async () => {
+    const { engine, state } = fakeEngine();
+    const logs = new LogCapture();
+    const service = buildService(resolveServerOptions({ tokens: [TOKEN], logStream: logs }), engine);
+    const { app } = service;
+    const verify = (): Promise<{ statusCode: number; json(): any; headers: Record<string, unknown> }> =>
+      app.inject({ method: 'POST', url: '/v1/verify', headers: authed(), payload: { items: [item(CODE), item(CODE)] } }) as never;
+    try {
+      state.overloaded = true;
+      const busy = await verify();
+      expect(busy.statusCode).toBe(503);
+      expect(busy.headers['retry-after']).toBe('1');
+      expect(busy.json().error).toBe('overloaded');
+      state.overloaded = false;
+
+      state.storeUp = false;
+      const failed = await verify();
+      expect(failed.statusCode).toBe(200);
+      expect(failed.json().results).toEqual([{ status: 'error', reason: 'store' }, { status: 'error', reason: 'store' }]);
+      expect((await app.inject({ url: '/readyz' })).statusCode).toBe(503);
+      const health = await app.inject({ url: '/healthz' });
+      expect(health.statusCode).toBe(503);
+      expect(health.json()).toEqual({ status: 'fail', engine: 'ok', store: 'fail' });
+      const metrics = (await app.inject({ url: '/metrics', headers: authed() })).body;
+      expect(metrics).toMatch(/^totp_fleet_store_errors_total\{source="verify"\} 2$/m);
+      expect(metrics).toMatch(/^totp_fleet_store_errors_total\{source="probe"\} 1$/m);
+      expect(metrics).toMatch(/^totp_fleet_store_up 0$/m);
+      expect(metrics).toMatch(/^totp_fleet_clock_offset_seconds 42$/m);
+      expect(metrics).toMatch(/^totp_fleet_clock_status\{status="server-behind"\} 1$/m);
+
+      state.storeUp = true; // the outage ends: the background probe notices by itself
+      service.startProbes();
+      await expect.poll(async () => (await app.inject({ url: '/readyz' })).statusCode, { timeout: 10_000 }).toBe(200);
+      expect((await verify()).json().results[0].status).toBe('invalid');
+      const clock = await app.inject({ url: '/v1/clock', headers: authed() });
+      expect(clock.json()).toMatchObject({ status: 'server-behind', offsetSeconds: 42, samples: 120 });
+    } finally {
+      service.stopProbes();
+      await app.close();
+    }
+    expect(logs.text).toMatch(/"msg":"store unavailable"/);
+    expect(logs.text).toMatch(/"msg":"store reachable again"/);
+    expect(logs.text).not.toContain(KEY_B32);
+    expect(logs.text).not.toContain(CODE);
+  });
+});
+
+describe('logging', () => {
+  it('redacts secret-bearing fields should anything log them (the net under "never log request data")', () => {
+    server.service.logger.info({ secret: KEY_B32, code: CODE, authorization: `Bearer ${TOKEN}`, body: { secret: KEY_B32 } }, 'net');
+    server.service.logger.flush();
+    const line = logs.lines().find((l) => l.msg === 'net');
+    expect(line).toMatchObject({ secret: '[redacted]', code: '[redacted]', authorization: '[redacted]', body: '[redacted]' });
+  });
+});
+
+describe('audit log', () => {
+  it('logs one line per stateful item with the account and outcome, never the code or the secret', async () => {
+    const { server: audited, logs: auditLogs } = await inProcess({ auditLog: true });
+    try {
+      const r = await post(audited.url, { items: [item(CODE, { account: 'audit-ok@example.com' }), item(WRONG, { account: 'audit-bad@example.com' })] });
+      expect(r.json.results.map((x: { status: string }) => x.status)).toEqual(['valid', 'invalid']);
+    } finally {
+      await audited.close();
+    }
+    const audit = auditLogs.lines().filter((l) => l.msg === 'audit');
+    expect(audit).toEqual(expect.arrayContaining([
+      expect.objectContaining({ type: 'valid', account: 'audit-ok@example.com', delta: 0 }),
+      expect.objectContaining({ type: 'invalid', account: 'audit-bad@example.com' }),
+    ]));
+    expect(auditLogs.text).not.toContain(CODE);
+    expect(auditLogs.text).not.toContain(WRONG);
+    expect(auditLogs.text).not.toContain(KEY_B32);
+  });
+});
+
+describe('options', () => {
+  it('are validated once, naming the option and never echoing a token', () => {
+    expect(() => resolveServerOptions({})).toThrow(/"tokens" expected at least one bearer token/);
+    expect(() => resolveServerOptions({ insecureNoAuth: true, host: '0.0.0.0' })).toThrow(RangeError);
+    expect(resolveServerOptions({ insecureNoAuth: true }).host).toBe('127.0.0.1');
+    expect(() => resolveServerOptions({ tokens: [TOKEN], port: '80' })).toThrow(TypeError);
+    expect(() => resolveServerOptions({ tokens: [TOKEN], port: 70_000 })).toThrow(/"port" expected an integer 0\.\.65535, got 70000/);
+    expect(() => resolveServerOptions({ tokens: [TOKEN], maxBatch: 0 })).toThrow(RangeError);
+    expect(() => resolveServerOptions({ tokens: [TOKEN], logLevel: 'loud' as never })).toThrow(/"logLevel" expected one of/);
+    expect(() => resolveServerOptions({ tokens: [TOKEN], redisUrl: 'http://user:hunter2@x' })).toThrow(/redis:\/\//);
+    try {
+      resolveServerOptions({ tokens: [TOKEN, 'short secret!'] });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(RangeError);
+      expect((error as Error).message).toMatch(/^"tokens\[1\]" expected 16\.\.512 characters/);
+      expect((error as Error).message).not.toContain('short secret');
+    }
+    try {
+      resolveServerOptions({ tokens: [TOKEN], redisUrl: 'http://user:hunter2@x' });
+    } catch (error) {
+      expect((error as Error).message).not.toContain('hunter2');
+    }
+  });
+});
