@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `totp-fleet` command: dispatches to one module per command.
 
+import { runBench } from './bench.js';
 import { runGenerate } from './generate.js';
 import { UsageError } from './options.js';
 import { runVerify } from './verify.js';
@@ -10,12 +11,14 @@ const HELP = `Usage: totp-fleet <command> [options]
 Commands:
   verify     verify NDJSON requests from a file or stdin, NDJSON results to stdout
   generate   print the code for a secret read from stdin
+  bench      capacity planning: benchmark suites, --plan, compare
 
 Run "totp-fleet <command> --help" for a command's options.`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   verify: runVerify,
   generate: runGenerate,
+  bench: runBench,
 };
 
 async function main(argv: string[]): Promise<number> {
