@@ -44,6 +44,8 @@ export function chartData(report: Pick<Report, 'figures' | 'loads' | 'checks'>):
 }
 
 const WIDTH = 360;
+/** The same two colours for valid and invalid codes in every panel. */
+const KIND_COLOR = { field: 'kind', type: 'nominal', title: 'codes', scale: { domain: ['valid', 'invalid'], range: ['#1f77b4', '#d62728'] } };
 const HEIGHT = 220;
 const RATE_AXIS = { title: 'verifies per second (median, p25–p75)', format: '~s' };
 
@@ -51,7 +53,7 @@ const RATE_AXIS = { title: 'verifies per second (median, p25–p75)', format: '~
 export function chartSpec(data: ChartData): Record<string, unknown> {
   const errorBars = (x: Record<string, unknown>) => ({
     mark: { type: 'rule' },
-    encoding: { x, y: { field: 'p25', type: 'quantitative' }, y2: { field: 'p75' }, color: { field: 'kind', type: 'nominal', title: 'codes' } },
+    encoding: { x, y: { field: 'p25', type: 'quantitative' }, y2: { field: 'p75' }, color: KIND_COLOR },
   });
   const panels: Record<string, unknown>[] = [];
   if (data.threads.length > 0) {
@@ -61,7 +63,7 @@ export function chartSpec(data: ChartData): Record<string, unknown> {
       width: WIDTH, height: HEIGHT,
       data: { values: data.threads },
       layer: [
-        { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'median', type: 'quantitative', axis: RATE_AXIS, title: RATE_AXIS.title }, color: { field: 'kind', type: 'nominal', title: 'codes' }, strokeDash: { field: 'batch', type: 'ordinal', title: 'batch' } } },
+        { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'median', type: 'quantitative', axis: RATE_AXIS, title: RATE_AXIS.title }, color: KIND_COLOR, strokeDash: { field: 'batch', type: 'ordinal', title: 'batch' } } },
         errorBars(x),
       ],
     });
@@ -73,7 +75,7 @@ export function chartSpec(data: ChartData): Record<string, unknown> {
       width: WIDTH, height: HEIGHT,
       data: { values: data.batches },
       layer: [
-        { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'median', type: 'quantitative', title: RATE_AXIS.title, axis: { format: '~s' } }, color: { field: 'kind', type: 'nominal', title: 'codes' } } },
+        { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'median', type: 'quantitative', title: RATE_AXIS.title, axis: { format: '~s' } }, color: KIND_COLOR } },
         errorBars(x),
       ],
     });
@@ -97,9 +99,11 @@ export function chartSpec(data: ChartData): Record<string, unknown> {
       title: 'Facade (cache warm, one thread) ÷ peer, same 10,000 secrets',
       width: WIDTH, height: HEIGHT,
       data: { values: data.ratios },
+      // Bars start at 1× (a log scale has no zero); the rule is the p25–p75 of the rounds.
       layer: [
-        { mark: { type: 'bar' }, encoding: { y: { field: 'label', type: 'nominal', title: null }, yOffset: { field: 'kind' }, x: { field: 'ratio', type: 'quantitative', scale: { type: 'log' }, title: 'times faster (log; median of per-round ratios)' }, color: { field: 'kind', type: 'nominal', title: 'codes' } } },
-        { mark: { type: 'text', align: 'left', dx: 3 }, encoding: { y: { field: 'label', type: 'nominal' }, yOffset: { field: 'kind' }, x: { field: 'ratio', type: 'quantitative' }, text: { field: 'ratio', type: 'quantitative', format: '.1f' } } },
+        { mark: { type: 'bar' }, encoding: { y: { field: 'label', type: 'nominal', title: null }, yOffset: { field: 'kind', sort: ['valid', 'invalid'] }, x: { field: 'ratio', type: 'quantitative', scale: { type: 'log', domainMin: 1 }, title: 'times faster (log; median of per-round ratios, p25–p75)' }, x2: { datum: 1 }, color: KIND_COLOR } },
+        { mark: { type: 'rule', color: 'black' }, encoding: { y: { field: 'label', type: 'nominal' }, yOffset: { field: 'kind', sort: ['valid', 'invalid'] }, x: { field: 'low', type: 'quantitative' }, x2: { field: 'high' } } },
+        { mark: { type: 'text', align: 'left', dx: 4 }, encoding: { y: { field: 'label', type: 'nominal' }, yOffset: { field: 'kind', sort: ['valid', 'invalid'] }, x: { field: 'high', type: 'quantitative' }, text: { field: 'ratio', type: 'quantitative', format: '.1f' } } },
       ],
     });
   }
@@ -108,7 +112,7 @@ export function chartSpec(data: ChartData): Record<string, unknown> {
     columns: 2,
     concat: panels,
     resolve: { scale: { color: 'independent', strokeDash: 'independent', shape: 'independent' } },
-    config: { font: 'sans-serif', view: { stroke: '#ccc' } },
+    config: { font: 'sans-serif', view: { stroke: '#ccc' }, legend: { labelLimit: 320 } },
   };
 }
 

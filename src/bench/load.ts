@@ -107,11 +107,13 @@ export async function offerLoad(opts: LoadOptions, call: (i: number) => Promise<
   if (failure !== undefined) throw failure;
   const elapsed = (lastDone - start) / 1000;
   const sorted = latencies.subarray(0, issued).sort();
-  // Answers that lag the schedule by more than a quarter of the run did not keep up.
-  if (elapsed > seconds * 1.25 + 0.05) saturated = true;
+  const achieved = issued / Math.max(elapsed, 1e-9);
+  // Answers that lag the schedule by more than a quarter of the run, or a completion rate
+  // below 90 % of the offered one, mean the verifier did not keep up.
+  if (elapsed > seconds * 1.25 + 0.05 || achieved < rate * 0.9) saturated = true;
   return {
     offered: rate,
-    achieved: issued / Math.max(elapsed, 1e-9),
+    achieved,
     requests: issued,
     seconds: elapsed,
     p50: quantile(sorted, 0.5),
