@@ -23,7 +23,8 @@ export const MIN_CHANGE = 0.05;
 /** Bands of noise a change must exceed to be flagged. */
 export const K = 3;
 
-export type Verdict = 'regression' | 'improvement' | 'within noise';
+/** 'peer': a peer's figure, which measures the machine, not the build: never flagged. */
+export type Verdict = 'regression' | 'improvement' | 'within noise' | 'peer';
 
 export interface Comparison {
   readonly id: string;
@@ -90,7 +91,8 @@ export function compareReports(a: ReportData, b: ReportData): CompareResult {
     const band = Math.hypot(halfIqr(fa.roundMedians, fa.median), halfIqr(fb.roundMedians, fb.median), fa.reference ? 0 : speedBand);
     const threshold = Math.min(0.95, Math.max(MIN_CHANGE, K * band));
     const change = fb.median / fa.median / (fa.reference ? 1 : factor);
-    comparisons.push({ id: fa.id, kind: 'figure', label: fa.label, a: fa.median, b: fb.median, change, threshold, verdict: verdict(change, threshold) });
+    const v = fa.reference ? 'peer' : verdict(change, threshold);
+    comparisons.push({ id: fa.id, kind: 'figure', label: fa.label, a: fa.median, b: fb.median, change, threshold, verdict: v });
   }
   const checksB = new Map(b.checks.map((c) => [c.id, c]));
   for (const ca of a.checks) {
@@ -118,9 +120,9 @@ const num = (x: number, kind: Comparison['kind']): string =>
 
 /** The comparison as text: regressions first, then the rest. */
 export function formatComparison(r: CompareResult, nameA: string, nameB: string, all = false): string {
-  const order: Verdict[] = ['regression', 'improvement', 'within noise'];
+  const order: Verdict[] = ['regression', 'improvement', 'within noise', 'peer'];
   const shown = r.comparisons
-    .filter((c) => all || c.verdict !== 'within noise')
+    .filter((c) => all || c.verdict === 'regression' || c.verdict === 'improvement')
     .sort((x, y) => order.indexOf(x.verdict) - order.indexOf(y.verdict) || x.change - y.change);
   const rows = shown.map((c) => [c.verdict === 'regression' ? 'REGRESSION' : c.verdict, c.label, num(c.a, c.kind), num(c.b, c.kind), pct(c.change - 1), `±${(c.threshold * 100).toFixed(1)} %`]);
   const lines = [
@@ -133,7 +135,8 @@ export function formatComparison(r: CompareResult, nameA: string, nameB: string,
     rows.length > 0 ? table(['verdict', 'measure', 'a', 'b', 'change', 'noise'], rows, [2, 3, 4, 5]) : '(every common figure and ratio is within its noise)',
     '',
     `${r.regressions} regression(s) beyond noise; ${r.comparisons.filter((c) => c.verdict === 'improvement').length} improvement(s); ` +
-      `${r.comparisons.filter((c) => c.verdict === 'within noise').length} within noise${all ? '' : ' (not listed; --all lists them)'}. ` +
+      `${r.comparisons.filter((c) => c.verdict === 'within noise').length} within noise and ` +
+      `${r.comparisons.filter((c) => c.verdict === 'peer').length} peer figure(s), which measure the machine${all ? '' : ' (not listed; --all lists them)'}. ` +
       `Noise: max(${MIN_CHANGE * 100} %, ${K} × the runs' recorded spread, in quadrature).`,
   ];
   if (r.onlyA.length + r.onlyB.length > 0) lines.push(`not compared: ${r.onlyA.length} figure(s) only in a, ${r.onlyB.length} only in b`);

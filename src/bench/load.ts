@@ -86,12 +86,16 @@ export async function offerLoad(opts: LoadOptions, call: (i: number) => Promise<
   };
   while (issued < planned && failure === undefined) {
     const now = performance.now();
-    if (issued - done > maxOutstanding) {
+    // Stop at a backlog past the bound, or when the schedule runs a quarter over its time:
+    // either way the verifier is not keeping up, and going on would only take longer.
+    if (issued - done > maxOutstanding || now - start > (seconds * 1.25 + 0.05) * 1000) {
       saturated = true;
       break;
     }
     const due = Math.min(planned, Math.floor((now - start) / interval) + 1);
-    while (issued < due) {
+    // Calls that do their work synchronously would keep this loop from yielding, so the bound
+    // is checked per call too.
+    while (issued < due && issued - done <= maxOutstanding) {
       const i = issued++;
       const scheduled = start + i * interval;
       call(i).then(settle(i, scheduled), fail);

@@ -12,8 +12,14 @@ import { assertPeer, expectCount, type PeerFactory, PeerMissingError } from './p
 import { createSpeakeasyPeer } from './peers/speakeasy.js';
 import type { Report } from './report.js';
 
+export interface PeerEntry {
+  readonly key: string;
+  readonly name: string;
+  readonly factory: PeerFactory;
+}
+
 /** Every peer, by key: the node:crypto baseline first (it is always there). */
-export const PEERS: readonly { key: string; name: string; factory: PeerFactory }[] = [
+export const PEERS: readonly PeerEntry[] = [
   { key: 'node-crypto', name: 'node:crypto', factory: createNodeCryptoPeer },
   { key: 'otplib', name: 'otplib', factory: createOtplibPeer },
   { key: 'otpauth', name: 'otpauth', factory: createOtpauthPeer },
@@ -24,8 +30,10 @@ export const PEERS: readonly { key: string; name: string; factory: PeerFactory }
  * Tasks `${scenario}/${key}/valid` and `.../invalid` for `measureGroup`, or null (noted in the
  * report) when the peer's package is not installed.
  */
-export async function peerTasks(report: Report, scenario: string, key: string): Promise<[TaskSpec, TaskSpec] | null> {
-  const entry = PEERS.find((p) => p.key === key);
+export async function peerTasks(
+  report: Report, scenario: string, key: string, peers: readonly PeerEntry[] = PEERS,
+): Promise<[TaskSpec, TaskSpec] | null> {
+  const entry = peers.find((p) => p.key === key);
   if (entry === undefined) throw new RangeError(`unknown peer "${key}"`);
   const fx = fixtures();
   let peer;
