@@ -12,7 +12,7 @@ const quick: Profile = Object.freeze({
     name: 'quick',
     description: 'every planning suite, short budgets: under a minute on 2 cores',
     suites: CORE_SUITES,
-    budget: Object.freeze({ time: 240, iterations: 2, warmupTime: 80, warmupIterations: 1, rounds: 3 }),
+    budget: Object.freeze({ time: 200, iterations: 2, warmupTime: 80, warmupIterations: 1, rounds: 3 }),
     kinds: ['valid', 'invalid'] as const,
     threadBatches: [100_000],
     loadSeconds: 0.5,

@@ -36,6 +36,8 @@ export interface Check {
   readonly pass: boolean | undefined;
   /** Figure ids the check was computed from. */
   readonly from: readonly string[];
+  /** The per-round ratios, when paired ('rounds'): `compare` reads its noise from them. */
+  readonly rounds?: readonly number[];
 }
 
 const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
@@ -113,8 +115,11 @@ export class Report {
     let measured = num.median / den.median;
     let low = num.p25 / den.p75;
     let high = num.p75 / den.p25;
+    let rounds: number[] | undefined;
     if (paired) {
-      const r = num.roundMedians.map((v, i) => v / den.roundMedians[i]!).sort((a, b) => a - b);
+      const r = num.roundMedians.map((v, i) => v / den.roundMedians[i]!);
+      rounds = r.slice();
+      r.sort((a, b) => a - b);
       measured = quantile(r, 0.5);
       low = quantile(r, 0.25);
       high = quantile(r, 0.75);
@@ -124,6 +129,7 @@ export class Report {
       scenario, label, unit, measured, low, high, target,
       spread: paired ? 'rounds' : 'quartiles',
       from: [num.id, den.id],
+      ...(rounds === undefined ? {} : { rounds }),
     });
   }
 
