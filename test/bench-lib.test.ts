@@ -100,6 +100,6 @@ describe('chart data', () => {
 
 describe('planLevels', () => {
   it('brackets the rate and the capacity the headroom asks for', () => {
-    expect(planLevels({ rate: 50_000, p99: 5000, headroom: 0.3 })).toEqual([12_500, 25_000, 50_000, 71_400, 142_900, 285_700]);
+    expect(planLevels({ rate: 50_000, p99: 5000, headroom: 0.3 })).toEqual([12_500, 25_000, 50_000, 71_500, 142_900, 285_800]);
   });
 });

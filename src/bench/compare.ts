@@ -24,13 +24,15 @@ import { table } from './report.js';
 export const MIN_CHANGE = 0.05;
 /** Bands of noise a change must exceed to be flagged. */
 export const K = 3;
+/** Past this threshold the runs were too noisy to judge a drop: it is reported as such, not passed silently. */
+export const TOO_NOISY = 0.5;
 
 /**
  * 'peer': a peer's figure, which measures the machine, not the build. '... no peer in its
  * suite': a change beyond noise in a suite without a peer to correct for the machine. Neither
  * is flagged.
  */
-export type Verdict = 'regression' | 'improvement' | 'within noise' | 'peer' | 'slower, no peer in its suite' | 'faster, no peer in its suite';
+export type Verdict = 'regression' | 'improvement' | 'within noise' | 'peer' | 'slower, no peer in its suite' | 'faster, no peer in its suite' | 'slower, too noisy to tell';
 
 export interface Comparison {
   readonly id: string;
@@ -69,6 +71,7 @@ function halfIqr(values: readonly number[], centre: number): number {
 
 function verdict(change: number, threshold: number): Verdict {
   if (change < 1 - threshold) return 'regression';
+  if (threshold >= TOO_NOISY && change < 1 - MIN_CHANGE) return 'slower, too noisy to tell';
   if (change > 1 / (1 - threshold)) return 'improvement';
   return 'within noise';
 }
@@ -147,7 +150,7 @@ const num = (x: number, kind: Comparison['kind']): string =>
 
 /** The comparison as text: regressions first, then the rest. */
 export function formatComparison(r: CompareResult, nameA: string, nameB: string, all = false): string {
-  const order: Verdict[] = ['regression', 'improvement', 'slower, no peer in its suite', 'faster, no peer in its suite', 'within noise', 'peer'];
+  const order: Verdict[] = ['regression', 'slower, too noisy to tell', 'improvement', 'slower, no peer in its suite', 'faster, no peer in its suite', 'within noise', 'peer'];
   const shown = r.comparisons
     .filter((c) => all || (c.verdict !== 'within noise' && c.verdict !== 'peer'))
     .sort((x, y) => order.indexOf(x.verdict) - order.indexOf(y.verdict) || x.change - y.change);
@@ -166,6 +169,11 @@ export function formatComparison(r: CompareResult, nameA: string, nameB: string,
       `${r.comparisons.filter((c) => c.verdict === 'peer').length} peer figure(s), which measure the machine${all ? '' : ' (not listed; --all lists them)'}. ` +
       `Noise: max(${MIN_CHANGE * 100} %, ${K} × the runs' recorded spread, in quadrature).`,
   ];
+  const noisy = r.comparisons.filter((c) => c.verdict === 'slower, too noisy to tell').length;
+  if (noisy > 0) {
+    lines.push(`${noisy} drop(s) could be neither flagged nor cleared: the runs' spread allows more than ±${TOO_NOISY * 100} %. ` +
+      'Re-run both on a quieter machine (see the load line of each report) or with --profile full.');
+  }
   if (r.onlyA.length + r.onlyB.length > 0) lines.push(`not compared: ${r.onlyA.length} figure(s) only in a, ${r.onlyB.length} only in b`);
   return lines.join('\n');
 }

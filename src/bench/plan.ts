@@ -28,6 +28,8 @@ export interface ConfigCapacity {
   readonly atLeast: boolean;
   /** p99 (µs) at the lowest measured load ≥ the planned rate, if one was measured and kept up. */
   readonly p99AtRate: number | undefined;
+  /** Lower loads that missed the target although a higher one met it: a noisy host. */
+  readonly missedBelow: number;
 }
 
 export interface Plan {
@@ -46,15 +48,16 @@ export interface Plan {
 
 function capacityOf(config: string, levels: readonly LoadFigure[], req: PlanRequest, hostCores: number): ConfigCapacity {
   const sorted = levels.slice().sort((x, y) => x.offered - y.offered);
-  let capacity = 0;
-  let failed = false;
-  for (const l of sorted) {
-    if (l.saturated || l.p99 > req.p99) { failed = true; break; }
-    capacity = l.offered;
-  }
+  // The highest level that met the target. A lower level that missed it is noise (a verifier
+  // is not slower at a lower load; a neighbour on the host was busy), counted in `missedBelow`.
+  const ok = (l: LoadFigure): boolean => !l.saturated && l.p99 <= req.p99;
+  const best = sorted.filter(ok).at(-1);
+  const capacity = best?.offered ?? 0;
+  const failed = sorted.some((l) => l.offered > capacity && !ok(l));
+  const missedBelow = sorted.filter((l) => l.offered < capacity && !ok(l)).length;
   const atRate = sorted.find((l) => l.offered >= req.rate && !l.saturated);
   const threads = sorted[0]?.threads ?? 0;
-  return { config, threads, cores: Math.min(hostCores, threads + 1), capacity, atLeast: !failed && capacity > 0, p99AtRate: atRate?.p99 };
+  return { config, threads, cores: Math.min(hostCores, threads + 1), capacity, atLeast: !failed && capacity > 0, p99AtRate: atRate?.p99, missedBelow };
 }
 
 /**
@@ -123,10 +126,15 @@ export function formatPlan(plan: Plan, report: Pick<ReportData, 'machine' | 'pro
     lines.push(`Answer: no configuration met p99 ≤ ${ms(req.p99)} even at the lowest load measured (${rate(Math.min(...report.loads.map((l) => l.offered)))}/s): ` +
       'the target is below what one verify() costs on this host; adding hosts does not lower it. Relax the p99 target or batch the calls (verifyBatch).');
   }
+  const noisy = plan.configs.filter((c) => c.missedBelow > 0);
+  if (noisy.length > 0) {
+    lines.push('', `Warning: ${noisy.map((c) => c.config).join('; ')} missed the p99 target at a lower load than one it met: ` +
+      'the host was busy with other work during the measurement. Re-measure on a quiet host before acting on this plan.');
+  }
   lines.push('', 'Assumptions:',
     '- Traffic is single verify() calls arriving at a steady rate (open loop), 10 % of them wrong codes (a full ±1 window walk each); secrets are base32 with the key cache warm (a cache as large as the active accounts); window ±1.',
     '- Latency is the engine\'s alone, in-process: from a call\'s scheduled arrival to its answer. HTTP, the policy store (Redis round trips) and the network come on top.',
-    '- "Max load" is the highest offered load measured that kept up with p99 within the target; loads between the measured levels were not tried, so the real limit may be higher (never lower, on this host at the time).',
+    '- "Max load" is the highest offered load measured that kept up with p99 within the target; loads between the measured levels were not tried, so the real limit may be higher.',
     '- A pool of N worker threads uses N + 1 cores (the calling thread validates and packs); processes on one host are assumed to scale linearly across its cores, and other work on the host (the control panel, the web server) is not counted: reserve cores for it.',
     `- Headroom ${Math.round(req.headroom * 100)} %: the plan keeps that share of the measured capacity spare for bursts, failover and noisy neighbours.`,
     '- Figures from a shared or virtual machine move with its neighbours; re-run on the hardware you deploy on.');
@@ -137,5 +145,6 @@ export function formatPlan(plan: Plan, report: Pick<ReportData, 'machine' | 'pro
 export function planLevels(req: PlanRequest): number[] {
   const needed = req.rate / (1 - req.headroom);
   const raw = [req.rate / 4, req.rate / 2, req.rate, needed, needed * 2, needed * 4];
-  return [...new Set(raw.map((r) => Math.max(100, Math.round(r / 100) * 100)))].sort((x, y) => x - y);
+  // Rounded up, so that the level for the capacity asked for is never just below it.
+  return [...new Set(raw.map((r) => Math.max(100, Math.ceil(r / 100) * 100)))].sort((x, y) => x - y);
 }
