@@ -1,17 +1,11 @@
-// All benchmark scenarios in one process, one run: the node:crypto baseline is measured once
-// and every ratio uses it; the summary table lists every target of issue 3 with PASS or MISS.
+// Every suite of a profile in one process, one run (default: the full profile): the
+// node:crypto baseline is measured in the same run as everything compared with it.
 //
-//   npm run bench                      (builds first)
-//   npm run bench -- --json out.json   (also writes every figure and the machine as JSON)
-//   BENCH_TIME_MS=2000 npm run bench   (longer measurement per task)
+//   npm run bench                                  (builds first; the full profile)
+//   npm run bench -- --profile quick --json out.json
+//
+// `totp-fleet bench` runs the same suites and adds the chart, --plan and compare.
 
-import { scenario as algorithms } from './algorithms.js';
-import { scenario as batcher } from './batcher.js';
-import { scenario as coldCache } from './cold-cache.js';
-import { scenario as inlineThreshold } from './inline-threshold.js';
-import { runScenarios } from './lib/run.js';
-import { scenario as overhead } from './overhead.js';
-import { scenario as threads } from './threads.js';
-import { scenario as throughput } from './throughput-vs-peers.js';
+import { runStandalone } from './lib.js';
 
-await runScenarios([throughput, coldCache, threads, inlineThreshold, batcher, overhead, algorithms]);
+await runStandalone(undefined);

@@ -1,39 +1,8 @@
-// Scenario: where the inline threshold belongs. The same batch, at sizes around the default
-// `inlineThreshold` (16,384), verified inline on the calling thread and on a 2-thread pool that
-// takes every batch (`inlineThreshold: 0`). Below the crossing, a pool round trip costs more
-// than the work it moves; the default threshold should sit near the crossing.
+// One suite alone: the "inline-threshold" suite of src/bench/suites/ (compiled to dist/), printed as
+// `totp-fleet bench --suite inline-threshold` prints it. Flags: --profile quick|full (default full), --json FILE.
 //
-// Run alone: node --expose-gc --import tsx bench/inline-threshold.ts
+// Run: npm run build && node --expose-gc --import tsx bench/inline-threshold.ts
 
-import { TotpVerifier } from '../dist/index.js';
-import { batchTask, makeRequests } from './lib/facade.js';
-import { fixtures } from './lib/fixtures.js';
-import { measureGroup } from './lib/measure.js';
-import type { Report, Scenario } from './lib/report.js';
-import { isMain, runScenarios } from './lib/run.js';
+import { runStandalone } from './lib.js';
 
-const ID = 'inline-threshold';
-const SIZES = [512, 2048, 8192, 16_384, 65_536] as const;
-
-async function run(report: Report): Promise<void> {
-  const fx = fixtures();
-  const inline = await TotpVerifier.create({ threads: 0, window: 1 });
-  const pooled = await TotpVerifier.create({ threads: 2, inlineThreshold: 0, window: 1 });
-  try {
-    for (const size of SIZES) {
-      const reqs = makeRequests(fx, 'valid', 'base32', size);
-      const tasks = await Promise.all([
-        batchTask({ id: `${ID}/inline/${size}`, scenario: ID, label: `verifyBatch(${size}) inline, valid` }, inline, reqs, 'valid', fx),
-        batchTask({ id: `${ID}/pool2/${size}`, scenario: ID, label: `verifyBatch(${size}) on 2 workers, valid` }, pooled, reqs, 'valid', fx),
-      ]);
-      const [a, b] = report.add(...await measureGroup(tasks));
-      report.ratio(ID, `2 workers ÷ inline, batch of ${size}`, b!, a!);
-    }
-  } finally {
-    await Promise.all([inline.close(), pooled.close()]);
-  }
-}
-
-export const scenario: Scenario = { id: ID, title: 'inline vs pool by batch size (the inline threshold)', run };
-
-if (isMain(import.meta.url)) await runScenarios([scenario]);
+await runStandalone(['inline-threshold']);

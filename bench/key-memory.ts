@@ -11,8 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { base32, TotpVerifier } from '../dist/index.js';
-import { formatMachine, machineInfo } from './lib/machine.js';
-import { table } from './lib/report.js';
+import { formatMachine, machineInfo } from '../dist/bench/machine.js';
+import { table } from '../dist/bench/report.js';
 
 const N = 1_000_000;
 const gc = (globalThis as { gc?: () => void }).gc;

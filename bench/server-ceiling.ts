@@ -5,7 +5,7 @@
 //   npm run build && flock /work/bench.lock node --import tsx bench/server-ceiling.ts
 
 import { base32, totp, TotpVerifier } from '../src/index.js';
-import { formatMachine, machineInfo } from './lib/machine.js';
+import { formatMachine, machineInfo } from '../dist/bench/machine.js';
 
 const BATCH = 1000;
 const BATCHES = 400;

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { base32, totp } from '../src/index.js';
-import { formatMachine, machineInfo } from './lib/machine.js';
+import { formatMachine, machineInfo } from '../dist/bench/machine.js';
 
 const { values } = parseArgs({
   options: { duration: { type: 'string' }, json: { type: 'string' }, only: { type: 'string' }, redis: { type: 'boolean' } },

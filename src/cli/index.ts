@@ -2,6 +2,7 @@
 // The `totp-fleet` command: dispatches to one module per command.
 
 import { runEnroll } from './enroll.js';
+import { runBench } from './bench.js';
 import { runGenerate } from './generate.js';
 import { UsageError } from './options.js';
 import { runServe } from './serve.js';
@@ -14,6 +15,7 @@ Commands:
   verify     verify NDJSON requests from a file or stdin, NDJSON results to stdout
   generate   print the code for a secret read from stdin
   enroll     new secret for an account: secret, otpauth URI, QR code; verifies a first code
+  bench      capacity planning: benchmark suites, --plan, compare
 
 Run "totp-fleet <command> --help" for a command's options.`;
 
@@ -22,6 +24,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   verify: runVerify,
   generate: runGenerate,
   enroll: runEnroll,
+  bench: runBench,
 };
 
 async function main(argv: string[]): Promise<number> {

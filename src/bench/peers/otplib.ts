@@ -3,23 +3,18 @@
 // 30 at a mid-period epoch covers exactly steps T−1, T, T+1 (otplib tries them oldest first).
 // Secrets are passed as raw bytes, otplib's cheapest input (no base32 decoding per call).
 
-import { readFileSync } from 'node:fs';
-import { verifySync } from 'otplib';
-import type { Fixtures } from '../lib/fixtures.js';
-import { WINDOW, PERIOD } from '../lib/fixtures.js';
-import type { Peer } from './peer.js';
+import type { Fixtures } from '../fixtures.js';
+import { WINDOW, PERIOD } from '../fixtures.js';
+import { packageVersion } from '../versions.js';
+import { importPeer, type Peer } from './peer.js';
 
-function version(): string {
-  const url = new URL('../../node_modules/otplib/package.json', import.meta.url);
-  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
-}
-
-export function createOtplibPeer(fx: Fixtures): Peer {
+export async function createOtplibPeer(fx: Fixtures): Promise<Peer> {
+  const { verifySync } = await importPeer('otplib', () => import('otplib'));
   const { secrets, epochSeconds } = fx;
   const epochTolerance = WINDOW * PERIOD;
   return {
     name: 'otplib',
-    version: version(),
+    version: packageVersion('otplib') ?? 'unknown',
     verifyAll(codes) {
       let valid = 0;
       for (let i = 0; i < codes.length; i++) {

@@ -7,7 +7,7 @@
 // the cheap choice, and it is the one the issue defines.
 
 import { createHmac } from 'node:crypto';
-import type { Fixtures } from '../lib/fixtures.js';
+import type { Fixtures } from '../fixtures.js';
 import type { Peer } from './peer.js';
 
 const PERIOD_MS = 30_000;
@@ -42,7 +42,7 @@ export function verifyTotp(key: Uint8Array, code: string, timestampMs: number): 
   return null;
 }
 
-export function createNodeCryptoPeer(fx: Fixtures): Peer {
+export async function createNodeCryptoPeer(fx: Fixtures): Promise<Peer> {
   const { secrets, timestamp } = fx;
   return {
     name: 'node:crypto',

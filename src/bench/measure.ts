@@ -23,18 +23,6 @@ export interface Budget {
   readonly rounds: number;
 }
 
-/**
- * Defaults sized for a 2-core machine and a whole run under about three minutes. A slow peer
- * (otplib: ~0.5 s per 10,000 items) gets `iterations` calls; fast tasks get hundreds.
- * `BENCH_TIME_MS` and `BENCH_ROUNDS` override the measured time and the rounds.
- */
-export const DEFAULT_BUDGET: Budget = Object.freeze({
-  time: Number(process.env['BENCH_TIME_MS'] ?? 1600),
-  iterations: 8,
-  warmupTime: 300,
-  warmupIterations: 2,
-  rounds: Number(process.env['BENCH_ROUNDS'] ?? 8),
-});
 
 /** A throughput figure: items per second over many calls of one task. */
 export interface Figure {
@@ -57,6 +45,19 @@ export interface Figure {
   readonly rounds: number;
   /** Items per second, median of each round: ratios are taken round by round (see Report.ratio). */
   readonly roundMedians: readonly number[];
+  /** True for a peer (not this package's code): `compare` uses these to tell a slower machine from a slower build. */
+  readonly reference: boolean;
+  /** What was varied, for the chart and the planner (threads, batch size, window, valid/invalid). */
+  readonly params: FigureParams;
+}
+
+/** The settings a figure was measured at; absent fields were not varied by its suite. */
+export interface FigureParams {
+  readonly kind?: 'valid' | 'invalid';
+  readonly threads?: number;
+  readonly batch?: number;
+  readonly window?: number;
+  readonly peer?: string;
 }
 
 /** The q-quantile of sorted numbers, linearly interpolated. */
@@ -88,6 +89,9 @@ export interface TaskSpec {
   /** Runs before each of the task's rounds, untimed (e.g. puts its data back in place). */
   readonly setup?: () => void;
   readonly budget?: Partial<Budget>;
+  /** See Figure.reference. */
+  readonly reference?: boolean;
+  readonly params?: FigureParams;
 }
 
 /** One round of one task under tinybench; its call times in milliseconds. */
@@ -136,7 +140,17 @@ function figure(spec: TaskSpec, perRound: readonly number[][]): Figure {
     samples: n,
     rounds: perRound.length,
     roundMedians: perRound.map((r) => perSecond(quantile(r.slice().sort((a, b) => a - b), 0.5))),
+    reference: spec.reference ?? false,
+    params: Object.freeze({ ...spec.params }),
   });
+}
+
+/** Told before each round of each task, so that a progress display can move. */
+export interface MeasureObserver {
+  /** `rounds` task-rounds are about to be measured in this group. */
+  planned(rounds: number): void;
+  /** One task-round is about to start. */
+  round(label: string): void;
 }
 
 /**
@@ -147,15 +161,17 @@ function figure(spec: TaskSpec, perRound: readonly number[][]): Figure {
  * const [base, ours] = await measureGroup([
  *   { id: 'x/base', scenario: 'x', label: 'baseline', items: 10_000, async: false, fn: () => base() },
  *   { id: 'x/ours', scenario: 'x', label: 'ours', items: 10_000, async: true, fn: () => ours() },
- * ]);
+ * ], budget);
  */
-export async function measureGroup(specs: readonly TaskSpec[]): Promise<Figure[]> {
-  const budgets = specs.map((s) => ({ ...DEFAULT_BUDGET, ...s.budget }));
+export async function measureGroup(specs: readonly TaskSpec[], budget: Budget, observer?: MeasureObserver): Promise<Figure[]> {
+  const budgets = specs.map((s) => ({ ...budget, ...s.budget }));
   const rounds = Math.max(...budgets.map((b) => b.rounds));
   const samples = specs.map((): number[][] => []);
+  observer?.planned(budgets.reduce((n, b) => n + b.rounds, 0));
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < specs.length; i++) {
       if (r >= budgets[i]!.rounds) continue;
+      observer?.round(specs[i]!.label);
       samples[i]!.push(await round(specs[i]!, budgets[i]!, r === 0));
     }
   }

@@ -4,6 +4,7 @@
 import { type ExecFileSyncOptionsWithStringEncoding, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { packageVersion } from './versions.js';
 import { arch, availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
 
 /** Everything needed to tell where and against what a figure was measured. */
@@ -26,17 +27,18 @@ export interface MachineInfo {
   readonly versions: Readonly<Record<string, string>>;
 }
 
+/** The package root: src/bench/ and dist/bench/ are both two levels below it. */
 const ROOT = new URL('../../', import.meta.url);
 
-/** The packages whose versions decide the numbers: ours, the peers, and what we run on. */
-const PACKAGES = ['otplib', 'otpauth', 'piscina', 'assemblyscript', 'tinybench'] as const;
+/** The packages whose versions decide the numbers: the peers, and what we run on. */
+const PACKAGES = ['otplib', 'otpauth', 'speakeasy', 'piscina', 'assemblyscript', 'tinybench'] as const;
 
-function packageVersion(dir: URL): string {
+function ownVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { version?: unknown };
+    const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { version?: unknown };
     return typeof pkg.version === 'string' ? pkg.version : 'unknown';
   } catch {
-    return 'not installed';
+    return 'unknown';
   }
 }
 
@@ -60,8 +62,8 @@ function gitCommit(): string {
  */
 export function machineInfo(): MachineInfo {
   const cpuList = cpus();
-  const versions: Record<string, string> = { 'totp-fleet': packageVersion(ROOT) };
-  for (const name of PACKAGES) versions[name] = packageVersion(new URL(`node_modules/${name}/`, ROOT));
+  const versions: Record<string, string> = { 'totp-fleet': ownVersion() };
+  for (const name of PACKAGES) versions[name] = packageVersion(name) ?? 'not installed';
   return Object.freeze({
     date: new Date().toISOString(),
     cpu: cpuList[0]?.model.trim() ?? 'unknown',

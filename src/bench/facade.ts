@@ -2,9 +2,9 @@
 // Requests are built outside the timed region (as the peers' arguments are); the timed call
 // counts valid results, as the peers count theirs.
 
-import type { KeyHandle, TotpVerifier, VerifyRequest, VerifyResult } from '../../dist/index.js';
+import type { KeyHandle, TotpVerifier, VerifyRequest, VerifyResult } from '../index.js';
 import { type Fixtures, secretIndex } from './fixtures.js';
-import type { TaskSpec } from './measure.js';
+import type { Budget, FigureParams, TaskSpec } from './measure.js';
 
 export type Kind = 'valid' | 'invalid';
 export type SecretForm = 'bytes' | 'base32' | 'handle';
@@ -44,7 +44,7 @@ export function countValid(results: readonly VerifyResult[]): number {
  * checked (which also fills the key cache, for base32 secrets).
  */
 export async function batchTask(
-  spec: { id: string; scenario: string; label: string },
+  spec: { id: string; scenario: string; label: string; params?: FigureParams; budget?: Partial<Budget> },
   verifier: TotpVerifier, reqs: readonly VerifyRequest[], kind: Kind, fx: Fixtures,
 ): Promise<TaskSpec> {
   assertResults(spec.id, await verifier.verifyBatch(reqs), kind, fx);

@@ -4,7 +4,7 @@
 // node:crypto reference here, so a bench can never time a verifier that answers wrongly.
 
 import { createHmac } from 'node:crypto';
-import { base32, totp } from '../../dist/index.js';
+import { base32, totp } from '../index.js';
 
 /** Distinct secrets (issue 3). */
 export const SECRET_COUNT = 10_000;

@@ -4,18 +4,13 @@
 // One TOTP object per secret is built outside the timed region, as our key cache is warmed
 // outside it: a server would keep these objects per account rather than rebuild them per call.
 
-import { readFileSync } from 'node:fs';
-import * as OTPAuth from 'otpauth';
-import type { Fixtures } from '../lib/fixtures.js';
-import { PERIOD, WINDOW } from '../lib/fixtures.js';
-import type { Peer } from './peer.js';
+import type { Fixtures } from '../fixtures.js';
+import { PERIOD, WINDOW } from '../fixtures.js';
+import { packageVersion } from '../versions.js';
+import { importPeer, type Peer } from './peer.js';
 
-function version(): string {
-  const url = new URL('../../node_modules/otpauth/package.json', import.meta.url);
-  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
-}
-
-export function createOtpauthPeer(fx: Fixtures): Peer {
+export async function createOtpauthPeer(fx: Fixtures): Promise<Peer> {
+  const OTPAuth = await importPeer('otpauth', () => import('otpauth'));
   const { timestamp } = fx;
   const totps = fx.secrets.map((s) => new OTPAuth.TOTP({
     secret: new OTPAuth.Secret({ buffer: s.slice().buffer }),
@@ -25,7 +20,7 @@ export function createOtpauthPeer(fx: Fixtures): Peer {
   }));
   return {
     name: 'otpauth',
-    version: version(),
+    version: packageVersion('otpauth') ?? 'unknown',
     verifyAll(codes) {
       let valid = 0;
       for (let i = 0; i < codes.length; i++) {

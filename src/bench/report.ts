@@ -3,8 +3,19 @@
 // rates move with the machine, ratios measured in the same run mostly do not.
 
 import { writeFileSync } from 'node:fs';
+import type { LoadFigure } from './load.js';
 import { type MachineInfo, formatMachine } from './machine.js';
-import { type Budget, DEFAULT_BUDGET, type Figure, type LatencyFigure, quantile } from './measure.js';
+import { type Budget, type Figure, type LatencyFigure, quantile } from './measure.js';
+
+/** The `schema` of a JSON report; `compare` and `--plan --from` refuse other schemas. */
+export const REPORT_SCHEMA = 'totp-fleet-bench/1';
+
+/** A peer's state in a run: measured, or not installed (the peers are dev dependencies). */
+export interface PeerStatus {
+  readonly name: string;
+  readonly version: string | null;
+  readonly status: 'measured' | 'not installed';
+}
 
 /** A measured value set against a target from issue 3, or shown for information. */
 export interface Check {
@@ -25,13 +36,8 @@ export interface Check {
   readonly pass: boolean | undefined;
   /** Figure ids the check was computed from. */
   readonly from: readonly string[];
-}
-
-/** One scenario: a file under bench/, runnable alone or from bench/index.ts. */
-export interface Scenario {
-  readonly id: string;
-  readonly title: string;
-  run(report: Report): Promise<void>;
+  /** The per-round ratios, when paired ('rounds'): `compare` reads its noise from them. */
+  readonly rounds?: readonly number[];
 }
 
 const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
@@ -56,14 +62,31 @@ export function table(head: readonly string[], rows: readonly (readonly string[]
 
 export class Report {
   readonly machine: MachineInfo;
-  readonly budget: Budget = DEFAULT_BUDGET;
+  readonly profile: string;
+  readonly budget: Budget;
   readonly figures: Figure[] = [];
   readonly latencies: LatencyFigure[] = [];
+  readonly loads: LoadFigure[] = [];
   readonly checks: Check[] = [];
   readonly notes: { scenario: string; text: string }[] = [];
+  readonly peers: PeerStatus[] = [];
+  /** Suites run, in order, with their wall time. */
+  readonly suites: { id: string; title: string; seconds: number }[] = [];
 
-  constructor(machine: MachineInfo) {
+  constructor(machine: MachineInfo, profile: string, budget: Budget) {
     this.machine = machine;
+    this.profile = profile;
+    this.budget = budget;
+  }
+
+  addLoad(figure: LoadFigure): LoadFigure {
+    this.loads.push(figure);
+    return figure;
+  }
+
+  /** Records a peer once (several suites may load the same one). */
+  peer(status: PeerStatus): void {
+    if (!this.peers.some((p) => p.name === status.name)) this.peers.push(status);
   }
 
   /** Records figures (in the order given) and returns them. */
@@ -92,8 +115,11 @@ export class Report {
     let measured = num.median / den.median;
     let low = num.p25 / den.p75;
     let high = num.p75 / den.p25;
+    let rounds: number[] | undefined;
     if (paired) {
-      const r = num.roundMedians.map((v, i) => v / den.roundMedians[i]!).sort((a, b) => a - b);
+      const r = num.roundMedians.map((v, i) => v / den.roundMedians[i]!);
+      rounds = r.slice();
+      r.sort((a, b) => a - b);
       measured = quantile(r, 0.5);
       low = quantile(r, 0.25);
       high = quantile(r, 0.75);
@@ -103,6 +129,7 @@ export class Report {
       scenario, label, unit, measured, low, high, target,
       spread: paired ? 'rounds' : 'quartiles',
       from: [num.id, den.id],
+      ...(rounds === undefined ? {} : { rounds }),
     });
   }
 
@@ -123,7 +150,7 @@ export class Report {
 
   header(): string {
     const b = this.budget;
-    return `${formatMachine(this.machine)}\nbudget:   per task ${b.time} ms measured (≥ ${b.iterations} calls) in ${b.rounds} rounds interleaved with the other tasks of its group, after ${b.warmupTime} ms warm-up (≥ ${b.warmupIterations} calls)`;
+    return `${formatMachine(this.machine)}\nprofile:  ${this.profile}\nbudget:   per task ${b.time} ms measured (≥ ${b.iterations} calls) in ${b.rounds} rounds interleaved with the other tasks of its group, after ${b.warmupTime} ms warm-up (≥ ${b.warmupIterations} calls)`;
   }
 
   figuresTable(scenario?: string): string {
@@ -132,6 +159,15 @@ export class Report {
       String(f.samples), int.format(f.items),
     ]);
     return table(['task', 'median items/s', 'p25 – p75 items/s', 'rme', 'calls', 'items/call'], rows, [1, 2, 3, 4, 5]);
+  }
+
+  loadTable(scenario?: string): string {
+    const ms = (n: number): string => (n / 1000).toFixed(2);
+    const rows = this.loads.filter((f) => scenario === undefined || f.scenario === scenario).map((f) => [
+      f.config, formatRate(f.offered), formatRate(f.achieved), ms(f.p50), ms(f.p90), ms(f.p99), ms(f.max),
+      f.saturated ? 'SATURATED' : 'ok',
+    ]);
+    return table(['configuration', 'offered/s', 'achieved/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', ''], rows, [1, 2, 3, 4, 5, 6]);
   }
 
   latencyTable(scenario?: string): string {
@@ -161,6 +197,7 @@ export class Report {
     const parts: string[] = [];
     if (this.figures.some((f) => f.scenario === scenario)) parts.push(this.figuresTable(scenario));
     if (this.latencies.some((f) => f.scenario === scenario)) parts.push(this.latencyTable(scenario));
+    if (this.loads.some((f) => f.scenario === scenario)) parts.push(this.loadTable(scenario));
     if (this.checks.some((c) => c.scenario === scenario)) parts.push(this.checksTable(scenario));
     const notes = this.notes.filter((n) => n.scenario === scenario).map((n) => `note: ${n.text}`);
     if (notes.length > 0) parts.push(notes.join('\n'));
@@ -170,6 +207,7 @@ export class Report {
   summary(): string {
     const targets = this.checks.filter((c) => c.pass !== undefined);
     const passed = targets.filter((c) => c.pass).length;
+    const missing = this.peers.filter((p) => p.status !== 'measured').map((p) => p.name);
     return [
       '=== summary ===',
       this.header(),
@@ -178,15 +216,21 @@ export class Report {
       '',
       `${passed} of ${targets.length} targets met; 'info' lines have no target in issue 3.`,
       'Ratios are medians of per-round ratios (tasks of a ratio are measured in interleaved rounds); p25 – p75 of those rounds.',
+      ...(missing.length > 0 ? [`Peers not installed, not measured: ${missing.join(', ')} (they are dev dependencies).`] : []),
     ].join('\n');
   }
 
   toJSON(): unknown {
     return {
+      schema: REPORT_SCHEMA,
+      profile: this.profile,
       machine: this.machine,
       budget: this.budget,
+      peers: this.peers,
+      suites: this.suites,
       figures: this.figures,
       latencies: this.latencies,
+      loads: this.loads,
       checks: this.checks,
       notes: this.notes,
     };

@@ -1,0 +1,68 @@
+// A peer's two tasks over the shared fixtures: valid codes and invalid codes, measured
+// separately. The peer is checked (every valid code accepted, every invalid one refused)
+// before it is ever timed. A peer that is not installed is recorded as such in the report and
+// yields no tasks: the run goes on without it.
+
+import { fixtures } from './fixtures.js';
+import type { TaskSpec } from './measure.js';
+import { createNodeCryptoPeer } from './peers/node-crypto.js';
+import { createOtpauthPeer } from './peers/otpauth.js';
+import { createOtplibPeer } from './peers/otplib.js';
+import { assertPeer, expectCount, type PeerFactory, PeerMissingError } from './peers/peer.js';
+import { createSpeakeasyPeer } from './peers/speakeasy.js';
+import type { Report } from './report.js';
+
+export interface PeerEntry {
+  readonly key: string;
+  readonly name: string;
+  readonly factory: PeerFactory;
+}
+
+/** Every peer, by key: the node:crypto baseline first (it is always there). */
+export const PEERS: readonly PeerEntry[] = [
+  { key: 'node-crypto', name: 'node:crypto', factory: createNodeCryptoPeer },
+  { key: 'otplib', name: 'otplib', factory: createOtplibPeer },
+  { key: 'otpauth', name: 'otpauth', factory: createOtpauthPeer },
+  { key: 'speakeasy', name: 'speakeasy', factory: createSpeakeasyPeer },
+];
+
+/**
+ * Tasks `${scenario}/${key}/valid` and `.../invalid` for `measureGroup`, or null (noted in the
+ * report) when the peer's package is not installed.
+ */
+export async function peerTasks(
+  report: Report, scenario: string, key: string, peers: readonly PeerEntry[] = PEERS,
+): Promise<[TaskSpec, TaskSpec] | null> {
+  const entry = peers.find((p) => p.key === key);
+  if (entry === undefined) throw new RangeError(`unknown peer "${key}"`);
+  const fx = fixtures();
+  let peer;
+  try {
+    peer = await entry.factory(fx);
+  } catch (error) {
+    if (!(error instanceof PeerMissingError)) throw error;
+    report.peer({ name: entry.name, version: null, status: 'not installed' });
+    report.note(scenario, error.message);
+    return null;
+  }
+  report.peer({ name: peer.name, version: peer.version, status: 'measured' });
+  assertPeer(peer, fx);
+  const task = (kind: 'valid' | 'invalid'): TaskSpec => {
+    const codes = kind === 'valid' ? fx.valid : fx.invalid;
+    const want = kind === 'valid' ? fx.count : 0;
+    return {
+      id: `${scenario}/${key}/${kind}`,
+      scenario,
+      label: `${peer.name} ${peer.version}, ${kind}`,
+      items: fx.count,
+      async: false,
+      reference: true,
+      params: { kind, peer: key },
+      // assertPeer has just run every code through the peer, which warms it up; a warm-up
+      // call of otplib would cost another half second or more.
+      budget: { warmupTime: 0, warmupIterations: 0 },
+      fn: () => expectCount(peer.name, peer.verifyAll(codes), want),
+    };
+  };
+  return [task('valid'), task('invalid')];
+}

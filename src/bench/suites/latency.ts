@@ -1,0 +1,96 @@
+// Suite: single verify() latency under offered load. Requests arrive at a fixed rate (open
+// loop, load.ts) on a verifier, each a lone verify() call as an auth server makes them; the
+// batcher coalesces what arrives while a batch runs. For each configuration the offered load
+// climbs the profile's ladder until the verifier saturates; p50/p90/p99/max count from each
+// request's scheduled arrival. `--plan` reads these figures.
+//
+// Configurations: threads 0 (everything on the calling thread), and pools of 1..N workers with
+// `inlineThreshold: 256`, so that batches formed under load go to the workers (the default
+// threshold, 16,384, keeps every batch the batcher forms at these rates inline).
+// Traffic: base32 secrets, key cache warm, 10 % invalid codes (a full window walk each).
+
+import { TotpVerifier, type VerifierOptions, type VerifyRequest } from '../../index.js';
+import { makeRequests } from '../facade.js';
+import { fixtures } from '../fixtures.js';
+import { offerLoad } from '../load.js';
+import type { Suite, SuiteContext } from '../suite.js';
+
+const ID = 'latency';
+/** One request in ten carries a wrong code. */
+export const INVALID_SHARE = 0.1;
+/** Threshold for the pool configurations (see above). */
+export const LOAD_INLINE_THRESHOLD = 256;
+
+export interface LoadConfig {
+  readonly key: string;
+  readonly label: string;
+  readonly threads: number;
+  readonly options: VerifierOptions;
+}
+
+export function loadConfigs(maxThreads: number): LoadConfig[] {
+  const configs: LoadConfig[] = [{ key: 'inline', label: 'threads 0 (inline)', threads: 0, options: { threads: 0, window: 1 } }];
+  for (let t = 1; t <= maxThreads; t++) {
+    configs.push({
+      key: `pool${t}`,
+      label: `threads ${t}, inlineThreshold ${LOAD_INLINE_THRESHOLD}`,
+      threads: t,
+      options: { threads: t, inlineThreshold: LOAD_INLINE_THRESHOLD, window: 1 },
+    });
+  }
+  return configs;
+}
+
+/** Request i: secret i mod 10,000; every tenth code is invalid. */
+function mixedRequests(): { reqs: VerifyRequest[]; valid: boolean[] } {
+  const fx = fixtures();
+  const good = makeRequests(fx, 'valid', 'base32');
+  const bad = makeRequests(fx, 'invalid', 'base32');
+  const every = Math.round(1 / INVALID_SHARE);
+  const valid = good.map((_, i) => i % every !== every - 1);
+  return { reqs: good.map((r, i) => (valid[i] ? r : bad[i]!)), valid };
+}
+
+async function run(ctx: SuiteContext): Promise<void> {
+  const { reqs, valid } = mixedRequests();
+  const n = reqs.length;
+  const levels = ctx.profile.loadLevels;
+  const configs = loadConfigs(ctx.maxThreads);
+  ctx.observer.planned(configs.length * levels.length);
+  for (const cfg of configs) {
+    const verifier = await TotpVerifier.create(cfg.options);
+    try {
+      // Warm: the key cache (one batch of every secret) and V8's tiers (lone calls, then a burst).
+      await verifier.verifyBatch(reqs);
+      for (let i = 0; i < 2000; i++) await verifier.verify(reqs[i % n]!);
+      await Promise.all(reqs.map((r) => verifier.verify(r)));
+      for (const rate of levels) {
+        ctx.observer.round(`${cfg.label}, ${rate.toLocaleString('en-US')} verify()/s offered`);
+        (globalThis as { gc?: () => void }).gc?.();
+        const r = await offerLoad(
+          { rate, seconds: ctx.profile.loadSeconds, maxOutstanding: Math.max(1000, rate / 2) },
+          async (i) => {
+            const res = await verifier.verify(reqs[i % n]!);
+            const want = valid[i % n] ? 'valid' : 'invalid';
+            if (res.status !== want) throw new Error(`${ID}: request ${i} answered ${res.status}, expected ${want}`);
+          },
+        );
+        ctx.report.addLoad({
+          id: `${ID}/${cfg.key}/${rate}`,
+          scenario: ID,
+          config: cfg.label,
+          threads: cfg.threads,
+          invalidShare: INVALID_SHARE,
+          ...r,
+        });
+        if (r.saturated) break;
+      }
+    } finally {
+      await verifier.close();
+    }
+  }
+  ctx.report.note(ID, `open-loop arrivals at a fixed rate for ${ctx.profile.loadSeconds} s per level; latency from each request's scheduled arrival; ` +
+    `${INVALID_SHARE * 100} % invalid codes; base32 secrets, key cache warm; the ladder stops at the first saturated level`);
+}
+
+export const suite: Suite = { id: ID, title: 'single verify() latency under offered load (p50/p90/p99/max)', run };

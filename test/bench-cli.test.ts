@@ -1,0 +1,208 @@
+// `totp-fleet bench` driven as a user drives it: a child process, its arguments, its exit
+// status, its files. Reports for compare and --plan are small synthetic ones, so these tests
+// measure nothing; one test runs a real (short) suite for the JSON and the chart.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type FigureSpec, load, syntheticReport } from './helpers/bench-report.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = fileURLToPath(new URL('../dist/cli/index.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'totp-fleet-bench-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(args: string[], timeout = 30_000): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, 'bench', ...args], { encoding: 'utf8', cwd: ROOT, timeout });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function file(name: string, value: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, typeof value === 'string' ? value : JSON.stringify(value));
+  return path;
+}
+
+const FIGS: FigureSpec[] = [
+  { id: 'peers/node-crypto/valid', median: 300_000, spread: 0.03, reference: true },
+  { id: 'peers/otplib/valid', median: 20_000, spread: 0.03, reference: true },
+  { id: 'peers/facade/valid', median: 2_500_000, spread: 0.04 },
+  { id: 'threads/pool1/valid', median: 3_000_000, spread: 0.05 },
+  { id: 'batch-sizes/1/valid', median: 200_000, spread: 0.06 },
+];
+
+describe('totp-fleet bench: arguments', () => {
+  it('prints its help', () => {
+    const r = run(['--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: totp-fleet bench/);
+    expect(r.stdout).toMatch(/--plan/);
+    expect(r.stdout).toMatch(/compare A\.json B\.json/);
+  });
+
+  it('lists the suites and profiles', () => {
+    const r = run(['--list']);
+    expect(r.status).toBe(0);
+    for (const id of ['throughput-vs-peers', 'core', 'batch-sizes', 'threads', 'windows', 'cold-cache', 'latency']) {
+      expect(r.stdout).toContain(id);
+    }
+    expect(r.stdout).toMatch(/quick/);
+  });
+
+  it.each([
+    [['--profile', 'huge'], /--profile expected one of quick, full/],
+    [['--suite', 'nope'], /--suite expected suite ids/],
+    [['--rate', '5000'], /--rate is only for --plan/],
+    [['--plan', '--rate', '50k'], /--plan needs --rate and --p99/],
+    [['--plan', '--rate', 'fast', '--p99', '5ms'], /--rate expected/],
+    [['--plan', '--rate', '50000', '--p99', '5'], /--p99 expected a time with its unit/],
+    [['--plan', '--rate', '50000', '--p99', '5ms', '--headroom', '120%'], /--headroom expected/],
+    [['compare', 'only-one.json'], /compare expects two report files/],
+    [['stray'], /bench takes no arguments/],
+    [['--frobnicate'], /Unknown option/],
+  ])('exits 2 on %j', (args, message) => {
+    const r = run(args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe('');
+  });
+
+  it('exits 2 naming the file when a report is missing, not JSON, or not a report', () => {
+    const good = file('good.json', syntheticReport(FIGS));
+    const missing = run(['compare', join(dir, 'absent.json'), good]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/absent\.json: cannot be read \(ENOENT\)/);
+    const notJson = run(['compare', file('bad.json', '{nope'), good]);
+    expect(notJson.status).toBe(2);
+    expect(notJson.stderr).toMatch(/bad\.json: not JSON/);
+    const other = run(['compare', file('other.json', { schema: 'something-else' }), good]);
+    expect(other.status).toBe(2);
+    expect(other.stderr).toMatch(/not a totp-fleet bench report/);
+    const noFigures = run(['--plan', '--rate', '1000', '--p99', '5ms', '--from', good]);
+    expect(noFigures.status).toBe(2);
+    expect(noFigures.stderr).toMatch(/no latency-under-load figures/);
+  });
+});
+
+describe('totp-fleet bench compare', () => {
+  // Two runs of the same build: every figure moved by less than its recorded spread, and the
+  // machine as a whole 4 % slower in b (the peers too).
+  const jitter = [0.99, 1.02, 0.985, 1.015, 0.975];
+  const a = file('a.json', syntheticReport(FIGS));
+  const same = file('same.json', syntheticReport(FIGS, { scale: (f) => 0.96 * jitter[FIGS.indexOf(f)]! }));
+
+  it('does not flag two runs of the same build', () => {
+    const r = run(['compare', a, same, '--all']);
+    expect(r.stdout).toMatch(/0 regression\(s\) beyond noise/);
+    expect(r.stdout).not.toMatch(/REGRESSION/);
+    expect(r.status).toBe(0);
+  });
+
+  it('flags an injected 30 % slowdown of our code, figures and ratios to the peers alike', () => {
+    const slow = file('slow.json', syntheticReport(FIGS, { scale: (f) => (f.reference ? 1 : 0.7) }));
+    const r = run(['compare', a, slow]);
+    expect(r.status).toBe(1);
+    const flagged = r.stdout.split('\n').filter((l) => l.startsWith('REGRESSION'));
+    // The figure of ours in the suite with peers, and the 3 ratios to the baseline; the
+    // figures of suites without a peer are shown but not flagged; the peers are not flagged.
+    expect(flagged).toHaveLength(4);
+    expect(flagged.every((l) => /-30\.0 %/.test(l))).toBe(true);
+    expect(r.stdout).toMatch(/slower, no peer in its suite\s+threads\/pool1\/valid .* -30\.0 %/);
+    expect(r.stdout).not.toMatch(/REGRESSION\s+peers\/(node-crypto|otplib)/);
+  });
+
+  it('does not blame the build for a machine that ran 30 % slower throughout', () => {
+    const slowMachine = file('slow-machine.json', syntheticReport(FIGS, { scale: () => 0.7 }));
+    const r = run(['compare', a, slowMachine]);
+    expect(r.stdout).toMatch(/the peers ran at 0\.70× in b: the machine was slower/);
+    expect(r.stdout).not.toMatch(/REGRESSION/);
+    expect(r.status).toBe(0);
+  });
+
+  it('takes its noise from the reports: the same 30 % drop is not flagged, but called too noisy, when the runs recorded a wide spread', () => {
+    const noisy = FIGS.map((f) => ({ ...f, spread: 0.25 }));
+    const na = file('noisy-a.json', syntheticReport(noisy));
+    const nb = file('noisy-b.json', syntheticReport(noisy, { scale: (f) => (f.reference ? 1 : 0.7) }));
+    const r = run(['compare', na, nb, '--all']);
+    expect(r.stdout).not.toMatch(/REGRESSION/);
+    expect(r.stdout).toMatch(/slower, too noisy to tell\s+peers\/facade\/valid/);
+    expect(r.stdout).toMatch(/could be neither flagged nor cleared/);
+    expect(r.status).toBe(0);
+  });
+});
+
+describe('totp-fleet bench --plan', () => {
+  const loads = [
+    load('threads 0 (inline)', 0, 10_000, 0.5), load('threads 0 (inline)', 0, 50_000, 1.2),
+    load('threads 0 (inline)', 0, 100_000, 3), load('threads 0 (inline)', 0, 200_000, 40),
+    load('threads 1, inlineThreshold 256', 1, 10_000, 2), load('threads 1, inlineThreshold 256', 1, 50_000, 4),
+    load('threads 1, inlineThreshold 256', 1, 100_000, 4.5), load('threads 1, inlineThreshold 256', 1, 200_000, 4.8),
+    load('threads 1, inlineThreshold 256', 1, 400_000, 900, true),
+  ];
+  const report = file('loads.json', syntheticReport(FIGS, { loads }));
+
+  it('answers with the cheapest configuration that meets the rate with headroom, and its assumptions', () => {
+    const r = run(['--plan', '--rate', '50k', '--p99', '5ms', '--from', report]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/50,000 verify\(\)\/s at p99 ≤ 5\.00 ms, 30 % headroom: provide 71,429\/s/);
+    // inline meets 5 ms up to 100k/s: enough for 71,429/s on one core.
+    expect(r.stdout).toMatch(/Answer: one process with `threads: 0` \(no worker pool\) on 1 of this host's 2 cores/);
+    expect(r.stdout).toMatch(/met p99 ≤ 5\.00 ms up to 100,000\/s/);
+    expect(r.stdout).toMatch(/Assumptions:/);
+    expect(r.stdout).toMatch(/HTTP, the policy store/);
+  });
+
+  it('moves to the worker pool when the calling thread alone cannot keep the p99', () => {
+    const r = run(['--plan', '--rate', '120000', '--p99', '5ms', '--headroom', '0.1', '--from', report]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/Answer: one process with `threads: 1`, `inlineThreshold: 256` on 2 of this host's 2 cores/);
+  });
+
+  it('scales out to more hosts when one host is not enough', () => {
+    const r = run(['--plan', '--rate', '1M', '--p99', '5ms', '--from', report]);
+    expect(r.status).toBe(0);
+    // Best per host: 2 inline processes × 100k/s = 200k/s; 1M / 0.7 = 1,428,572/s → 8 hosts.
+    expect(r.stdout).toMatch(/Run 2 process\(es\) per host \(threads 0 \(inline\), 1 core\(s\) each, 100,000\/s each\) on 8 host\(s\)/);
+  });
+
+  it('says so, and exits 1, when no configuration meets the p99 at any load', () => {
+    const r = run(['--plan', '--rate', '1000', '--p99', '100us', '--from', report]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/no configuration met p99 ≤ 0\.10 ms even at the lowest load measured/);
+  });
+});
+
+describe('totp-fleet bench: a real run', () => {
+  it('runs suites with a progress log, prints tables, writes the JSON report and the chart', () => {
+    const json = join(dir, 'real.json');
+    const r = run(['--suite', 'core,batch-sizes', '--json', json], 120_000);
+    expect(r.stderr).toMatch(/bench: \[1\/2\] core \.\.\./);
+    expect(r.stderr).toMatch(/bench: batch-sizes done in/);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/SIMD ÷ scalar, valid/);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report.schema).toBe('totp-fleet-bench/1');
+    expect(report.profile).toBe('quick');
+    expect(report.machine.cpu).toEqual(expect.any(String));
+    expect(report.machine.cores).toBeGreaterThan(0);
+    expect(report.machine.node).toBe(process.version);
+    expect(report.machine.versions.piscina).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(report.suites.map((s: { id: string }) => s.id)).toEqual(['core', 'batch-sizes']);
+    const sizes = report.figures.filter((f: { scenario: string }) => f.scenario === 'batch-sizes');
+    expect(sizes.map((f: { params: { batch: number } }) => f.params.batch)).toEqual([1, 10, 100, 1000, 10_000, 100_000, 1, 10, 100, 1000, 10_000, 100_000]);
+    for (const f of report.figures) {
+      expect(f.median).toBeGreaterThan(0);
+      expect(f.p25).toBeLessThanOrEqual(f.median);
+      expect(f.p75).toBeGreaterThanOrEqual(f.median);
+      expect(f.roundMedians).toHaveLength(report.budget.rounds);
+    }
+    const html = readFileSync(join(dir, 'real.html'), 'utf8');
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toMatch(/<svg[^>]*>/);
+    expect(html).toContain('Throughput by batch size');
+    expect(html).toContain('SIMD ÷ scalar, valid');
+  });
+});

@@ -1,0 +1,105 @@
+// The parts of the bench harness that decide what a report says: the suite registry, a peer
+// that is not installed, the open-loop load generator, and the chart's data.
+
+import { describe, expect, it } from 'vitest';
+import { chartData } from '../src/bench/chart.js';
+import { offerLoad } from '../src/bench/load.js';
+import { machineInfo } from '../src/bench/machine.js';
+import { peerTasks } from '../src/bench/peer-tasks.js';
+import { importPeer, PeerMissingError } from '../src/bench/peers/peer.js';
+import { planLevels } from '../src/bench/plan.js';
+import { PROFILES } from '../src/bench/profiles.js';
+import { parseReport } from '../src/bench/report-file.js';
+import { Report } from '../src/bench/report.js';
+import { SuiteRegistry } from '../src/bench/suite.js';
+import { builtinSuites } from '../src/bench/suites/index.js';
+import { syntheticReport } from './helpers/bench-report.js';
+
+const noop = { title: 't', run: async () => {} };
+
+describe('suite registry', () => {
+  it('holds every suite the profiles name, and refuses duplicates and bad ids', () => {
+    const registry = builtinSuites();
+    for (const p of Object.values(PROFILES)) for (const id of p.suites) expect(registry.get(id), id).toBeDefined();
+    expect(() => registry.register({ id: 'threads', ...noop })).toThrow(RangeError);
+    expect(() => new SuiteRegistry([{ id: 'Bad Id', ...noop }])).toThrow(/lower-case letters/);
+    const mine = new SuiteRegistry([{ id: 'policy-memory', ...noop }]);
+    expect(mine.ids()).toEqual(['policy-memory']);
+  });
+});
+
+describe('peers', () => {
+  it('a package that is not installed is PeerMissingError, noted in the report, and yields no tasks', async () => {
+    const load = () => import('totp-fleet-no-such-peer' as string);
+    await expect(importPeer('no-such-peer', load)).rejects.toBeInstanceOf(PeerMissingError);
+    const report = new Report(machineInfo(), 'test', PROFILES.quick!.budget);
+    const entry = { key: 'ghost', name: 'ghost', factory: () => importPeer('ghost', load) as never };
+    expect(await peerTasks(report, 's', 'ghost', [entry])).toBeNull();
+    expect(report.peers).toEqual([{ name: 'ghost', version: null, status: 'not installed' }]);
+    expect(report.notes[0]!.text).toMatch(/ghost is not installed \(it is a dev dependency/);
+    expect(report.summary()).toMatch(/Peers not installed, not measured: ghost/);
+  });
+
+  it('any other failure of a peer is not mistaken for "not installed"', async () => {
+    await expect(importPeer('broken', () => Promise.reject(new SyntaxError('bad package')))).rejects.toBeInstanceOf(SyntaxError);
+  });
+});
+
+describe('offerLoad (open loop)', () => {
+  it('offers the rate asked for and measures from the scheduled arrival', async () => {
+    let calls = 0;
+    const r = await offerLoad({ rate: 2000, seconds: 0.2, maxOutstanding: 1000 }, async () => { calls++; });
+    expect(calls).toBe(400);
+    expect(r.requests).toBe(400);
+    expect(r.saturated).toBe(false);
+    expect(r.achieved).toBeGreaterThan(2000 * 0.9);
+    expect(r.p50).toBeLessThanOrEqual(r.p99);
+    expect(r.p99).toBeLessThanOrEqual(r.max);
+  });
+
+  it('reports saturation when each call costs more than the arrival interval', async () => {
+    // 1 ms of work per call, offered every 0.1 ms: the backlog grows until the bound stops it.
+    // Each call waits for a turn of the event loop, then works 1 ms: calls overlap as they
+    // would on a verifier, and the backlog grows by nine per millisecond.
+    const busy = async (): Promise<void> => {
+      await new Promise((resolve) => setImmediate(resolve));
+      const end = performance.now() + 1;
+      while (performance.now() < end);
+    };
+    const r = await offerLoad({ rate: 10_000, seconds: 1, maxOutstanding: 200 }, busy);
+    expect(r.saturated).toBe(true);
+    expect(r.requests).toBeLessThan(10_000);
+    expect(r.p99).toBeGreaterThan(10_000); // > 10 ms behind schedule
+  });
+
+  it('passes a failed call on instead of measuring it', async () => {
+    await expect(offerLoad({ rate: 1000, seconds: 0.05, maxOutstanding: 100 }, async (i) => {
+      if (i === 3) throw new Error('wrong answer');
+    })).rejects.toThrow('wrong answer');
+  });
+});
+
+describe('chart data', () => {
+  it('draws exactly the figures and ratios of the report', () => {
+    const data = syntheticReport([{ id: 'node/valid', median: 100, spread: 0.1, reference: true }]);
+    const report = parseReport({
+      ...data,
+      figures: [
+        { ...(data['figures'] as object[])[0], id: 'threads/pool2/100000/valid', scenario: 'threads', params: { threads: 2, batch: 100_000, kind: 'valid' } },
+        { ...(data['figures'] as object[])[0], id: 'batch-sizes/10/invalid', scenario: 'batch-sizes', params: { batch: 10, kind: 'invalid' }, median: 5 },
+      ],
+      checks: [{ id: 'x', scenario: 'throughput-vs-peers', label: 'facade (cache warm) ÷ otplib, invalid', unit: 'ratio', measured: 70, low: 60, high: 80 }],
+    }, 'synthetic');
+    const d = chartData({ figures: [...report.figures], loads: [...report.loads], checks: [...report.checks] });
+    const [t, b] = report.figures;
+    expect(d.threads).toEqual([{ threads: 2, batch: 100_000, kind: 'valid', median: t!.median, p25: t!.p25, p75: t!.p75 }]);
+    expect(d.batches).toEqual([{ batch: 10, kind: 'invalid', median: 5, p25: b!.p25, p75: b!.p75 }]);
+    expect(d.ratios).toEqual([{ label: 'otplib', kind: 'invalid', ratio: 70, low: 60, high: 80 }]);
+  });
+});
+
+describe('planLevels', () => {
+  it('brackets the rate and the capacity the headroom asks for', () => {
+    expect(planLevels({ rate: 50_000, p99: 5000, headroom: 0.3 })).toEqual([12_500, 25_000, 50_000, 71_500, 142_900, 285_800]);
+  });
+});

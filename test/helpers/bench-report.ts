@@ -1,0 +1,56 @@
+// Small synthetic bench reports (the shape Report.writeJson writes), for testing compare and
+// --plan without measuring anything.
+
+import { REPORT_SCHEMA } from '../../src/bench/report.js';
+
+export interface FigureSpec {
+  id: string;
+  median: number;
+  /** Relative spread of the per-round medians around the median (e.g. 0.02: ±2 %). */
+  spread: number;
+  reference?: boolean;
+}
+
+const MACHINE = {
+  date: '2026-11-23T12:00:00.000Z', cpu: 'Test CPU', cores: 2, parallelism: 2, memoryGiB: 4, os: 'linux',
+  node: 'v20.20.2', v8: '11.3', loadAverage: [0, 0, 0], commit: 'abc1234', versions: { 'totp-fleet': '0.1.0' },
+};
+
+export function figure(f: FigureSpec, scale = 1): Record<string, unknown> {
+  const m = f.median * scale;
+  const rounds = [-1, -0.5, 0, 0.5, 1].map((k) => m * (1 + k * f.spread));
+  return {
+    id: f.id, scenario: f.id.split('/')[0], label: f.id, items: 10_000,
+    median: m, p25: m * (1 - f.spread), p75: m * (1 + f.spread), rme: 1, samples: 50, rounds: 5,
+    roundMedians: rounds, reference: f.reference ?? false, params: {},
+  };
+}
+
+/** A report with the given figures, and for each non-reference figure a ratio to the first reference. */
+export function syntheticReport(figs: FigureSpec[], opts: { scale?: (f: FigureSpec) => number; loads?: unknown[] } = {}): Record<string, unknown> {
+  const scale = opts.scale ?? (() => 1);
+  const built = figs.map((f) => figure(f, scale(f)));
+  const ref = figs.findIndex((f) => f.reference);
+  const checks = ref < 0 ? [] : figs.flatMap((f, i) => {
+    if (f.reference) return [];
+    const r = (built[i]!['median'] as number) / (built[ref]!['median'] as number);
+    const s = Math.hypot(f.spread, figs[ref]!.spread);
+    return [{
+      id: `ratio/${f.id}`, scenario: 'ratio', label: `${f.id} ÷ ${figs[ref]!.id}`, unit: 'ratio',
+      measured: r, low: r * (1 - s), high: r * (1 + s), spread: 'rounds', target: undefined, pass: undefined, from: [f.id, figs[ref]!.id],
+    }];
+  });
+  return {
+    schema: REPORT_SCHEMA, profile: 'quick', machine: MACHINE, budget: {}, peers: [], suites: [],
+    figures: built, latencies: [], loads: opts.loads ?? [], checks, notes: [],
+  };
+}
+
+/** A latency-under-load level. Latencies given in ms. */
+export function load(config: string, threads: number, offered: number, p99ms: number, saturated = false): Record<string, unknown> {
+  return {
+    id: `latency/${config}/${offered}`, scenario: 'latency', config, threads, offered,
+    achieved: saturated ? offered / 2 : offered, requests: offered, seconds: 1, invalidShare: 0.1,
+    p50: (p99ms * 1000) / 10, p90: (p99ms * 1000) / 3, p99: p99ms * 1000, max: p99ms * 1500, saturated,
+  };
+}
