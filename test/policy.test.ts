@@ -2,13 +2,12 @@
 // verifier, on MemoryStore and RedisStore (one suite for both).
 
 import diagnostics_channel from 'node:diagnostics_channel';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   AUDIT_CHANNEL, type AuditEvent, MemoryStore, RedisStore, type Store, TotpVerifier, type VerifierOptions, totp,
 } from '../src/index.js';
 import { KEY, KEY_B32 } from './helpers/fixtures.js';
-import { REDIS_URL, haveRedis, testPrefix } from './helpers/redis.js';
+import { REDIS_URL, deleteKeys, haveRedis, testPrefix } from './helpers/redis.js';
 import { ascii } from './helpers/vectors.js';
 
 const redisOk = await haveRedis('policy through the verifier on RedisStore');
@@ -17,11 +16,7 @@ const stores: { name: string; make: () => Store }[] = [{ name: 'MemoryStore', ma
 if (redisOk) stores.push({ name: 'RedisStore', make: () => new RedisStore({ url: REDIS_URL, prefix }) });
 
 afterAll(async () => {
-  if (!redisOk) return;
-  const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  await redis.quit();
+  if (redisOk) await deleteKeys(prefix);
 });
 
 const NOW = Date.now();

@@ -11,7 +11,7 @@ import {
   type AttemptLimits, type Store, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_FAILED, DONE_LOCKED, DONE_RELEASED,
   DONE_REPLAYED, OP_FAILURE, OP_RELEASE, OP_SUCCESS,
 } from '../src/store/types.js';
-import { REDIS_URL, haveRedis, testPrefix } from './helpers/redis.js';
+import { REDIS_URL, deleteKeys, haveRedis, testPrefix } from './helpers/redis.js';
 
 const LIMITS: AttemptLimits = {
   maxFailures: 3, lockoutMs: 60_000, failureMemoryMs: 60_000, reservationMs: 60_000, replayMs: 120_000,
@@ -50,11 +50,7 @@ const prefix = testPrefix();
 if (redisOk) subjects.push({ name: 'RedisStore', make: () => new RedisStore({ url: REDIS_URL, prefix }) });
 
 afterAll(async () => {
-  if (!redisOk) return;
-  const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  await redis.quit();
+  if (redisOk) await deleteKeys(prefix);
 });
 
 describe.each(subjects)('$name', ({ make }) => {

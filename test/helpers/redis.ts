@@ -4,6 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { Socket } from 'node:net';
+import { Redis } from 'ioredis';
 
 export const REDIS_URL = process.env.TOTP_FLEET_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 
@@ -36,4 +37,15 @@ export async function haveRedis(suite: string): Promise<boolean> {
 /** A key prefix of this run's own, so that runs sharing a Redis never see each other's keys. */
 export function testPrefix(): string {
   return `totp-fleet-test:${randomBytes(6).toString('hex')}:`;
+}
+
+/** Deletes the keys under `prefix` (a run's own, from testPrefix). */
+export async function deleteKeys(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    await redis.quit();
+  }
 }
