@@ -4,6 +4,7 @@
 import { BLOCK_PTR, MSG_PTR, DIGEST_PTR, X4_STATE_PTR, X4_MSG_PTR, X4_DIGEST_PTR, X4_KEYS_PTR } from "./layout";
 import { sha1Init, sha1Compress, sha1Digest, loadBlockBE, SHA1_IV0, SHA1_IV1, SHA1_IV2, SHA1_IV3, SHA1_IV4 } from "./sha1";
 import { sha1x4Compress } from "./sha1x4";
+import { counterBlock4, gather } from "./lanes";
 
 const IPAD: u8 = 0x36;
 const OPAD: u8 = 0x5c;
@@ -64,17 +65,6 @@ export function hmacSha1Counter(mid: usize, counter: u64, out: usize): void {
   sha1Compress(mid + 20, m, out);
 }
 
-/** Word `word` of four lanes' states, one state per lane at m0..m3, as a v128 at `dst`. */
-// @ts-ignore: decorator
-@inline function gather(dst: usize, m0: usize, m1: usize, m2: usize, m3: usize, word: usize): void {
-  const o = word << 2;
-  let v = i32x4.splat(load<u32>(m0 + o));
-  v = i32x4.replace_lane(v, 1, load<u32>(m1 + o));
-  v = i32x4.replace_lane(v, 2, load<u32>(m2 + o));
-  v = i32x4.replace_lane(v, 3, load<u32>(m3 + o));
-  v128.store(dst + (word << 4), v);
-}
-
 /**
  * hmacSha1Counter for four lanes at once: lane l uses the midstates at ml and the u64 counter
  * at counters + 8l. The digests land at X4_DIGEST_PTR (word j of lane l at +16j+4l).
@@ -83,19 +73,7 @@ export function hmacSha1Counter4(m0: usize, m1: usize, m2: usize, m3: usize, cou
   const zero = i32x4.splat(0);
   // Inner: state from the inner midstates, block = counter | 0x80 | zeros | 576.
   for (let j: usize = 0; j < 5; j++) gather(X4_STATE_PTR, m0, m1, m2, m3, j);
-  let hi = i32x4.splat(load<u32>(counters, 4));
-  hi = i32x4.replace_lane(hi, 1, load<u32>(counters, 12));
-  hi = i32x4.replace_lane(hi, 2, load<u32>(counters, 20));
-  hi = i32x4.replace_lane(hi, 3, load<u32>(counters, 28));
-  let lo = i32x4.splat(load<u32>(counters, 0));
-  lo = i32x4.replace_lane(lo, 1, load<u32>(counters, 8));
-  lo = i32x4.replace_lane(lo, 2, load<u32>(counters, 16));
-  lo = i32x4.replace_lane(lo, 3, load<u32>(counters, 24));
-  v128.store(X4_MSG_PTR, hi, 0);
-  v128.store(X4_MSG_PTR, lo, 16);
-  v128.store(X4_MSG_PTR, i32x4.splat(0x80000000), 32);
-  for (let j: usize = 3; j < 15; j++) v128.store(X4_MSG_PTR + (j << 4), zero);
-  v128.store(X4_MSG_PTR, i32x4.splat(576), 240);
+  counterBlock4(counters);
   sha1x4Compress(X4_STATE_PTR, X4_DIGEST_PTR);
   // Outer: state from the outer midstates, block = inner digest | 0x80 | zeros | 672.
   for (let j: usize = 0; j < 5; j++) {

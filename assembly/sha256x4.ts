@@ -4,6 +4,7 @@
 
 import { X4_MSG_PTR, X8_STATE_PTR, X8_DIGEST_PTR } from "./layout";
 import { K256 } from "./sha256";
+import { counterBlock4, gather } from "./lanes";
 
 // @ts-ignore: decorator
 @inline function rotr4(x: v128, n: i32): v128 {
@@ -57,17 +58,6 @@ export function sha256x4Compress(state: usize, out: usize): void {
   v128.store(out, i32x4.add(v128.load(state, 112), h), 112);
 }
 
-/** Word `word` of four lanes' states (one per lane at m0..m3) as a v128 at `dst`. */
-// @ts-ignore: decorator
-@inline function gather(dst: usize, m0: usize, m1: usize, m2: usize, m3: usize, word: usize): void {
-  const o = word << 2;
-  let v = i32x4.splat(load<u32>(m0 + o));
-  v = i32x4.replace_lane(v, 1, load<u32>(m1 + o));
-  v = i32x4.replace_lane(v, 2, load<u32>(m2 + o));
-  v = i32x4.replace_lane(v, 3, load<u32>(m3 + o));
-  v128.store(dst + (word << 4), v);
-}
-
 /**
  * HMAC-SHA256 of four lanes' u64 counters (at counters + 8l) from their midstates at m0..m3
  * (inner state at +0, outer at +32). The digests land at X8_DIGEST_PTR (word j of lane l at
@@ -77,19 +67,7 @@ export function hmacSha256Counter4(m0: usize, m1: usize, m2: usize, m3: usize, c
   const zero = i32x4.splat(0);
   // Inner: counter | 0x80 | zeros | bit length 576.
   for (let j: usize = 0; j < 8; j++) gather(X8_STATE_PTR, m0, m1, m2, m3, j);
-  let hi = i32x4.splat(load<u32>(counters, 4));
-  hi = i32x4.replace_lane(hi, 1, load<u32>(counters, 12));
-  hi = i32x4.replace_lane(hi, 2, load<u32>(counters, 20));
-  hi = i32x4.replace_lane(hi, 3, load<u32>(counters, 28));
-  let lo = i32x4.splat(load<u32>(counters, 0));
-  lo = i32x4.replace_lane(lo, 1, load<u32>(counters, 8));
-  lo = i32x4.replace_lane(lo, 2, load<u32>(counters, 16));
-  lo = i32x4.replace_lane(lo, 3, load<u32>(counters, 24));
-  v128.store(X4_MSG_PTR, hi, 0);
-  v128.store(X4_MSG_PTR, lo, 16);
-  v128.store(X4_MSG_PTR, i32x4.splat(0x80000000), 32);
-  for (let j: usize = 3; j < 15; j++) v128.store(X4_MSG_PTR + (j << 4), zero);
-  v128.store(X4_MSG_PTR, i32x4.splat(576), 240);
+  counterBlock4(counters);
   sha256x4Compress(X8_STATE_PTR, X8_DIGEST_PTR);
   // Outer: inner digest (8 words) | 0x80 | zeros | bit length 768.
   for (let j: usize = 0; j < 8; j++) {
