@@ -4,7 +4,7 @@
 import { BLOCK_PTR, MSG_PTR, DIGEST_PTR, X4_STATE_PTR, X4_MSG_PTR, X4_DIGEST_PTR, X4_KEYS_PTR } from "./layout";
 import { sha1Init, sha1Compress, sha1Digest, loadBlockBE, SHA1_IV0, SHA1_IV1, SHA1_IV2, SHA1_IV3, SHA1_IV4 } from "./sha1";
 import { sha1x4Compress } from "./sha1x4";
-import { counterBlock4, gather } from "./lanes";
+import { counterBlock, counterBlock4, digestBlock, gather } from "./lanes";
 
 const IPAD: u8 = 0x36;
 const OPAD: u8 = 0x5c;
@@ -50,18 +50,9 @@ function padBlock(pad: u8): void {
  */
 export function hmacSha1Counter(mid: usize, counter: u64, out: usize): void {
   const m = MSG_PTR;
-  // Inner block: counter (8 bytes) | 0x80 | zeros | bit length of ipad block + 8 bytes = 576.
-  store<u32>(m, <u32>(counter >>> 32), 0);
-  store<u32>(m, <u32>counter, 4);
-  store<u32>(m, 0x80000000, 8);
-  for (let i: usize = 12; i < 60; i += 4) store<u32>(m + i, 0);
-  store<u32>(m, 576, 60);
+  counterBlock(m, counter); // counter | 0x80 | zeros | 576
   sha1Compress(mid, m, out);
-  // Outer block: inner digest (20 bytes) | 0x80 | zeros | bit length 64 + 20 bytes = 672.
-  for (let i: usize = 0; i < 20; i += 4) store<u32>(m + i, load<u32>(out + i));
-  store<u32>(m, 0x80000000, 20);
-  for (let i: usize = 24; i < 60; i += 4) store<u32>(m + i, 0);
-  store<u32>(m, 672, 60);
+  digestBlock(m, out, 20); // inner digest (20 bytes) | 0x80 | zeros | 672
   sha1Compress(mid + 20, m, out);
 }
 

@@ -8,6 +8,7 @@
 import { BLOCK_PTR, MSG_PTR, BLOCK128_PTR, MSG64_PTR, TMP64_PTR } from "./layout";
 import { sha256Init, sha256Compress, sha256Digest } from "./sha256";
 import { sha512Init, sha512Compress, sha512Digest, loadBlock64BE } from "./sha512";
+import { counterBlock, digestBlock } from "./lanes";
 
 /**
  * HMAC-SHA256 midstates of the `len`-byte key at `key` into `mid`: words 0..7 the inner
@@ -41,18 +42,9 @@ function pad64(pad: u8): void {
 /** HMAC-SHA256 of the 8-byte counter from midstates; the digest (8 words) to `out`. */
 export function hmacSha256Counter(mid: usize, counter: u64, out: usize): void {
   const m = MSG_PTR;
-  // Inner block: counter | 0x80 | zeros | bit length of key block + 8 bytes = 576.
-  store<u32>(m, <u32>(counter >>> 32), 0);
-  store<u32>(m, <u32>counter, 4);
-  store<u32>(m, 0x80000000, 8);
-  for (let i: usize = 12; i < 60; i += 4) store<u32>(m + i, 0);
-  store<u32>(m, 576, 60);
+  counterBlock(m, counter); // counter | 0x80 | zeros | 576
   sha256Compress(mid, m, out);
-  // Outer block: inner digest (32 bytes) | 0x80 | zeros | bit length 64 + 32 bytes = 768.
-  for (let i: usize = 0; i < 32; i += 4) store<u32>(m + i, load<u32>(out + i));
-  store<u32>(m, 0x80000000, 32);
-  for (let i: usize = 36; i < 60; i += 4) store<u32>(m + i, 0);
-  store<u32>(m, 768, 60);
+  digestBlock(m, out, 32); // inner digest (32 bytes) | 0x80 | zeros | 768
   sha256Compress(mid + 32, m, out);
   memory.fill(m, 0, 64);
 }

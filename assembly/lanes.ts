@@ -1,5 +1,6 @@
-// Loading four SIMD lanes, shared by the four-lane HMACs (hmac.ts for SHA-1, sha256x4.ts for
-// SHA-256): gathering one state word of four lanes, and the inner block of an HOTP counter.
+// The fixed HMAC blocks of an HOTP counter, shared by SHA-1 (hmac.ts) and SHA-256 (hmac2.ts,
+// sha256x4.ts), which pad alike: gathering one state word of four SIMD lanes, the counter's
+// inner block for four lanes and for one, and the outer block of an inner digest.
 
 import { X4_MSG_PTR } from "./layout";
 
@@ -35,4 +36,29 @@ import { X4_MSG_PTR } from "./layout";
   v128.store(X4_MSG_PTR, i32x4.splat(0x80000000), 32);
   for (let j: usize = 3; j < 15; j++) v128.store(X4_MSG_PTR + (j << 4), zero);
   v128.store(X4_MSG_PTR, i32x4.splat(576), 240);
+}
+
+/**
+ * Writes at `m` the scalar inner HMAC block of a u64 counter: counter (big-endian words) | 0x80 |
+ * zeros | bit length 576 (the 64-byte key block + 8 bytes). SHA-1 and SHA-256 alike.
+ */
+// @ts-ignore: decorator
+@inline export function counterBlock(m: usize, counter: u64): void {
+  store<u32>(m, <u32>(counter >>> 32), 0);
+  store<u32>(m, <u32>counter, 4);
+  store<u32>(m, 0x80000000, 8);
+  for (let i: usize = 12; i < 60; i += 4) store<u32>(m + i, 0);
+  store<u32>(m, 576, 60);
+}
+
+/**
+ * Writes at `m` the scalar outer HMAC block: the inner digest (`bytes` bytes, as words at
+ * `digest`) | 0x80 | zeros | bit length (64 + bytes) * 8. SHA-1 (20 bytes) and SHA-256 (32).
+ */
+// @ts-ignore: decorator
+@inline export function digestBlock(m: usize, digest: usize, bytes: usize): void {
+  for (let i: usize = 0; i < bytes; i += 4) store<u32>(m + i, load<u32>(digest + i));
+  store<u32>(m + bytes, 0x80000000);
+  for (let i: usize = bytes + 4; i < 60; i += 4) store<u32>(m + i, 0);
+  store<u32>(m, (64 + <u32>bytes) << 3, 60);
 }
