@@ -210,6 +210,37 @@ describe('MemoryStore bounds', () => {
     await expect(store.begin(['a'], LIMITS)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
   });
 
+  it('its own hash table keeps every credential through growth, expiry sweeps and reuse', async () => {
+    // 6,000 credentials grow the table from 1,024 slots; half of them expire and are swept
+    // (backward-shift deletion moves the others in the table), and their records are reused.
+    let now = 10_000_000;
+    const store = new MemoryStore({ maxCredentials: 6000, now: () => now });
+    const names = (tag: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${tag}-${i}`);
+    const commit = async (accounts: string[], step: (i: number) => number): Promise<void> => {
+      expect((await store.begin(accounts, LIMITS)).state.every((s) => s === BEGIN_GO)).toBe(true);
+      expect(await finish(store, accounts, accounts.map((_, i) => ({ op: OP_SUCCESS, step: step(i) }))))
+        .toEqual(accounts.map(() => DONE_COMMITTED));
+    };
+    const old = names('old', 3000);
+    const kept = names('kept', 3000);
+    await commit(old, (i) => i);
+    now += LIMITS.replayMs / 2;
+    await commit(kept, (i) => 10_000 + i);
+    expect(store.size).toBe(6000);
+    now += LIMITS.replayMs / 2 + 1; // the old ones have expired; the kept ones have not
+    const added = names('new', 3000);
+    // Full: the first new credential sweeps the expired ones away and takes a freed record.
+    await commit(added, (i) => 20_000 + i);
+    expect(store.size).toBe(6000);
+    const keptBegin = await store.begin(kept, LIMITS);
+    expect(Array.from(keptBegin.lastStep)).toEqual(kept.map((_, i) => 10_000 + i));
+    const addedBegin = await store.begin(added, LIMITS);
+    expect(Array.from(addedBegin.lastStep)).toEqual(added.map((_, i) => 20_000 + i));
+    // The old ones are gone (no mark); the store is full of live state, so they fail closed.
+    expect((await store.begin(old.slice(0, 10), LIMITS)).state.every((s) => s === 2 /* BEGIN_ERROR */)).toBe(true);
+    await store.close();
+  });
+
   it('forgets a failure streak after failureMemoryMs, and a mark after replayMs', async () => {
     let now = 5_000_000;
     const store = new MemoryStore({ now: () => now });
