@@ -6,6 +6,13 @@
 // call does the full begin → evaluate → finish. Building the requests (account names) is
 // inside the timed call for all three, alike.
 //
+// A fleet has millions of accounts, each logging in rarely: most logins find no live state (a
+// mark lives minutes) in a store that holds many live credentials. So the MemoryStore is first
+// filled with 1,000,000 credentials (its steady state at ~2,400 logins/s with the default
+// 7-minute mark), and the timed calls add 10,000 more each (the report notes the final size).
+// The local Redis is not pre-filled: its lookups are O(1) dict probes, and the Lua work per
+// credential, not the key count, is what limits it.
+//
 // Issue 5 targets: MemoryStore ≥ 50 % of the no-policy throughput; RedisStore ≥ 100k verifies/s.
 // Without a reachable Redis the RedisStore figures are skipped, with a note.
 
@@ -17,6 +24,8 @@ import type { TaskSpec } from '../measure.js';
 import type { Suite, SuiteContext } from '../suite.js';
 
 const ID = 'policy';
+/** Credentials in the MemoryStore before timing. */
+const PREFILL = 1_000_000;
 const REDIS_URL = process.env['TOTP_FLEET_BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
 
 async function redisStore(prefix: string): Promise<RedisStore | undefined> {
@@ -62,6 +71,7 @@ async function run(ctx: SuiteContext): Promise<void> {
           }
         };
         await call(); // checked once before timing
+        while (store === memory && memory.size < PREFILL) await call();
         tasks.push({
           id: `${ID}/${name.split(' ')[0]!.toLowerCase()}/${kind}`, scenario: ID, items: fx.count, async: true,
           label: `verifyBatch(10k), ${name}, fresh accounts, window ±1, threads 0, ${kind}`,
@@ -69,6 +79,7 @@ async function run(ctx: SuiteContext): Promise<void> {
         });
       }
       const [none, mem, red] = await ctx.measure(tasks);
+      report.note(ID, `MemoryStore held ${memory.size.toLocaleString('en-US')} credentials after the ${kind} calls`);
       report.ratio(ID, `MemoryStore ÷ no policy, ${kind}`, mem!, none!, 0.5, 'fraction');
       if (red !== undefined) {
         report.ratio(ID, `RedisStore ÷ no policy, ${kind}`, red, none!, undefined, 'fraction');
