@@ -43,6 +43,8 @@ const PAGE = 1 << PAGE_BITS;
 const PAGE_MASK = PAGE - 1;
 
 const SWEEP_EVERY_MS = 60_000;
+/** Records a new record sweeps first (incremental sweep; see #create). */
+const SWEEP_PER_NEW = 4;
 
 /**
  * Per-credential state in this process's memory.
@@ -64,6 +66,8 @@ export class MemoryStore implements Store {
   readonly #names: (string | undefined)[][] = [];
   /** Records ever handed out (the next new one), and freed ones to reuse. */
   #next = 0;
+  /** Where the incremental sweep goes on. */
+  #cursor = 0;
   readonly #free: number[] = [];
   /** begin's records per accounts array, for finish (checked by name before use). */
   readonly #begun = new WeakMap<readonly string[], Int32Array>();
@@ -222,6 +226,7 @@ export class MemoryStore implements Store {
     this.#pages.length = 0;
     this.#names.length = 0;
     this.#next = 0;
+    this.#cursor = 0;
     this.#free.length = 0;
   }
 
@@ -266,8 +271,14 @@ export class MemoryStore implements Store {
     return r;
   }
 
-  /** A new record, if there is room (after sweeping expired ones at most once a second), or -1. */
+  /**
+   * A new record, if there is room (after sweeping expired ones at most once a second), or -1.
+   * Each new record first sweeps SWEEP_PER_NEW records further along, so that expired
+   * credentials are found and their records reused at the rate new ones come in, with no
+   * pause for a full sweep (the timer's full sweep remains for an idle store).
+   */
   #create(account: string, hash: number, now: number): number {
+    this.#sweepSome(now, SWEEP_PER_NEW);
     if (this.#count >= this.#max && now - this.#lastFullSweep >= 1000) {
       this.#lastFullSweep = now;
       this.#sweep(now);
@@ -343,11 +354,22 @@ export class MemoryStore implements Store {
   }
 
   #sweep(now: number): void {
-    for (let r = 0; r < this.#next; r++) {
+    this.#sweepSome(now, this.#next);
+  }
+
+  /** Drops the expired ones among the next `k` records, round the records from a cursor. */
+  #sweepSome(now: number, k: number): void {
+    const end = this.#next;
+    if (end === 0) return;
+    let r = this.#cursor;
+    for (let j = Math.min(k, end); j > 0; j--) {
+      if (r >= end) r = 0;
       const account = this.#names[r >>> PAGE_BITS]![r & PAGE_MASK];
       if (account !== undefined && this.#pages[r >>> PAGE_BITS]![(r & PAGE_MASK) * REC + X]! <= now) {
         this.#remove(r, stringHash(account));
       }
+      r++;
     }
+    this.#cursor = r;
   }
 }
