@@ -54,6 +54,8 @@ async function run(ctx: SuiteContext): Promise<void> {
   if (redis !== undefined) stores.push(['RedisStore (local)', redis]);
   const verifiers: TotpVerifier[] = [];
   let generation = 0;
+  /** Verifications through the RedisStore while its CPU was being read. */
+  let redisItems = 0;
   try {
     for (const kind of ctx.profile.kinds as Kind[]) {
       const codes = kind === 'valid' ? fx.valid : fx.invalid;
@@ -71,6 +73,7 @@ async function run(ctx: SuiteContext): Promise<void> {
             reqs[i] = { account: `${g}:${i}`, secret: handles[i]!, code: codes[i]!, timestamp: fx.timestamp };
           }
           const results = await verifier.verifyBatch(reqs);
+          if (store === redis) redisItems += fx.count;
           for (let i = 0; i < results.length; i++) {
             if (results[i]!.status !== want) throw new Error(`${ID}: ${name} answered ${results[i]!.status} for a ${kind} code`);
           }
@@ -83,7 +86,15 @@ async function run(ctx: SuiteContext): Promise<void> {
           params: { kind, threads: 0, batch: fx.count }, fn: call,
         });
       }
+      const cpuBefore = redis === undefined ? undefined : await redisCpuSeconds();
+      redisItems = 0;
       const [none, mem, red] = await ctx.measure(tasks);
+      if (cpuBefore !== undefined && redisItems > 0) {
+        // What limits the RedisStore: Redis's own CPU per verification (its begin and finish).
+        const perItem = ((await redisCpuSeconds()) - cpuBefore) * 1e6 / redisItems;
+        report.note(ID, `Redis server CPU (used_cpu_user + used_cpu_sys) per ${kind} verification: ${perItem.toFixed(1)} µs` +
+          ` over ${redisItems.toLocaleString('en-US')} (one core: at most ${Math.round(1e6 / perItem).toLocaleString('en-US')}/s)`);
+      }
       report.note(ID, `MemoryStore held ${memory.size.toLocaleString('en-US')} credentials after the ${kind} calls`);
       report.ratio(ID, `MemoryStore ÷ no policy, ${kind}`, mem!, none!, 0.5, 'fraction');
       if (red !== undefined) {
@@ -98,6 +109,18 @@ async function run(ctx: SuiteContext): Promise<void> {
       await redis.close();
       await deleteKeys(prefix);
     }
+  }
+}
+
+/** The Redis server's CPU time so far (INFO cpu: user + sys), seconds. */
+async function redisCpuSeconds(): Promise<number> {
+  const client = new Redis(REDIS_URL);
+  try {
+    const info = await client.info('cpu');
+    const field = (name: string): number => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? Number.NaN);
+    return field('used_cpu_user') + field('used_cpu_sys');
+  } finally {
+    client.disconnect();
   }
 }
 
