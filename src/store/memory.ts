@@ -35,8 +35,7 @@ const P = 4;
 const PU = 5;
 /** Learned drift, in steps. */
 const D = 6;
-/** The whole record may be dropped at this time. */
-const X = 7;
+/** (7: unused; when a record may be dropped is kept apart, in #expiry, for the sweep.) */
 const REC = 8;
 const PAGE_BITS = 16;
 const PAGE = 1 << PAGE_BITS;
@@ -69,6 +68,11 @@ export class MemoryStore implements Store {
   #count = 0;
   readonly #pages: Float64Array[] = [];
   readonly #names: (string | undefined)[][] = [];
+  /**
+   * When each record may be dropped (ms): apart from the records, so that the sweep reads 8
+   * bytes per record, not a 64-byte line.
+   */
+  readonly #expiry: Float64Array[] = [];
   /** Each record's stringHash (so that removing it needs no hashing). */
   readonly #hashes: Int32Array[] = [];
   /** Records ever handed out (the next new one), and freed ones to reuse. */
@@ -147,7 +151,7 @@ export class MemoryStore implements Store {
       const pu = now + limits.reservationMs;
       c[o + P] = p + 1;
       c[o + PU] = pu;
-      if (c[o + X]! < pu) c[o + X] = pu;
+      this.#keep(r, pu);
       out.state[i] = BEGIN_GO;
       out.lastStep[i] = c[o + H]!;
       out.drift[i] = c[o + D]!;
@@ -165,7 +169,7 @@ export class MemoryStore implements Store {
       const account = accounts[i]!;
       let r = found !== undefined && i < found.length ? found[i]! : -1;
       if (r >= 0 && this.#names[r >>> PAGE_BITS]![r & PAGE_MASK] === account) {
-        if (this.#pages[r >>> PAGE_BITS]![(r & PAGE_MASK) * REC + X]! <= now) {
+        if (this.#expired(r, now)) {
           this.#remove(r);
           r = -1;
         }
@@ -193,11 +197,11 @@ export class MemoryStore implements Store {
         c[o + FU] = 0;
         c[o + L] = 0;
         c[o + P] = p;
-        c[o + X] = Math.max(c[o + X]!, now + limits.replayMs);
+        this.#keep(r, now + limits.replayMs);
         const drift = ops.drift[i]!;
         if (!Number.isNaN(drift)) {
           c[o + D] = drift;
-          c[o + X] = Math.max(c[o + X]!, now + limits.driftMemoryMs);
+          this.#keep(r, now + limits.driftMemoryMs);
         }
         out[i] = DONE_COMMITTED;
       } else if (op === OP_FAILURE) {
@@ -212,12 +216,12 @@ export class MemoryStore implements Store {
           c[o + L] = now + limits.lockoutMs;
           c[o + F] = 0;
           c[o + FU] = 0;
-          c[o + X] = Math.max(c[o + X]!, c[o + L]!);
+          this.#keep(r, c[o + L]!);
           out[i] = DONE_LOCKED;
         } else {
           c[o + F] = f;
           c[o + FU] = now + limits.failureMemoryMs;
-          c[o + X] = Math.max(c[o + X]!, c[o + FU]!);
+          this.#keep(r, c[o + FU]!);
           out[i] = DONE_FAILED;
         }
       } else {
@@ -241,6 +245,7 @@ export class MemoryStore implements Store {
     this.#pages.length = 0;
     this.#names.length = 0;
     this.#hashes.length = 0;
+    this.#expiry.length = 0;
     this.#next = 0;
     this.#cursor = 0;
     this.#free.length = 0;
@@ -263,6 +268,17 @@ export class MemoryStore implements Store {
     this.#touched = any;
   }
 
+  /** Keeps record `r` at least until `until` (ms). */
+  #keep(r: number, until: number): void {
+    const expiry = this.#expiry[r >>> PAGE_BITS]!;
+    if (expiry[r & PAGE_MASK]! < until) expiry[r & PAGE_MASK] = until;
+  }
+
+  /** Whether record `r` may be dropped at `now`. */
+  #expired(r: number, now: number): boolean {
+    return this.#expiry[r >>> PAGE_BITS]![r & PAGE_MASK]! <= now;
+  }
+
   /** Where `account` is in the table, or the empty slot where it would go. */
   #probe(account: string, hash: number): number {
     const slots = this.#slots;
@@ -279,7 +295,7 @@ export class MemoryStore implements Store {
   #live(account: string, hash: number, now: number): number {
     const r = this.#slots[2 * this.#probe(account, hash) + 1]! - 1;
     if (r < 0) return -1;
-    if (this.#pages[r >>> PAGE_BITS]![(r & PAGE_MASK) * REC + X]! <= now) {
+    if (this.#expired(r, now)) {
       this.#remove(r);
       return -1;
     }
@@ -305,6 +321,7 @@ export class MemoryStore implements Store {
         this.#pages.push(new Float64Array(PAGE * REC));
         this.#names.push(new Array<string | undefined>(PAGE));
         this.#hashes.push(new Int32Array(PAGE));
+        this.#expiry.push(new Float64Array(PAGE));
       }
     }
     const c = this.#pages[r >>> PAGE_BITS]!;
@@ -316,7 +333,7 @@ export class MemoryStore implements Store {
     c[o + P] = 0;
     c[o + PU] = 0;
     c[o + D] = 0;
-    c[o + X] = 0;
+    this.#expiry[r >>> PAGE_BITS]![r & PAGE_MASK] = 0;
     this.#names[r >>> PAGE_BITS]![r & PAGE_MASK] = account;
     this.#hashes[r >>> PAGE_BITS]![r & PAGE_MASK] = hash;
     const i = this.#probe(account, hash);
@@ -379,8 +396,7 @@ export class MemoryStore implements Store {
     let r = this.#cursor;
     for (let j = Math.min(k, end); j > 0; j--, r++) {
       if (r >= end) r = 0;
-      if (this.#names[r >>> PAGE_BITS]![r & PAGE_MASK] !== undefined &&
-          this.#pages[r >>> PAGE_BITS]![(r & PAGE_MASK) * REC + X]! <= now) expired.push(r);
+      if (this.#expired(r, now) && this.#names[r >>> PAGE_BITS]![r & PAGE_MASK] !== undefined) expired.push(r);
     }
     this.#cursor = r;
     const hashes = new Int32Array(expired.length);
