@@ -4,26 +4,20 @@
 
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryStore, RedisStore, TotpVerifier, totp, type Store } from '../src/index.js';
+import { TotpVerifier, totp, type Store } from '../src/index.js';
 import { canonicalBackupCode } from '../src/backup.js';
-import { REDIS_URL, deleteKeys, haveRedis, testPrefix } from './helpers/redis.js';
+import { REDIS_URL, storeSubjects } from './helpers/redis.js';
 
 const SECRET = new TextEncoder().encode('12345678901234567890');
 const NOW = 1_700_000_000_000;
 const CODE_SHAPE = /^[0-9a-hjkmnp-tv-z]{5}-[0-9a-hjkmnp-tv-z]{5}$/;
 
-const redisOk = await haveRedis('backup codes on RedisStore');
-const prefix = testPrefix();
-const subjects: { name: string; make: () => Store }[] = [{ name: 'MemoryStore', make: () => new MemoryStore() }];
-if (redisOk) subjects.push({ name: 'RedisStore', make: () => new RedisStore({ url: REDIS_URL, prefix }) });
-afterAll(async () => {
-  if (redisOk) await deleteKeys(prefix);
-});
+const subjects = await storeSubjects('backup codes on RedisStore');
 
 let n = 0;
 const fresh = (): string => `backup-${process.pid}-${++n}@example.com`;
 
-describe.each(subjects)('backup codes on $name', ({ name, make }) => {
+describe.each(subjects)('backup codes on $name', ({ name, prefix, make }) => {
   let store: Store;
   let v: TotpVerifier;
   beforeAll(async () => {

@@ -2,8 +2,8 @@
 // batches, and resynchronisation (SECURITY.md R5, R7, R10), on MemoryStore and RedisStore.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HotpVerifier, MemoryStore, RedisStore, TotpVerifier, hotp, totp, type Store } from '../src/index.js';
-import { REDIS_URL, deleteKeys, haveRedis, testPrefix } from './helpers/redis.js';
+import { HotpVerifier, TotpVerifier, hotp, totp, type Store } from '../src/index.js';
+import { storeSubjects } from './helpers/redis.js';
 
 const SECRET = new TextEncoder().encode('12345678901234567890');
 // RFC 4226 Appendix D.
@@ -11,13 +11,7 @@ const RFC = ['755224', '287082', '359152', '969429', '338314', '254676', '287922
 const code = (counter: number): string => hotp.generate(SECRET, counter);
 const wrong = (counter: number): string => String((Number(code(counter)) + 1) % 1_000_000).padStart(6, '0');
 
-const redisOk = await haveRedis('HotpVerifier on RedisStore');
-const prefix = testPrefix();
-const subjects: { name: string; make: () => Store }[] = [{ name: 'MemoryStore', make: () => new MemoryStore() }];
-if (redisOk) subjects.push({ name: 'RedisStore', make: () => new RedisStore({ url: REDIS_URL, prefix }) });
-afterAll(async () => {
-  if (redisOk) await deleteKeys(prefix);
-});
+const subjects = await storeSubjects('HotpVerifier on RedisStore');
 
 let n = 0;
 const fresh = (): string => `token-${process.pid}-${++n}`;
