@@ -33,7 +33,7 @@ const quick: Profile = Object.freeze({
 const full: Profile = Object.freeze({
   name: 'full',
   description: 'every suite, HTTP end to end included, in a budget of about 5 minutes',
-  suites: [...CORE_SUITES, 'batcher', 'inline-threshold', 'overhead', 'policy', 'algorithms'],
+  suites: [...CORE_SUITES, 'batcher', 'inline-threshold', 'overhead', 'policy', 'algorithms', 'http'],
   seconds: Object.freeze({
     'throughput-vs-peers': 40, core: 8, 'batch-sizes': 20, threads: 20, windows: 15, 'cold-cache': 20, latency: 30,
     batcher: 15, 'inline-threshold': 15, overhead: 15, policy: 30, algorithms: 30, http: 45,
