@@ -36,7 +36,8 @@ export function generateToken(): string {
   return randomBytes(32).toString('base64url');
 }
 
-const CLI = fileURLToPath(new URL('../cli/index.js', import.meta.url));
+// The compiled CLI, from dist/bench/ (the installed package) and from src/bench/ (the tests) alike.
+const CLI = fileURLToPath(new URL('../../dist/cli/index.js', import.meta.url));
 
 /**
  * The ceiling of this machine for one HTTP request: fastify answering a constant after parsing
