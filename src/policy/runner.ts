@@ -17,7 +17,7 @@ import {
   OP_FAILURE, OP_RELEASE, OP_SUCCESS,
 } from '../store/types.js';
 import type { VerifyResult } from '../verifier.js';
-import { type AuditEvent, auditChannel } from './audit.js';
+import { type AuditEvent, audit, auditChannel } from './audit.js';
 import type { ResolvedPolicy } from './options.js';
 
 /** Requests with an account, by outcome. */
@@ -113,6 +113,7 @@ const STORE_ERROR: Readonly<VerifyResult> = Object.freeze({ status: 'error', rea
 const INTERNAL_ERROR: Readonly<VerifyResult> = Object.freeze({ status: 'error', reason: 'internal' });
 const INVALID: Readonly<VerifyResult> = Object.freeze({ status: 'invalid' });
 const REPLAYED: Readonly<VerifyResult> = Object.freeze({ status: 'replayed' });
+const HOTP_METHOD: Pick<AuditEvent, 'method'> = Object.freeze({ method: 'hotp' });
 
 export class PolicyRunner {
   readonly stats: PolicyStats = { valid: 0, invalid: 0, replayed: 0, locked: 0, storeErrors: 0, lockouts: 0 };
@@ -122,11 +123,14 @@ export class PolicyRunner {
   readonly #name: string;
   /** Called with (matched step, request time ms) for each committed match (clock health). */
   readonly #onMatch: (step: number, timeMs: number) => void;
+  /** HOTP: each item's counter is its account's last accepted counter + 1, read in begin. */
+  readonly #counters: boolean;
 
   constructor(
     store: Store, policy: ResolvedPolicy, window: { past: number; future: number }, name: string,
-    onMatch: (step: number, timeMs: number) => void,
+    onMatch: (step: number, timeMs: number) => void, counters = false,
   ) {
+    this.#counters = counters;
     this.#store = store;
     this.#policy = policy;
     this.#window = window;
@@ -174,6 +178,14 @@ export class PolicyRunner {
         }
       }
       const last = begun!.lastStep[k]!;
+      if (this.#counters) {
+        // HOTP: the window starts at the next counter (0 for a token never used); codes of the
+        // counters before it are in the window's past, below the floor: replayed.
+        const next = last + 1;
+        items.step[k] = next;
+        items.center[k] = next;
+        editor.setCounter(index, next);
+      }
       if (last >= 0) editor.setLowestDelta(index, last - items.center[k]! + 1);
     }
   }
@@ -214,7 +226,7 @@ export class PolicyRunner {
       done = undefined;
     }
     const stats = this.stats;
-    const audit = auditChannel.hasSubscribers;
+    const auditing = auditChannel.hasSubscribers;
     const valid = new ValidResults();
     for (let w = 0; w < count; w++) {
       const k = which[w]!;
@@ -224,35 +236,39 @@ export class PolicyRunner {
         // Not known to be committed (so never 'valid') nor counted (so never 'invalid').
         results[i] = STORE_ERROR;
         stats.storeErrors++;
-        if (audit) this.#audit({ type: 'error', account: accounts[w]!, reason: 'store' });
+        if (auditing) this.#audit({ type: 'error', account: accounts[w]!, reason: 'store' });
       } else if (op === OP_SUCCESS && done[w] === DONE_COMMITTED) {
         const matched = ops.step[w]!;
         const delta = matched - items.step[k]!;
         results[i] = valid.get(delta, matched);
         stats.valid++;
         this.#onMatch(matched, items.time[k]!);
-        if (audit) this.#audit({ type: 'valid', account: accounts[w]!, delta });
+        if (auditing) this.#audit({ type: 'valid', account: accounts[w]!, delta, ...this.#method });
       } else if (op === OP_SUCCESS || items.raw[k] === codes.replayed) {
         // A used step: found by the core below the floor, or committed meanwhile elsewhere.
         results[i] = REPLAYED;
         stats.replayed++;
-        if (audit) this.#audit({ type: 'replayed', account: accounts[w]! });
+        if (auditing) this.#audit({ type: 'replayed', account: accounts[w]!, ...this.#method });
       } else if (op === OP_FAILURE) {
         const lockedNow = done[w] === DONE_LOCKED;
         results[i] = INVALID;
         stats.invalid++;
         if (lockedNow) stats.lockouts++;
-        if (audit) this.#audit({ type: 'invalid', account: accounts[w]!, lockedNow });
+        if (auditing) this.#audit({ type: 'invalid', account: accounts[w]!, lockedNow, ...this.#method });
       } else {
         results[i] = INTERNAL_ERROR;
-        if (audit) this.#audit({ type: 'error', account: accounts[w]!, reason: 'internal' });
+        if (auditing) this.#audit({ type: 'error', account: accounts[w]!, reason: 'internal' });
       }
     }
   }
 
+  get #method(): Pick<AuditEvent, 'method'> {
+    return this.#counters ? HOTP_METHOD : {};
+  }
+
   /** Publishes an event; callers on a per-item path check `auditChannel.hasSubscribers` first. */
   #audit(event: Omit<AuditEvent, 'verifier' | 'time'>): void {
-    if (auditChannel.hasSubscribers) auditChannel.publish({ ...event, verifier: this.#name, time: Date.now() });
+    audit(this.#name, event);
   }
 }
 

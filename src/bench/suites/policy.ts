@@ -21,6 +21,7 @@ import { MemoryStore, RedisStore, type Store, TotpVerifier, type VerifyRequest }
 import type { Kind } from '../facade.js';
 import { fixtures } from '../fixtures.js';
 import type { TaskSpec } from '../measure.js';
+import { deleteKeys, REDIS_URL } from '../redis.js';
 import type { Suite, SuiteContext } from '../suite.js';
 
 const ID = 'policy';
@@ -28,7 +29,6 @@ const ID = 'policy';
 const LIVE = 1_000_000;
 /** Mark and failure memory, ms: the default mark for window ±1 without drift (options.ts). */
 const STATE_MS = 420_000;
-const REDIS_URL = process.env['TOTP_FLEET_BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
 
 async function redisStore(prefix: string): Promise<RedisStore | undefined> {
   const store = new RedisStore({ url: REDIS_URL, prefix, commandTimeoutMs: 10_000, accountsPerCall: 1000 });
@@ -57,7 +57,7 @@ async function run(ctx: SuiteContext): Promise<void> {
   /** Verifications through the RedisStore while its CPU was being read. */
   let redisItems = 0;
   try {
-    for (const kind of ctx.profile.kinds as Kind[]) {
+    for (const [k, kind] of (ctx.profile.kinds as Kind[]).entries()) {
       const codes = kind === 'valid' ? fx.valid : fx.invalid;
       const want = kind === 'valid' ? 'valid' : 'invalid';
       const tasks: TaskSpec[] = [];
@@ -79,7 +79,7 @@ async function run(ctx: SuiteContext): Promise<void> {
           }
         };
         await call(); // checked once before timing
-        for (let k = 0; store === memory && k < LIVE / fx.count; k++) await call(); // to the steady state
+        for (let c = 0; store === memory && c < LIVE / fx.count; c++) await call(); // to the steady state
         tasks.push({
           id: `${ID}/${name.split(' ')[0]!.toLowerCase()}/${kind}`, scenario: ID, items: fx.count, async: true,
           label: `verifyBatch(10k), ${name}, fresh accounts, window ±1, threads 0, ${kind}`,
@@ -88,7 +88,7 @@ async function run(ctx: SuiteContext): Promise<void> {
       }
       const cpuBefore = redis === undefined ? undefined : await redisCpuSeconds();
       redisItems = 0;
-      const [none, mem, red] = await ctx.measure(tasks);
+      const [none, mem, red] = await ctx.measure(tasks, { groupsLeft: ctx.profile.kinds.length - k });
       if (cpuBefore !== undefined && redisItems > 0) {
         // What limits the RedisStore: Redis's own CPU per verification (its begin and finish).
         const perItem = ((await redisCpuSeconds()) - cpuBefore) * 1e6 / redisItems;
@@ -119,21 +119,6 @@ async function redisCpuSeconds(): Promise<number> {
     const info = await client.info('cpu');
     const field = (name: string): number => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? Number.NaN);
     return field('used_cpu_user') + field('used_cpu_sys');
-  } finally {
-    client.disconnect();
-  }
-}
-
-/** Removes this run's keys (they would expire anyway). */
-async function deleteKeys(prefix: string): Promise<void> {
-  const client = new Redis(REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 10_000);
-      cursor = next;
-      if (keys.length > 0) await client.unlink(...keys);
-    } while (cursor !== '0');
   } finally {
     client.disconnect();
   }
