@@ -3,8 +3,8 @@
 
 import { BLOCK_PTR, MSG_PTR, DIGEST_PTR, X4_STATE_PTR, X4_MSG_PTR, X4_DIGEST_PTR, X4_KEYS_PTR } from "./layout";
 import { sha1Init, sha1Compress, sha1Digest, loadBlockBE, SHA1_IV0, SHA1_IV1, SHA1_IV2, SHA1_IV3, SHA1_IV4 } from "./sha1";
-import { sha1x4Compress } from "./sha1x4";
-import { counterBlock, counterBlock4, digestBlock, gather } from "./lanes";
+import { sha1x4Compress, sha1x4CounterBlock, sha1x4DigestBlock } from "./sha1x4";
+import { counterBlock, counterWords4, digestBlock, laneWords } from "./lanes";
 
 const IPAD: u8 = 0x36;
 const OPAD: u8 = 0x5c;
@@ -58,23 +58,23 @@ export function hmacSha1Counter(mid: usize, counter: u64, out: usize): void {
 
 /**
  * hmacSha1Counter for four lanes at once: lane l uses the midstates at ml and the u64 counter
- * at counters + 8l. The digests land at X4_DIGEST_PTR (word j of lane l at +16j+4l).
+ * at counters + 8l. The digests land at X4_DIGEST_PTR (word j of lane l at +16j+4l). The two
+ * compressions are specialised for their fixed-shape blocks (see tools/gen-sha1x4.mjs).
  */
 export function hmacSha1Counter4(m0: usize, m1: usize, m2: usize, m3: usize, counters: usize): void {
-  const zero = i32x4.splat(0);
   // Inner: state from the inner midstates, block = counter | 0x80 | zeros | 576.
-  for (let j: usize = 0; j < 5; j++) gather(X4_STATE_PTR, m0, m1, m2, m3, j);
-  counterBlock4(counters);
-  sha1x4Compress(X4_STATE_PTR, X4_DIGEST_PTR);
+  sha1x4CounterBlock(
+    laneWords(m0, m1, m2, m3, 0), laneWords(m0, m1, m2, m3, 4), laneWords(m0, m1, m2, m3, 8),
+    laneWords(m0, m1, m2, m3, 12), laneWords(m0, m1, m2, m3, 16),
+    counterWords4(counters, true), counterWords4(counters, false), X4_DIGEST_PTR,
+  );
   // Outer: state from the outer midstates, block = inner digest | 0x80 | zeros | 672.
-  for (let j: usize = 0; j < 5; j++) {
-    v128.store(X4_MSG_PTR + (j << 4), v128.load(X4_DIGEST_PTR + (j << 4)));
-    gather(X4_STATE_PTR, m0 + 20, m1 + 20, m2 + 20, m3 + 20, j);
-  }
-  v128.store(X4_MSG_PTR, i32x4.splat(0x80000000), 80);
-  for (let j: usize = 6; j < 15; j++) v128.store(X4_MSG_PTR + (j << 4), zero);
-  v128.store(X4_MSG_PTR, i32x4.splat(672), 240);
-  sha1x4Compress(X4_STATE_PTR, X4_DIGEST_PTR);
+  sha1x4DigestBlock(
+    laneWords(m0, m1, m2, m3, 20), laneWords(m0, m1, m2, m3, 24), laneWords(m0, m1, m2, m3, 28),
+    laneWords(m0, m1, m2, m3, 32), laneWords(m0, m1, m2, m3, 36),
+    v128.load(X4_DIGEST_PTR, 0), v128.load(X4_DIGEST_PTR, 16), v128.load(X4_DIGEST_PTR, 32),
+    v128.load(X4_DIGEST_PTR, 48), v128.load(X4_DIGEST_PTR, 64), X4_DIGEST_PTR,
+  );
 }
 
 /** One padded key block per lane, XORed with `pad`, as the SIMD message ring. */
