@@ -156,6 +156,9 @@ export const LAYOUT_END: usize = SCRATCH_PTR + SCRATCH_SIZE;
 @inline export const X8_STATE_PTR: usize = SCRATCH_PTR + 2320;
 // @ts-ignore: decorator
 @inline export const X8_DIGEST_PTR: usize = SCRATCH_PTR + 2448;
+/** SIMD SHA-1: K + W of the inner block of one counter for all 80 rounds (80 x v128, splatted). */
+// @ts-ignore: decorator
+@inline export const SHARED_KW_PTR: usize = SCRATCH_PTR + 2576;
 
 /** True when static data fits below REGION_BASE and memory reaches LAYOUT_END. */
 export function layoutOk(): bool {

@@ -19,7 +19,7 @@ import {
   FLOOR_PTR, FLOOR_BIAS, SCRATCH_PTR, SCRATCH_SIZE,
   SCALAR_CURSOR_PTR, X8_DIGEST_PTR, LANE_COUNTER_PTR, X4_DIGEST_PTR, X4_KEYS_PTR,
 } from "./layout";
-import { hmacSha1Midstates, hmacSha1Midstates4, hmacSha1Counter4 } from "./hmac";
+import { hmacSha1Midstates, hmacSha1Midstates4, hmacSha1Counter4, hmacSha1Counter4Shared, counterScheduleKW } from "./hmac";
 import { hmacSha256Midstates, hmacSha512Midstates } from "./hmac2";
 import { hotpCodeAlg, pow10, truncate, truncate256 } from "./hotp";
 import { hmacSha256Counter4 } from "./sha256x4";
@@ -233,6 +233,8 @@ export function verifyBatch(n: u32): u32 {
  */
 function lanePass(count: usize, pass: u32): u32 {
   let matches: u32 = 0;
+  kwValid = false; // scratch may have been wiped since
+
   let phases: u32 = 0;
   // Start every item of this pass: malformed ones are answered, SHA-512 ones verified on the
   // scalar path; the rest wait with RESULT_NO_MATCH for the phases.
@@ -286,6 +288,26 @@ function lanePass(count: usize, pass: u32): u32 {
   return matches;
 }
 
+/** The counter whose K + W are at SHARED_KW_PTR, when kwValid; lanePass clears kwValid. */
+let kwCounter: u64 = 0;
+let kwValid = false;
+
+/**
+ * True when the four lanes at LANE_COUNTER_PTR share one counter (a batch received at one
+ * moment mostly has one current step, and the phases keep lanes at one delta), after making
+ * SHARED_KW_PTR hold its schedule.
+ */
+function sharedCounter(): bool {
+  const c = load<u64>(LANE_COUNTER_PTR);
+  if (load<u64>(LANE_COUNTER_PTR, 8) != c || load<u64>(LANE_COUNTER_PTR, 16) != c || load<u64>(LANE_COUNTER_PTR, 24) != c) return false;
+  if (!kwValid || kwCounter != c) {
+    counterScheduleKW(c);
+    kwCounter = c;
+    kwValid = true;
+  }
+  return true;
+}
+
 /**
  * One four-lane HMAC of items i0..i3 at the counters in LANE_COUNTER_PTR (candidate `delta`),
  * and the comparison of the first `lanes` of them with their codes. Returns the matches.
@@ -293,6 +315,7 @@ function lanePass(count: usize, pass: u32): u32 {
 function laneRound(pass: u32, delta: i32, lanes: u32, i0: usize, i1: usize, i2: usize, i3: usize): u32 {
   const stride = midStride;
   if (pass == ALG_SHA256) hmacSha256Counter4(MID_PTR + i0 * stride, MID_PTR + i1 * stride, MID_PTR + i2 * stride, MID_PTR + i3 * stride, LANE_COUNTER_PTR);
+  else if (sharedCounter()) hmacSha1Counter4Shared(MID_PTR + i0 * stride, MID_PTR + i1 * stride, MID_PTR + i2 * stride, MID_PTR + i3 * stride);
   else hmacSha1Counter4(MID_PTR + i0 * stride, MID_PTR + i1 * stride, MID_PTR + i2 * stride, MID_PTR + i3 * stride, LANE_COUNTER_PTR);
   let matches: u32 = 0;
   for (let l: u32 = 0; l < lanes; l++) {

@@ -30,7 +30,7 @@ function body(words, state, out) {
   const emit = (s) => lines.push(`  ${s}`);
   // Each schedule word: constant (c) or one local (v), never both.
   const W = words.map((w) => ({ ...w }));
-  for (let t = 16; t < 80; t++) {
+  for (let t = 16; t < 80 && W[0].kw === undefined; t++) {
     let c = 0;
     const vars = new Map();
     for (const j of [t - 3, t - 8, t - 14, t - 16]) {
@@ -53,12 +53,12 @@ function body(words, state, out) {
   for (let t = 0; t < 80; t++) {
     const [a, b, c, d, e] = names;
     const k = K[Math.floor(t / 20)];
-    const w = W[t];
+    const w = words[0].kw === undefined ? W[t] : { kw: `v128.load(${words[0].kw}, ${16 * t})` };
     if (w.decl) emit(w.decl);
     const f = t < 20 ? `v128.bitselect(${c}, ${d}, ${b})` // Ch: where b is set take c, else d
       : t >= 40 && t < 60 ? `v128.bitselect(${d}, ${b}, v128.xor(${b}, ${c}))` // Maj: where b and c agree take b
         : `v128.xor(v128.xor(${b}, ${c}), ${d})`; // Parity
-    const ekw = w.v === undefined
+    const ekw = w.kw !== undefined ? `i32x4.add(${e}, ${w.kw})` : w.v === undefined
       ? (((k + w.c) >>> 0) === 0 ? e : `i32x4.add(${e}, ${splat((k + w.c) >>> 0)})`)
       : `i32x4.add(${e}, i32x4.add(${w.v}, ${splat(k)}))`;
     // rotl5(a) last: it is the only input that the previous round has just computed.
@@ -113,6 +113,16 @@ const src = [
   '// @ts-ignore: decorator',
   `@inline export function sha1x4CounterBlock(${sParams}, hi: v128, lo: v128, out: usize): void {`,
   ...body([{ v: 'hi' }, { v: 'lo' }, { c: 0x80000000 }, ...zeros(12), { c: 576 }], s, 'out'),
+  '}',
+  '',
+  '/**',
+  ' * sha1x4CounterBlock when all four lanes hash the same counter: its 80 schedule words plus',
+  ' * the round constants, K + W, are read from `kw` (80 x v128, see counterScheduleKW in',
+  ' * hmac.ts), computed once for the counter instead of once per four lanes.',
+  ' */',
+  '// @ts-ignore: decorator',
+  `@inline export function sha1x4CounterBlockShared(${sParams}, kw: usize, out: usize): void {`,
+  ...body([{ kw: 'kw' }], s, 'out'),
   '}',
   '',
   '/**',
