@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // after the others, not beside them: on a 2-core machine they starve the timing-based tests
 // (the 250 ms deadlines of test/pool.test.ts) of CPU. Each project lists its own files
 // (`extends: true` would add a root `include` to both).
-const PROCESS_TESTS = ['test/serve.test.ts', 'test/serve-redis.test.ts', 'test/readme-clients.test.ts'];
+const PROCESS_TESTS = ['test/serve.test.ts', 'test/serve-redis.test.ts', 'test/readme-clients.test.ts', 'test/bench-http.test.ts'];
 
 export default defineConfig({
   test: {

@@ -13,6 +13,10 @@ export { generateSecret } from './secret.js';
 export type { GenerateSecretOptions } from './secret.js';
 export type { Algorithm } from './algorithm.js';
 export { TotpVerifier } from './verifier.js';
+export { HotpVerifier } from './hotp-verifier.js';
+export type { HotpVerifierOptions, HotpRequest } from './hotp-verifier.js';
+export { BackupCodes } from './backup.js';
+export type { BackupCodeOptions, BackupCodeResult } from './backup.js';
 export { KeyHandle } from './keys.js';
 export type {
   VerifierOptions, VerifyRequest, VerifyResult, VerifyStatus, MalformedReason, WindowOptions,
@@ -28,7 +32,7 @@ export { MemoryStore } from './store/memory.js';
 export type { MemoryStoreOptions } from './store/memory.js';
 export { RedisStore } from './store/redis.js';
 export type { RedisStoreOptions } from './store/redis.js';
-export type { Store, AttemptLimits, BeginResult, FinishOps } from './store/types.js';
+export type { Store, AttemptLimits, BeginResult, FinishOps, BackupCodeSet, BackupCodeInfo } from './store/types.js';
 export type { PolicyOptions } from './policy/options.js';
 export type { ClockHealth, ClockHealthOptions, ClockStatus } from './policy/clock.js';
 export { AUDIT_CHANNEL, CLOCK_CHANNEL } from './policy/audit.js';

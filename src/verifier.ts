@@ -7,12 +7,13 @@
 // disturbs its neighbours. Options are validated once, in `create`.
 
 import { type Algorithm, algorithmCode, MID_WORDS } from './algorithm.js';
+import { type BackupCodeOptions, BackupCodes } from './backup.js';
 import { Batcher } from './batcher.js';
 import { BatchPacker, deriveMidstates, type PackedChunk, PackedEditor, packParams } from './batch.js';
 import { intOption, optionsObject, TotpFleetError } from './errors.js';
 import { clockChannel } from './policy/audit.js';
 import { type ClockHealth, type ClockHealthOptions, ClockMonitor } from './policy/clock.js';
-import { type PolicyOptions, resolvePolicy } from './policy/options.js';
+import { type PolicyOptions, isAccount, resolvePolicy } from './policy/options.js';
 import { type PolicyStats, PolicyRunner, StatefulItems } from './policy/runner.js';
 import { MemoryStore } from './store/memory.js';
 import type { Store } from './store/types.js';
@@ -65,6 +66,8 @@ export interface VerifierOptions extends CommonOptions, TimeOptions, PoolOptions
   clock?: ClockHealthOptions;
   /** Names this verifier in audit events; default 'totp-fleet'. */
   name?: string;
+  /** How backup-code sets are made and kept (`verifier.backupCodes`). */
+  backupCodes?: BackupCodeOptions;
 }
 
 /** One code to check. */
@@ -133,7 +136,14 @@ interface Settings extends ResolvedCommon {
   readonly future: number;
 }
 
-const MAX_ACCOUNT_LENGTH = 512;
+/**
+ * @internal How a HOTP verifier (hotp-verifier.ts) differs from a TOTP one: an account's
+ * counter comes from the store (the last accepted counter + 1), not from the time; the window
+ * is { past: lookBack, future: lookAhead } around it; its marks are kept `counterMemoryMs`.
+ */
+export interface CounterMode {
+  readonly counterMemoryMs: number;
+}
 const ERROR_RESULT: Readonly<VerifyResult> = Object.freeze({ status: 'error', reason: 'internal' });
 const INVALID_RESULT: Readonly<VerifyResult> = Object.freeze({ status: 'invalid' });
 const NO_POLICY_STATS: Readonly<PolicyStats> = Object.freeze({
@@ -232,11 +242,15 @@ export class TotpVerifier {
   readonly #store: Store | undefined;
   readonly #ownsStore: boolean;
   readonly #clock: ClockMonitor;
+  /** HOTP: counters from the store; undefined for TOTP. */
+  readonly #counters: CounterMode | undefined;
+  readonly #backup: BackupCodes | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
 
-  private constructor(opts: VerifierOptions, internals: PoolInternals) {
+  private constructor(opts: VerifierOptions, internals: PoolInternals, counters?: CounterMode) {
     const core = inlineCore();
+    this.#counters = counters;
     this.#core = core;
     this.#settings = Object.freeze({
       ...resolveCommon(opts),
@@ -253,7 +267,7 @@ export class TotpVerifier {
     const maxBatch = intOption('batching.maxBatch', batching.maxBatch, 1, 1_000_000, 8192);
     const maxDelayMs = intOption('batching.maxDelayMs', batching.maxDelayMs, 0, 1000, 2);
     const s = this.#settings;
-    const policy = resolvePolicy(opts.policy, s.period, s.past, s.future);
+    const policy = resolvePolicy(opts.policy, s.period, s.past, s.future, counters?.counterMemoryMs);
     if (opts.name !== undefined && (typeof opts.name !== 'string' || opts.name.length === 0 || opts.name.length > 100)) {
       throw new TypeError('"name" expected a string of 1..100 characters');
     }
@@ -270,8 +284,12 @@ export class TotpVerifier {
     // Last: the one option that allocates something that must be closed.
     this.#ownsStore = store === undefined;
     this.#store = store === undefined ? new MemoryStore() : ((store as Store | null) ?? undefined);
-    this.#policy = this.#store === undefined ? undefined : new PolicyRunner(this.#store, policy, s, name,
-      (step, timeMs) => this.#clock.add(this.#phoneOffset(step, timeMs)));
+    // HOTP matches say nothing about clocks.
+    const onMatch = counters !== undefined ? () => {} : (step: number, timeMs: number) => this.#clock.add(this.#phoneOffset(step, timeMs));
+    this.#policy = this.#store === undefined ? undefined
+      : new PolicyRunner(this.#store, policy, s, name, onMatch, counters !== undefined);
+    this.#backup = this.#store === undefined ? undefined
+      : new BackupCodes(this.#store, policy.limits, name, opts.backupCodes, () => this.#assertOpen());
     this.#batcher = new Batcher((reqs) => this.#verifyNow(reqs), {
       maxBatch,
       maxDelayMs,
@@ -288,6 +306,21 @@ export class TotpVerifier {
   /** @internal For tests: a verifier with pool internals (fault-injecting workers). */
   static async createWithInternals(opts: VerifierOptions, internals: PoolInternals): Promise<TotpVerifier> {
     return new TotpVerifier(optionsObject<VerifierOptions>('opts', opts), internals);
+  }
+
+  /** @internal The engine of a HotpVerifier: counters from the store (hotp-verifier.ts). */
+  static async createCounting(opts: VerifierOptions, counters: CounterMode): Promise<TotpVerifier> {
+    return new TotpVerifier(optionsObject<VerifierOptions>('opts', opts), {}, counters);
+  }
+
+  /**
+   * The accounts' backup codes, in this verifier's store and under its failure limit: a wrong
+   * backup code counts as a wrong TOTP code, and a locked account is refused both. Throws
+   * TypeError for a verifier made with `store: null`.
+   */
+  get backupCodes(): BackupCodes {
+    if (this.#backup === undefined) throw new TypeError('backup codes need a store (this verifier has store: null)');
+    return this.#backup;
   }
 
   /** The options in force, with defaults filled in. */
@@ -482,8 +515,8 @@ export class TotpVerifier {
         results[i] = MALFORMED.request;
         continue;
       }
-      if (account !== undefined &&
-          (typeof account !== 'string' || account.length === 0 || account.length > MAX_ACCOUNT_LENGTH)) {
+      // A HOTP request needs its account: the counter is the account's.
+      if (account !== undefined && !isAccount(account) || account === undefined && this.#counters !== undefined) {
         results[i] = MALFORMED.account;
         continue;
       }
@@ -499,8 +532,9 @@ export class TotpVerifier {
         results[i] = MALFORMED.code;
         continue;
       }
-      const time = timestamp === undefined ? now : timestamp;
-      const step = timeStep(time, s);
+      // HOTP: the time plays no part; the counter is set from the store in the policy's begin.
+      const time = timestamp === undefined || this.#counters !== undefined ? now : timestamp;
+      const step = this.#counters !== undefined ? 0 : timeStep(time, s);
       if (step < 0) {
         results[i] = MALFORMED.timestamp;
         continue;

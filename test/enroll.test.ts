@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { base32, otpauth, totp, type Algorithm } from '../src/index.js';
+import { base32, otpauth, RedisStore, TotpVerifier, totp, type Algorithm } from '../src/index.js';
+import { REDIS_URL, deleteKeys, haveRedis, testPrefix } from './helpers/redis.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = fileURLToPath(new URL('../dist/cli/index.js', import.meta.url));
@@ -27,9 +28,10 @@ interface Session {
  * Runs `enroll args`; once the secret appears on stdout, `answer(secret)` gives the lines to
  * type (null: close stdin without typing). Resolves when the process exits.
  */
-function enroll(args: string[], answer: (secret: string, uri: string) => string[] | null): Promise<Session> {
+function enroll(args: string[], answer: (secret: string, uri: string) => string[] | null, env: Record<string, string> = {}): Promise<Session> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'enroll', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'enroll', ...args],
+      { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     const timer = setTimeout(() => child.kill(), 30_000);
     let stdout = '';
     let stderr = '';
@@ -138,6 +140,8 @@ describe('totp-fleet enroll', () => {
       [['--account', 'a', '--period', '0'], /"period" expected an integer 1\.\.86400/],
       [['--account', 'a', '--issuer', ''], /"issuer" expected 1\.\.256 characters/],
       [['--account', 'a', '--attempts', '11'], /--attempts expected 1\.\.10/],
+      [['--account', 'a', '--backup-codes', '0'], /--backup-codes expected 1\.\.100/],
+      [['--account', 'x'.repeat(513)], /--account expected 1\.\.512 characters/],
       [['--account', 'a', 'extra'], /enroll takes no arguments/],
     ];
     for (const [args, message] of cases) {
@@ -147,5 +151,60 @@ describe('totp-fleet enroll', () => {
       expect(r.stdout).not.toMatch(/Secret:/);
     }
     expect(run('--help').stdout).toMatch(/^Usage: totp-fleet enroll/);
+  });
+});
+
+const redisOk = await haveRedis('enroll --redis-url');
+
+describe.skipIf(!redisOk)('totp-fleet enroll with the fleet\'s Redis', () => {
+  const prefix = testPrefix();
+  afterAll(() => deleteKeys(prefix));
+
+  async function verifyOnFleet(account: string, code: string, secret: string): Promise<string> {
+    const store = new RedisStore({ url: REDIS_URL, prefix });
+    const v = await TotpVerifier.create({ threads: 0, store });
+    try {
+      return (await v.verify({ account, secret, code })).status;
+    } finally {
+      await v.close();
+      await store.close();
+    }
+  }
+
+  it('the code typed at enrolment is then replayed on the fleet; backup codes are printed once and work', async () => {
+    let typed = '';
+    const r = await enroll(['--account', 'helen@example.com', '--redis-url', REDIS_URL, '--redis-prefix', prefix, '--backup-codes', '3'],
+      (secret) => [typed = totp.generate(secret)]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(await verifyOnFleet('helen@example.com', typed, r.secret)).toBe('replayed');
+    const codes = [...r.stdout.matchAll(/^  ([0-9a-z]{5}-[0-9a-z]{5})$/gm)].map((m) => m[1]!);
+    expect(codes).toHaveLength(3);
+    expect(r.stdout).toMatch(/Backup codes \(50 bits each/);
+    for (const c of codes) expect(r.stderr).not.toContain(c);
+    const store = new RedisStore({ url: REDIS_URL, prefix });
+    const v = await TotpVerifier.create({ threads: 0, store });
+    try {
+      expect(await v.backupCodes.verify('helen@example.com', codes[2]!)).toEqual({ status: 'valid', remaining: 2 });
+      expect((await v.backupCodes.verify('helen@example.com', codes[2]!)).status).toBe('invalid');
+    } finally {
+      await v.close();
+      await store.close();
+    }
+  });
+
+  it('takes the URL from TOTP_FLEET_REDIS_URL, as serve does', async () => {
+    let typed = '';
+    const r = await enroll(['--account', 'ivan', '--redis-prefix', prefix], (secret) => [typed = totp.generate(secret)],
+      { TOTP_FLEET_REDIS_URL: REDIS_URL });
+    expect(r.status, r.stderr).toBe(0);
+    expect(await verifyOnFleet('ivan', typed, r.secret)).toBe('replayed');
+  });
+
+  it('a Redis that does not answer: exit 1 before any secret is shown', async () => {
+    const r = spawnSync(process.execPath, [CLI, 'enroll', '--account', 'jo', '--redis-url', 'redis://127.0.0.1:1'],
+      { cwd: ROOT, encoding: 'utf8', input: '' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/the store does not answer/);
+    expect(r.stdout).not.toMatch(/Secret:/);
   });
 });

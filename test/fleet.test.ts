@@ -46,7 +46,7 @@ class Member {
     });
   }
 
-  send(requests: object[], mode: 'batch' | 'concurrent'): Promise<VerifyResult[]> {
+  send(requests: object[], mode: 'batch' | 'concurrent' | 'backup-generate' | 'backup'): Promise<VerifyResult[]> {
     const id = ++this.#next;
     return new Promise((resolve) => {
       this.#waiting.set(id, resolve);
@@ -95,6 +95,18 @@ describe.skipIf(!redisOk)('two verifier processes sharing Redis', () => {
     const all = [...ra, ...rb];
     expect(count(all, 'valid')).toBe(1);
     expect(count(all, 'replayed')).toBe(199);
+  });
+
+  it('a backup code submitted 100 times at once across both processes: exactly one valid', async () => {
+    const codes = await a.send([{ account: 'dora@example.com', count: 3 }], 'backup-generate') as unknown as string[];
+    expect(codes).toHaveLength(3);
+    const each = Array.from({ length: 50 }, () => ({ account: 'dora@example.com', code: codes[1] }));
+    const [ra, rb] = await Promise.all([a.send(each, 'backup'), b.send(each, 'backup')]);
+    const all = [...ra, ...rb];
+    expect(all.filter((r) => r.status === 'valid')).toEqual([{ status: 'valid', remaining: 2 }]);
+    // The others are wrong guesses: counted, so the account locks at the limit (5).
+    expect(count(all, 'invalid') + count(all, 'locked')).toBe(99);
+    expect(count(all, 'invalid')).toBeLessThanOrEqual(5);
   });
 
   it('1,000 concurrent wrong guesses for one account: at most the limit (5) evaluated', async () => {

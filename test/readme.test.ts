@@ -8,7 +8,7 @@ const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 const DIST = new URL('../dist/index.js', import.meta.url).href;
 
 describe('README', () => {
-  it.each(['## Library', '## Enrolment'])('the example under "%s" runs and prints the values in its comments', (heading) => {
+  it.each(['## Library', '## Enrolment', '## HOTP and YubiKeys'])('the example under "%s" runs and prints the values in its comments', (heading) => {
     const section = README.slice(README.indexOf(heading));
     const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
     expect(block).toBeDefined();

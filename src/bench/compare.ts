@@ -20,6 +20,8 @@ import { quantile } from './measure.js';
 import type { ReportData } from './report-file.js';
 import { table } from './report.js';
 
+/** Rounds from which a median's noise is its standard error (medianNoise). */
+export const MIN_ROUNDS = 5;
 /** Smallest change ever flagged, whatever the recorded noise. */
 export const MIN_CHANGE = 0.05;
 /** Bands of noise a change must exceed to be flagged. */
@@ -58,15 +60,19 @@ export interface CompareResult {
 }
 
 /**
- * Half the spread of `values`, relative to `centre`: the interquartile range from 5 values on;
- * below that (the quick profile runs 3 rounds) quartiles are mostly interpolation, so the
- * whole range.
+ * How far the median of `values` (per-round medians or per-round ratios) could be off,
+ * relative to `centre`: its standard error, 1.2533 σ / √n, with σ estimated robustly as
+ * IQR / 1.349 (a slow phase of the machine is an outlier round, not a wider σ). From
+ * MIN_ROUNDS values on; below that (older reports, a task that ran every few rounds) the
+ * quartiles are mostly interpolation, so half the whole range, as wide as a single round's
+ * spread.
  */
-function halfIqr(values: readonly number[], centre: number): number {
+export function medianNoise(values: readonly number[], centre: number): number {
   if (values.length < 2 || !(centre > 0)) return 0;
   const sorted = values.slice().sort((x, y) => x - y);
-  const [lo, hi] = sorted.length < 5 ? [sorted[0]!, sorted[sorted.length - 1]!] : [quantile(sorted, 0.25), quantile(sorted, 0.75)];
-  return (hi - lo) / 2 / centre;
+  if (sorted.length < MIN_ROUNDS) return (sorted[sorted.length - 1]! - sorted[0]!) / 2 / centre;
+  const sigma = (quantile(sorted, 0.75) - quantile(sorted, 0.25)) / 1.349;
+  return (1.2533 * sigma) / Math.sqrt(sorted.length) / centre;
 }
 
 function verdict(change: number, threshold: number): Verdict {
@@ -98,7 +104,7 @@ export function compareReports(a: ReportData, b: ReportData): CompareResult {
   const speedOf = (list: typeof pairs): { factor: number; band: number; n: number } => {
     const refs = list.filter((p) => p.fa.reference && p.fb.reference).map((p) => p.fb.median / p.fa.median);
     const factor = refs.length > 0 ? quantile(refs.slice().sort((x, y) => x - y), 0.5) : 1;
-    return { factor, band: refs.length > 1 ? halfIqr(refs, factor) : 0, n: refs.length };
+    return { factor, band: refs.length > 1 ? medianNoise(refs, factor) : 0, n: refs.length };
   };
   const overall = speedOf(pairs);
   if (overall.n > 0 && Math.abs(overall.factor - 1) > 0.1) {
@@ -113,7 +119,7 @@ export function compareReports(a: ReportData, b: ReportData): CompareResult {
   const comparisons: Comparison[] = [];
   for (const { fa, fb } of pairs) {
     const speed = local.get(fa.scenario)!;
-    const band = Math.hypot(halfIqr(fa.roundMedians, fa.median), halfIqr(fb.roundMedians, fb.median), fa.reference ? 0 : speed.band);
+    const band = Math.hypot(medianNoise(fa.roundMedians, fa.median), medianNoise(fb.roundMedians, fb.median), fa.reference ? 0 : speed.band);
     const threshold = Math.min(0.95, Math.max(MIN_CHANGE, K * band));
     const change = fb.median / fa.median / (fa.reference ? 1 : speed.factor);
     // A figure whose suite measured no peer cannot tell a slower build from a machine that was
@@ -127,7 +133,7 @@ export function compareReports(a: ReportData, b: ReportData): CompareResult {
   for (const ca of a.checks) {
     const cb = checksB.get(ca.id);
     if (cb === undefined || !(ca.measured > 0)) continue;
-    const spreadOf = (c: typeof ca): number => (c.rounds !== undefined && c.rounds.length > 1 ? halfIqr(c.rounds, c.measured) : (c.high - c.low) / 2 / c.measured);
+    const spreadOf = (c: typeof ca): number => (c.rounds !== undefined && c.rounds.length > 1 ? medianNoise(c.rounds, c.measured) : (c.high - c.low) / 2 / c.measured);
     const band = Math.hypot(spreadOf(ca), spreadOf(cb));
     const threshold = Math.min(0.95, Math.max(MIN_CHANGE, K * band));
     const change = cb.measured / ca.measured;

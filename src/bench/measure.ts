@@ -4,25 +4,46 @@
 
 import { Bench } from 'tinybench';
 
-/** Time budgets, the same for every scenario unless a scenario says otherwise. */
+/**
+ * Time budgets, the same for every scenario unless a scenario says otherwise. A group of tasks
+ * is measured in interleaved rounds (A B C, A B C, ...) until its deadline (see GroupOptions),
+ * at least `minRounds` and at most `rounds`: a loaded machine gives fewer rounds, not a longer run.
+ */
 export interface Budget {
-  /** Milliseconds of measured calls per task, over all rounds (tinybench `time`). */
+  /**
+   * Milliseconds of measured calls per task over `rounds` rounds: each round of a task measures
+   * for `time / rounds` ms (tinybench `time`), and at least one call.
+   */
   readonly time: number;
-  /** At least this many measured calls per task, over all rounds (tinybench `iterations`). */
+  /** At least this many measured calls per task over `rounds` rounds (tinybench `iterations`). */
   readonly iterations: number;
   /** Milliseconds of unmeasured calls before a task's first round, so V8 has tiered up JS and WebAssembly. */
   readonly warmupTime: number;
   readonly warmupIterations: number;
   /**
-   * Tasks of a group are measured in this many interleaved rounds (A B C, A B C, ...) and their
-   * samples pooled. On a shared virtual machine, slow phases of up to several seconds come and
-   * go (the host's other tenants; on the 2-core dev VM the same kernel runs at 6 or at 3 M items/s);
-   * interleaving spreads them over every task of a ratio alike instead of on whichever task
-   * happened to run at the time.
+   * Most rounds per group. On a shared virtual machine, slow phases of up to several seconds
+   * come and go (the host's other tenants; on the 2-core dev VM the same kernel runs at 6 or at
+   * 3 M items/s); interleaving spreads them over every task of a ratio alike instead of on
+   * whichever task happened to run at the time, and many short rounds give many paired ratios,
+   * whose median moves little with the machine.
    */
   readonly rounds: number;
+  /** Fewest rounds per group, deadline or not (the first round also finds each task's cost). */
+  readonly minRounds: number;
 }
 
+/** How long a group may take, and what a test-only harness setting does to it. */
+export interface GroupOptions {
+  /** performance.now() by which the group stops starting rounds (after `minRounds`). */
+  readonly deadline?: number;
+  /**
+   * Test-only: slows every task of ours (not the peers') by this fraction of its throughput,
+   * by spinning after each call for `elapsed × s / (1 − s)`. `compare` is checked with it
+   * (TOTP_FLEET_BENCH_INJECT_SLOWDOWN, read by the runner); it lives here, in the measuring
+   * harness, and nowhere on the library's own path.
+   */
+  readonly slowdown?: number;
+}
 
 /** A throughput figure: items per second over many calls of one task. */
 export interface Figure {
@@ -45,6 +66,12 @@ export interface Figure {
   readonly rounds: number;
   /** Items per second, median of each round: ratios are taken round by round (see Report.ratio). */
   readonly roundMedians: readonly number[];
+  /**
+   * The group's round number of each of `roundMedians` (0-based). A task that costs much more
+   * than the others of its group runs only every few rounds (see measureGroup); ratios pair
+   * the rounds both figures ran in. Absent in older reports: 0, 1, 2, ...
+   */
+  readonly roundIndex?: readonly number[];
   /** True for a peer (not this package's code): `compare` uses these to tell a slower machine from a slower build. */
   readonly reference: boolean;
   /** What was varied, for the chart and the planner (threads, batch size, window, valid/invalid). */
@@ -91,11 +118,16 @@ export interface TaskSpec {
   readonly budget?: Partial<Budget>;
   /** See Figure.reference. */
   readonly reference?: boolean;
+  /**
+   * May sit out rounds when it costs more than the group's other tasks (a slow peer: otplib's
+   * 10,000 items take half a second where node:crypto's take 40 ms); see measureGroup.
+   */
+  readonly sparse?: boolean;
   readonly params?: FigureParams;
 }
 
 /** One round of one task under tinybench; its call times in milliseconds. */
-async function round(spec: TaskSpec, budget: Budget, first: boolean): Promise<number[]> {
+async function round(spec: TaskSpec, fn: () => unknown, budget: Budget, first: boolean): Promise<number[]> {
   // Start from a collected heap, so one task's garbage is not the next one's pause.
   (globalThis as { gc?: () => void }).gc?.();
   spec.setup?.();
@@ -112,7 +144,7 @@ async function round(spec: TaskSpec, budget: Budget, first: boolean): Promise<nu
     throws: true,
     timestampProvider: 'hrtimeNow',
   });
-  bench.add(spec.label, spec.fn, { async: spec.async });
+  bench.add(spec.label, fn, { async: spec.async });
   await bench.run();
   const result = bench.tasks[0]!.result;
   if (result.state !== 'completed') {
@@ -121,7 +153,7 @@ async function round(spec: TaskSpec, budget: Budget, first: boolean): Promise<nu
   return [...(result.latency.samples ?? [])];
 }
 
-function figure(spec: TaskSpec, perRound: readonly number[][]): Figure {
+function figure(spec: TaskSpec, perRound: readonly number[][], roundIndex: readonly number[]): Figure {
   const ms = perRound.flat();
   const sorted = ms.slice().sort((a, b) => a - b);
   const n = sorted.length;
@@ -140,6 +172,7 @@ function figure(spec: TaskSpec, perRound: readonly number[][]): Figure {
     samples: n,
     rounds: perRound.length,
     roundMedians: perRound.map((r) => perSecond(quantile(r.slice().sort((a, b) => a - b), 0.5))),
+    roundIndex: roundIndex.slice(),
     reference: spec.reference ?? false,
     params: Object.freeze({ ...spec.params }),
   });
@@ -147,35 +180,93 @@ function figure(spec: TaskSpec, perRound: readonly number[][]): Figure {
 
 /** Told before each round of each task, so that a progress display can move. */
 export interface MeasureObserver {
-  /** `rounds` task-rounds are about to be measured in this group. */
+  /** `rounds` more task-rounds are expected in this group (an estimate, revised as rounds run). */
   planned(rounds: number): void;
   /** One task-round is about to start. */
   round(label: string): void;
 }
 
+/** Most rounds a costly task sits out between two of its rounds. */
+export const MAX_EVERY = 8;
+
+/** Spins the CPU for `ms` milliseconds (the injected slowdown: work, not sleep). */
+function spin(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) { /* busy */ }
+}
+
+/** `spec.fn`, slowed by `slowdown` of its throughput when it is ours (see GroupOptions.slowdown). */
+function timedFn(spec: TaskSpec, slowdown: number): () => unknown {
+  if (!(slowdown > 0) || spec.reference === true) return spec.fn;
+  const extra = slowdown / (1 - slowdown);
+  if (!spec.async) {
+    return () => {
+      const t0 = performance.now();
+      const r = spec.fn();
+      spin((performance.now() - t0) * extra);
+      return r;
+    };
+  }
+  return async () => {
+    const t0 = performance.now();
+    const r = await spec.fn();
+    spin((performance.now() - t0) * extra);
+    return r;
+  };
+}
+
 /**
- * Measures `specs` together: warm-up, then `rounds` interleaved rounds, samples pooled per
- * task. Returns one throughput figure per spec, in order.
+ * Measures `specs` together: warm-up, then interleaved rounds until the deadline (at least
+ * `minRounds`, at most `rounds`), samples pooled per task. Returns one throughput figure per
+ * spec, in order.
+ *
+ * A `sparse` task whose round costs several times the costliest of the others runs only
+ * every k-th round, k = its cost ÷ that (at most MAX_EVERY), so that the others get many paired
+ * rounds in the time; it still runs in round 0 and every k-th after it, and its ratios pair
+ * those rounds.
  *
  * @example
  * const [base, ours] = await measureGroup([
  *   { id: 'x/base', scenario: 'x', label: 'baseline', items: 10_000, async: false, fn: () => base() },
  *   { id: 'x/ours', scenario: 'x', label: 'ours', items: 10_000, async: true, fn: () => ours() },
- * ], budget);
+ * ], budget, observer, { deadline: performance.now() + 5_000 });
  */
-export async function measureGroup(specs: readonly TaskSpec[], budget: Budget, observer?: MeasureObserver): Promise<Figure[]> {
+export async function measureGroup(
+  specs: readonly TaskSpec[], budget: Budget, observer?: MeasureObserver, opts: GroupOptions = {},
+): Promise<Figure[]> {
   const budgets = specs.map((s) => ({ ...budget, ...s.budget }));
-  const rounds = Math.max(...budgets.map((b) => b.rounds));
+  const fns = specs.map((s) => timedFn(s, opts.slowdown ?? 0));
+  const maxRounds = Math.max(1, ...budgets.map((b) => b.rounds));
+  const minRounds = Math.min(maxRounds, Math.max(1, budget.minRounds));
+  const deadline = opts.deadline ?? Number.POSITIVE_INFINITY;
   const samples = specs.map((): number[][] => []);
-  observer?.planned(budgets.reduce((n, b) => n + b.rounds, 0));
-  for (let r = 0; r < rounds; r++) {
+  const indices = specs.map((): number[] => []);
+  const cost = specs.map(() => 0);
+  let every = specs.map(() => 1);
+  observer?.planned(specs.length * minRounds);
+  for (let r = 0; r < maxRounds; r++) {
+    const t0 = performance.now();
+    if (r >= minRounds && Number.isFinite(deadline)) {
+      // Start another round only if one like the last fits before the deadline.
+      const last = cost.reduce((a, c, i) => a + (r % every[i]! === 0 ? c : 0), 0);
+      if (t0 + last > deadline) break;
+    }
+    if (r >= minRounds) observer?.planned(specs.filter((_, i) => r % every[i]! === 0).length);
     for (let i = 0; i < specs.length; i++) {
-      if (r >= budgets[i]!.rounds) continue;
+      if (r >= budgets[i]!.rounds || r % every[i]! !== 0) continue;
       observer?.round(specs[i]!.label);
-      samples[i]!.push(await round(specs[i]!, budgets[i]!, r === 0));
+      const s0 = performance.now();
+      samples[i]!.push(await round(specs[i]!, fns[i]!, budgets[i]!, r === 0));
+      indices[i]!.push(r);
+      // The cost of a round of this task, warm-up excluded after the first.
+      if (r > 0 || cost[i] === 0) cost[i] = r === 0 ? samples[i]![0]!.reduce((a, b) => a + b, 0) : performance.now() - s0;
+    }
+    if (r === 0) {
+      const dense = Math.max(1e-3, ...cost.filter((_, i) => specs[i]!.sparse !== true));
+      every = cost.map((c, i) => (specs[i]!.sparse === true ? Math.min(MAX_EVERY, Math.max(1, Math.floor(c / dense))) : 1));
     }
   }
-  return specs.map((s, i) => figure(s, samples[i]!));
+  return specs.map((s, i) => figure(s, samples[i]!, indices[i]!));
 }
 
 /** A latency figure: one call at a time, in microseconds. */

@@ -68,10 +68,13 @@ function capacityOf(config: string, levels: readonly LoadFigure[], req: PlanRequ
  * console.log(formatPlan(plan, report));
  */
 export function planCapacity(report: Pick<ReportData, 'loads' | 'machine'>, req: PlanRequest): Plan {
-  if (report.loads.length === 0) throw new RangeError('the report has no latency-under-load figures (suite "latency"); run it first');
+  // The in-process verifier's figures: the HTTP suite's loads (scenario "http") have another
+  // generator and other assumptions, and are read beside the plan, not planned from.
+  const loads = inProcessLoads(report.loads);
+  if (loads.length === 0) throw new RangeError('the report has no latency-under-load figures (suite "latency"); run it first');
   const hostCores = report.machine.cores;
   const byConfig = new Map<string, LoadFigure[]>();
-  for (const l of report.loads) byConfig.set(l.config, [...(byConfig.get(l.config) ?? []), l]);
+  for (const l of loads) byConfig.set(l.config, [...(byConfig.get(l.config) ?? []), l]);
   const configs = [...byConfig].map(([config, levels]) => capacityOf(config, levels, req, hostCores));
   const needed = req.rate / (1 - req.headroom);
   const fits = configs.filter((c) => c.capacity >= needed).sort((x, y) => x.cores - y.cores || x.threads - y.threads);
@@ -123,7 +126,7 @@ export function formatPlan(plan: Plan, report: Pick<ReportData, 'machine' | 'pro
       `(${s.config.config}, ${s.config.cores} core(s) each, ${rate(s.config.capacity)}/s each) on ${s.hosts} host(s) like this one, ` +
       `behind a load balancer: ${rate(s.hosts * s.processesPerHost * s.config.capacity)}/s in all.`);
   } else {
-    lines.push(`Answer: no configuration met p99 ≤ ${ms(req.p99)} even at the lowest load measured (${rate(Math.min(...report.loads.map((l) => l.offered)))}/s): ` +
+    lines.push(`Answer: no configuration met p99 ≤ ${ms(req.p99)} even at the lowest load measured (${rate(Math.min(...inProcessLoads(report.loads).map((l) => l.offered)))}/s): ` +
       'the target is below what one verify() costs on this host; adding hosts does not lower it. Relax the p99 target or batch the calls (verifyBatch).');
   }
   const noisy = plan.configs.filter((c) => c.missedBelow > 0);
@@ -139,6 +142,11 @@ export function formatPlan(plan: Plan, report: Pick<ReportData, 'machine' | 'pro
     `- Headroom ${Math.round(req.headroom * 100)} %: the plan keeps that share of the measured capacity spare for bursts, failover and noisy neighbours.`,
     '- Figures from a shared or virtual machine move with its neighbours; re-run on the hardware you deploy on.');
   return lines.join('\n');
+}
+
+/** The loads `--plan` plans from: the "latency" suite's, not the HTTP suite's. */
+export function inProcessLoads<T extends { scenario?: string }>(loads: readonly T[]): T[] {
+  return loads.filter((l) => l.scenario === undefined || l.scenario === 'latency');
 }
 
 /** Offered loads that bracket a planned rate, for measuring a plan (lowest first). */

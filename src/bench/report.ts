@@ -60,6 +60,18 @@ export function table(head: readonly string[], rows: readonly (readonly string[]
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+/** The round medians of two figures of one group, paired on the rounds both ran in. */
+export function pairedRounds(a: Figure, b: Figure): [number, number][] {
+  const ia = a.roundIndex ?? a.roundMedians.map((_, i) => i);
+  const ib = new Map((b.roundIndex ?? b.roundMedians.map((_, i) => i)).map((r, i) => [r, b.roundMedians[i]!]));
+  const out: [number, number][] = [];
+  ia.forEach((r, i) => {
+    const v = ib.get(r);
+    if (v !== undefined) out.push([a.roundMedians[i]!, v]);
+  });
+  return out;
+}
+
 export class Report {
   readonly machine: MachineInfo;
   readonly profile: string;
@@ -70,13 +82,20 @@ export class Report {
   readonly checks: Check[] = [];
   readonly notes: { scenario: string; text: string }[] = [];
   readonly peers: PeerStatus[] = [];
-  /** Suites run, in order, with their wall time. */
-  readonly suites: { id: string; title: string; seconds: number }[] = [];
+  /** Suites run, in order, with their wall time and the time they were given. */
+  readonly suites: { id: string; title: string; seconds: number; budgetSeconds: number }[] = [];
+  /** The run's budget (the profile's seconds for the suites run), and its wall time once done. */
+  readonly budgetSeconds: number;
+  wallSeconds: number | undefined;
+  /** Test-only: the injected slowdown of our tasks (0 in every real run). */
+  readonly injectedSlowdown: number;
 
-  constructor(machine: MachineInfo, profile: string, budget: Budget) {
+  constructor(machine: MachineInfo, profile: string, budget: Budget, run: { budgetSeconds?: number; injectedSlowdown?: number } = {}) {
     this.machine = machine;
     this.profile = profile;
     this.budget = budget;
+    this.budgetSeconds = run.budgetSeconds ?? 0;
+    this.injectedSlowdown = run.injectedSlowdown ?? 0;
   }
 
   addLoad(figure: LoadFigure): LoadFigure {
@@ -111,13 +130,14 @@ export class Report {
    * Otherwise median over median, with the spread from the slow and fast quarters.
    */
   ratio(scenario: string, label: string, num: Figure, den: Figure, target?: number, unit: 'ratio' | 'fraction' = 'ratio'): Check {
-    const paired = num.rounds === den.rounds && num.rounds > 1;
+    const pairs = pairedRounds(num, den);
+    const paired = pairs.length > 1;
     let measured = num.median / den.median;
     let low = num.p25 / den.p75;
     let high = num.p75 / den.p25;
     let rounds: number[] | undefined;
     if (paired) {
-      const r = num.roundMedians.map((v, i) => v / den.roundMedians[i]!);
+      const r = pairs.map(([n, d]) => n / d);
       rounds = r.slice();
       r.sort((a, b) => a - b);
       measured = quantile(r, 0.5);
@@ -150,7 +170,11 @@ export class Report {
 
   header(): string {
     const b = this.budget;
-    return `${formatMachine(this.machine)}\nprofile:  ${this.profile}\nbudget:   per task ${b.time} ms measured (≥ ${b.iterations} calls) in ${b.rounds} rounds interleaved with the other tasks of its group, after ${b.warmupTime} ms warm-up (≥ ${b.warmupIterations} calls)`;
+    const wall = this.wallSeconds === undefined ? '' : `; took ${this.wallSeconds.toFixed(1)} s`;
+    return `${formatMachine(this.machine)}\nprofile:  ${this.profile}, a budget of ${this.budgetSeconds} s for its suites${wall}\n` +
+      `budget:   each group of tasks in interleaved rounds until its deadline (${b.minRounds}..${b.rounds} rounds), ` +
+      `each task ${+(b.time / b.rounds).toFixed(1)} ms (≥ 1 call) per round, after ${b.warmupTime} ms warm-up (≥ ${b.warmupIterations} calls)` +
+      (this.injectedSlowdown > 0 ? `\nTEST RUN: our tasks slowed by ${Math.round(this.injectedSlowdown * 100)} % on purpose (${'TOTP_FLEET_BENCH_INJECT_SLOWDOWN'})` : '');
   }
 
   figuresTable(scenario?: string): string {
@@ -226,6 +250,9 @@ export class Report {
       profile: this.profile,
       machine: this.machine,
       budget: this.budget,
+      budgetSeconds: this.budgetSeconds,
+      wallSeconds: this.wallSeconds,
+      injectedSlowdown: this.injectedSlowdown,
       peers: this.peers,
       suites: this.suites,
       figures: this.figures,

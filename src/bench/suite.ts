@@ -12,6 +12,8 @@ export interface Profile {
   readonly description: string;
   /** Suite ids, in the order they run. */
   readonly suites: readonly string[];
+  /** Each suite's share of the run, in seconds (profiles.ts); the total is the run's budget. */
+  readonly seconds: Readonly<Record<string, number>>;
   readonly budget: Budget;
   /** Valid codes only, or valid and invalid, in the suites that vary other things. */
   readonly kinds: readonly Kind[];
@@ -29,8 +31,14 @@ export interface SuiteContext {
   readonly profile: Profile;
   /** Worker threads the threads suite goes up to: the machine's available parallelism. */
   readonly maxThreads: number;
-  /** Measures a group of tasks interleaved (measure.ts) and records the figures in the report. */
-  measure(specs: readonly TaskSpec[]): Promise<Figure[]>;
+  /** performance.now() by which this suite should be done (its share of what is left of the budget). */
+  readonly deadline: number;
+  /**
+   * Measures a group of tasks interleaved (measure.ts) and records the figures in the report.
+   * `groupsLeft`: this group and the suite's later ones (default 1); the group gets that
+   * fraction of the time left to the suite's deadline.
+   */
+  measure(specs: readonly TaskSpec[], opts?: { groupsLeft?: number }): Promise<Figure[]>;
   /** The progress display, for suites that time things without measureGroup. */
   readonly observer: MeasureObserver;
 }

@@ -9,7 +9,7 @@ import { runInNewContext } from 'node:vm';
 import { ChartUnavailableError, htmlPage, renderSvg } from '../bench/chart.js';
 import { compareReports, formatComparison } from '../bench/compare.js';
 import { createProgress, type Progress } from '../bench/progress.js';
-import { formatPlan, type PlanRequest, planCapacity, planLevels } from '../bench/plan.js';
+import { formatPlan, inProcessLoads, type PlanRequest, planCapacity, planLevels } from '../bench/plan.js';
 import { PROFILE_NAMES, PROFILES } from '../bench/profiles.js';
 import { parseReport, readReport, ReportFileError } from '../bench/report-file.js';
 import type { Report } from '../bench/report.js';
@@ -182,7 +182,7 @@ export async function runBench(argv: string[]): Promise<number> {
       await writeOutputs(report, formatReport(report), values.json, values.chart);
       data = parseReport(JSON.parse(JSON.stringify(report)), 'this run');
     }
-    if (data.loads.length === 0) throw new UsageError(`${values.from}: the report has no latency-under-load figures; run a profile with the "latency" suite`);
+    if (inProcessLoads(data.loads).length === 0) throw new UsageError(`${values.from}: the report has no latency-under-load figures; run a profile with the "latency" suite`);
     const plan = planCapacity(data, req);
     process.stdout.write(formatPlan(plan, data) + '\n');
     return plan.feasible ? 0 : 1;
@@ -196,6 +196,8 @@ export async function runBench(argv: string[]): Promise<number> {
   const text = formatReport(report);
   process.stdout.write(text + '\n');
   await writeOutputs(report, text, values.json, values.chart);
+  // From the process's start: loading the modules and the chart included.
+  process.stderr.write(`bench: ${(performance.now() / 1000).toFixed(1)} s of wall time (the suites: ${report.wallSeconds!.toFixed(1)} s of a ${report.budgetSeconds} s budget)\n`);
   return 0;
 }
 

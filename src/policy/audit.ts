@@ -32,7 +32,14 @@ export interface AuditEvent {
   retryAfterMs?: number;
   /** error: 'store' or 'internal'. */
   reason?: string;
+  /** How the account proved itself, when not by a TOTP code. */
+  method?: 'hotp' | 'hotp-resync' | 'backup-code';
 }
 
 export const auditChannel = diagnostics_channel.channel(AUDIT_CHANNEL);
 export const clockChannel = diagnostics_channel.channel(CLOCK_CHANNEL);
+
+/** Publishes an audit event from the verifier named `verifier`, if anybody listens. */
+export function audit(verifier: string, event: Omit<AuditEvent, 'verifier' | 'time'>): void {
+  if (auditChannel.hasSubscribers) auditChannel.publish({ ...event, verifier, time: Date.now() });
+}

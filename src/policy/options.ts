@@ -40,9 +40,25 @@ export interface ResolvedPolicy {
 
 const DAY = 86_400_000;
 
-/** Validates `opts` for a verifier with this period (seconds) and window (steps). */
-export function resolvePolicy(opts: unknown, period: number, past: number, future: number): ResolvedPolicy {
+/** Longest account name (characters). */
+export const MAX_ACCOUNT_LENGTH = 512;
+
+/** Whether `value` can name an account: a string of 1..512 characters. */
+export function isAccount(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_ACCOUNT_LENGTH;
+}
+
+/**
+ * Validates `opts` for a verifier with this period (seconds) and window (steps). With
+ * `counterMemoryMs` (HOTP), marks are kept that long instead, and drift is not learned.
+ */
+export function resolvePolicy(
+  opts: unknown, period: number, past: number, future: number, counterMemoryMs?: number,
+): ResolvedPolicy {
   const o = optionsObject<PolicyOptions>('policy', opts);
+  if (counterMemoryMs !== undefined && o.drift !== undefined && o.drift !== false) {
+    throw new TypeError('"policy.drift" is for TOTP; HOTP counters do not drift');
+  }
   let driftMax = 0;
   if (typeof o.drift === 'object' && o.drift !== null && !Array.isArray(o.drift)) {
     driftMax = intOption('policy.drift.maxSteps', o.drift.maxSteps, 1, 10, 2);
@@ -52,7 +68,8 @@ export function resolvePolicy(opts: unknown, period: number, past: number, futur
   const fleetSkewMs = intOption('policy.fleetSkewMs', o.fleetSkewMs, 0, DAY, 300_000);
   // A used step must be remembered while any machine could still find it in a window: the
   // window's width, shifted by drift at most, plus the fleet's clock differences.
-  const replayMs = (past + future + 2 * driftMax + 2) * period * 1000 + fleetSkewMs;
+  // A HOTP counter is kept as long as its token may be used (counterMemoryMs).
+  const replayMs = counterMemoryMs ?? (past + future + 2 * driftMax + 2) * period * 1000 + fleetSkewMs;
   return Object.freeze({
     driftMax,
     limits: Object.freeze({

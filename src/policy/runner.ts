@@ -16,7 +16,7 @@ import {
   OP_FAILURE, OP_RELEASE, OP_SUCCESS,
 } from '../store/types.js';
 import type { VerifyResult } from '../verifier.js';
-import { type AuditEvent, auditChannel } from './audit.js';
+import { type AuditEvent, audit } from './audit.js';
 import type { ResolvedPolicy } from './options.js';
 
 /** Requests with an account, by outcome. */
@@ -73,6 +73,7 @@ const STORE_ERROR: Readonly<VerifyResult> = Object.freeze({ status: 'error', rea
 const INTERNAL_ERROR: Readonly<VerifyResult> = Object.freeze({ status: 'error', reason: 'internal' });
 const INVALID: Readonly<VerifyResult> = Object.freeze({ status: 'invalid' });
 const REPLAYED: Readonly<VerifyResult> = Object.freeze({ status: 'replayed' });
+const HOTP_METHOD: Pick<AuditEvent, 'method'> = Object.freeze({ method: 'hotp' });
 
 export class PolicyRunner {
   readonly stats: PolicyStats = { valid: 0, invalid: 0, replayed: 0, locked: 0, storeErrors: 0, lockouts: 0 };
@@ -82,11 +83,14 @@ export class PolicyRunner {
   readonly #name: string;
   /** Called with (matched step, request time ms) for each committed match (clock health). */
   readonly #onMatch: (step: number, timeMs: number) => void;
+  /** HOTP: each item's counter is its account's last accepted counter + 1, read in begin. */
+  readonly #counters: boolean;
 
   constructor(
     store: Store, policy: ResolvedPolicy, window: { past: number; future: number }, name: string,
-    onMatch: (step: number, timeMs: number) => void,
+    onMatch: (step: number, timeMs: number) => void, counters = false,
   ) {
+    this.#counters = counters;
     this.#store = store;
     this.#policy = policy;
     this.#window = window;
@@ -133,6 +137,14 @@ export class PolicyRunner {
         }
       }
       const last = begun!.lastStep[k]!;
+      if (this.#counters) {
+        // HOTP: the window starts at the next counter (0 for a token never used); codes of the
+        // counters before it are in the window's past, below the floor: replayed.
+        const next = last + 1;
+        items.step[k] = next;
+        items.center[k] = next;
+        editor.setCounter(index, next);
+      }
       if (last >= 0) editor.setLowestDelta(index, last - items.center[k]! + 1);
     }
   }
@@ -181,18 +193,18 @@ export class PolicyRunner {
         results[i] = Object.freeze({ status: 'valid', delta, step: matched });
         stats.valid++;
         this.#onMatch(matched, items.time[k]!);
-        this.#audit({ type: 'valid', account, delta });
+        this.#audit({ type: 'valid', account, delta, ...this.#method });
       } else if (op === OP_SUCCESS || items.raw[k] === codes.replayed) {
         // A used step: found by the core below the floor, or committed meanwhile elsewhere.
         results[i] = REPLAYED;
         stats.replayed++;
-        this.#audit({ type: 'replayed', account });
+        this.#audit({ type: 'replayed', account, ...this.#method });
       } else if (op === OP_FAILURE) {
         const lockedNow = done[w] === DONE_LOCKED;
         results[i] = INVALID;
         stats.invalid++;
         if (lockedNow) stats.lockouts++;
-        this.#audit({ type: 'invalid', account, lockedNow });
+        this.#audit({ type: 'invalid', account, lockedNow, ...this.#method });
       } else {
         results[i] = INTERNAL_ERROR;
         this.#audit({ type: 'error', account, reason: 'internal' });
@@ -200,8 +212,12 @@ export class PolicyRunner {
     });
   }
 
+  get #method(): Pick<AuditEvent, 'method'> {
+    return this.#counters ? HOTP_METHOD : {};
+  }
+
   #audit(event: Omit<AuditEvent, 'verifier' | 'time'>): void {
-    if (auditChannel.hasSubscribers) auditChannel.publish({ ...event, verifier: this.#name, time: Date.now() });
+    audit(this.#name, event);
   }
 }
 

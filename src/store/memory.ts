@@ -7,9 +7,9 @@
 
 import { intOption, optionsObject, TotpFleetError } from '../errors.js';
 import {
-  type AttemptLimits, type BeginResult, type FinishOps, type Store, beginResult,
+  type AttemptLimits, type BackupCodeInfo, type BackupCodeSet, type BeginResult, type FinishOps, type Store, beginResult,
   BEGIN_ERROR, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_FAILED, DONE_LOCKED, DONE_RELEASED, DONE_REPLAYED,
-  OP_FAILURE, OP_SUCCESS,
+  NAMESPACE_NAME, OP_FAILURE, OP_RESET, OP_SUCCESS,
 } from './types.js';
 
 export interface MemoryStoreOptions {
@@ -37,6 +37,15 @@ interface Credential {
   x: number;
 }
 
+/** One account's backup-code set. */
+interface BackupSet {
+  salt: string;
+  hashes: Set<string>;
+  createdAt: number;
+  /** Dropped at this time. */
+  x: number;
+}
+
 const SWEEP_EVERY_MS = 60_000;
 
 /**
@@ -47,6 +56,10 @@ const SWEEP_EVERY_MS = 60_000;
  */
 export class MemoryStore implements Store {
   readonly #map = new Map<string, Credential>();
+  /** Backup-code sets, by account (bounded by maxCredentials too). */
+  readonly #backup = new Map<string, BackupSet>();
+  /** Namespaces made by `namespace()`, closed with this store. */
+  readonly #spaces = new Map<string, MemoryStore>();
   readonly #max: number;
   readonly #now: () => number;
   readonly #timer: NodeJS.Timeout;
@@ -147,6 +160,14 @@ export class MemoryStore implements Store {
           c.x = Math.max(c.x, c.fu);
           out[i] = DONE_FAILED;
         }
+      } else if (op === OP_RESET) {
+        if (c !== undefined) {
+          c.f = 0;
+          c.fu = 0;
+          c.l = 0;
+          c.p = p;
+        }
+        out[i] = DONE_COMMITTED;
       } else {
         if (c !== undefined) c.p = p;
         out[i] = DONE_RELEASED;
@@ -163,6 +184,59 @@ export class MemoryStore implements Store {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#map.clear();
+    this.#backup.clear();
+    for (const space of this.#spaces.values()) await space.close();
+  }
+
+  namespace(name: string): MemoryStore {
+    if (typeof name !== 'string' || !NAMESPACE_NAME.test(name)) throw new TypeError('"name" expected a namespace name like \'hotp\'');
+    let space = this.#spaces.get(name);
+    if (space === undefined) {
+      space = new MemoryStore({ maxCredentials: this.#max, now: this.#now });
+      this.#spaces.set(name, space);
+    }
+    return space;
+  }
+
+  async forget(account: string): Promise<void> {
+    this.#assertOpen();
+    this.#map.delete(account);
+  }
+
+  async putBackupCodes(account: string, set: BackupCodeSet, keepMs: number): Promise<void> {
+    this.#assertOpen();
+    const now = this.#now();
+    if (!this.#backup.has(account) && this.#backup.size >= this.#max) {
+      for (const [a, b] of this.#backup) if (b.x <= now) this.#backup.delete(a);
+      if (this.#backup.size >= this.#max) throw new TotpFleetError('ERR_STORE_UNAVAILABLE', 'the store is full');
+    }
+    this.#backup.set(account, { salt: set.salt, hashes: new Set(set.hashes), createdAt: set.createdAt, x: now + keepMs });
+  }
+
+  async backupCodeInfo(account: string): Promise<BackupCodeInfo | undefined> {
+    this.#assertOpen();
+    const b = this.#liveBackup(account);
+    return b === undefined ? undefined : { salt: b.salt, remaining: b.hashes.size, createdAt: b.createdAt };
+  }
+
+  async consumeBackupCode(account: string, hash: string): Promise<number> {
+    this.#assertOpen();
+    const b = this.#liveBackup(account);
+    return b !== undefined && b.hashes.delete(hash) ? b.hashes.size : -1;
+  }
+
+  async deleteBackupCodes(account: string): Promise<void> {
+    this.#assertOpen();
+    this.#backup.delete(account);
+  }
+
+  #liveBackup(account: string): BackupSet | undefined {
+    const b = this.#backup.get(account);
+    if (b !== undefined && b.x <= this.#now()) {
+      this.#backup.delete(account);
+      return undefined;
+    }
+    return b;
   }
 
   #assertOpen(): void {
@@ -196,5 +270,6 @@ export class MemoryStore implements Store {
 
   #sweep(now: number): void {
     for (const [account, c] of this.#map) if (c.x <= now) this.#map.delete(account);
+    for (const [account, b] of this.#backup) if (b.x <= now) this.#backup.delete(account);
   }
 }

@@ -18,9 +18,10 @@ import { createHash } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { intOption, optionsObject, TotpFleetError } from '../errors.js';
-import { BEGIN, FINISH, HEALTH } from './scripts.js';
+import { BACKUP_CONSUME, BACKUP_INFO, BACKUP_PUT, BEGIN, FINISH, HEALTH } from './scripts.js';
 import {
-  type AttemptLimits, type BeginResult, type FinishOps, type Store, beginResult, BEGIN_LOCKED,
+  type AttemptLimits, type BackupCodeInfo, type BackupCodeSet, type BeginResult, type FinishOps, type Store, beginResult,
+  BEGIN_LOCKED, NAMESPACE_NAME,
 } from './types.js';
 
 export interface RedisStoreOptions {
@@ -46,7 +47,10 @@ function script(source: string): Script {
   return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
-const SCRIPTS = { begin: script(BEGIN), finish: script(FINISH), health: script(HEALTH) };
+const SCRIPTS = {
+  begin: script(BEGIN), finish: script(FINISH), health: script(HEALTH),
+  backupPut: script(BACKUP_PUT), backupInfo: script(BACKUP_INFO), backupConsume: script(BACKUP_CONSUME),
+};
 
 function unavailable(cause: unknown): TotpFleetError {
   // The cause is Redis's own error (connection refused, timeout, script error): it never holds
@@ -82,6 +86,8 @@ export class RedisStore implements Store {
   readonly #prefix: string;
   readonly #perCall: number;
   readonly #timeoutMs: number;
+  /** Namespaces made by `namespace()`: same client, closed with this store. */
+  readonly #spaces = new Map<string, RedisStore>();
   #closed = false;
 
   constructor(opts?: RedisStoreOptions) {
@@ -162,9 +168,68 @@ export class RedisStore implements Store {
     await this.#run(SCRIPTS.health, [{ keys: [`${this.#prefix}{health}`], args: [], at: [] }]);
   }
 
+  /**
+   * The same Redis under a namespace: keys `<prefix><name>:{cred:<account>}`, so a credential
+   * there never meets one of this store's, and both stay on the account's Cluster slot.
+   */
+  namespace(name: string): RedisStore {
+    if (typeof name !== 'string' || !NAMESPACE_NAME.test(name)) throw new TypeError('"name" expected a namespace name like \'hotp\'');
+    let space = this.#spaces.get(name);
+    if (space === undefined) {
+      space = new RedisStore({
+        client: this.#client, prefix: `${this.#prefix}${name}:`, commandTimeoutMs: this.#timeoutMs, accountsPerCall: this.#perCall,
+      });
+      this.#spaces.set(name, space);
+    }
+    return space;
+  }
+
+  async forget(account: string): Promise<void> {
+    await this.#del(this.keyOf(account));
+  }
+
+  /** The key holding an account's backup-code set. */
+  backupKeyOf(account: string): string {
+    return `${this.keyOf(account)}:backup`;
+  }
+
+  async putBackupCodes(account: string, set: BackupCodeSet, keepMs: number): Promise<void> {
+    await this.#one(SCRIPTS.backupPut, this.backupKeyOf(account), [String(keepMs), set.salt, String(set.createdAt), ...set.hashes]);
+  }
+
+  async backupCodeInfo(account: string): Promise<BackupCodeInfo | undefined> {
+    const v = await this.#one(SCRIPTS.backupInfo, this.backupKeyOf(account), []) as [string, string, number] | null;
+    return v === null ? undefined : { salt: v[0], createdAt: Number(v[1]), remaining: Number(v[2]) };
+  }
+
+  async consumeBackupCode(account: string, hash: string): Promise<number> {
+    return Number(await this.#one(SCRIPTS.backupConsume, this.backupKeyOf(account), [hash]));
+  }
+
+  async deleteBackupCodes(account: string): Promise<void> {
+    await this.#del(this.backupKeyOf(account));
+  }
+
+  /** One script call on one key: its answer. */
+  async #one(s: Script, key: string, args: string[]): Promise<unknown> {
+    const [answer] = await this.#run(s, [{ keys: [key], args, at: [0] }]);
+    return answer;
+  }
+
+  async #del(key: string): Promise<void> {
+    if (this.#closed) throw new TotpFleetError('ERR_STORE_UNAVAILABLE', 'the store is closed');
+    await this.#connected();
+    try {
+      await this.#client.del(key);
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const space of this.#spaces.values()) await space.close();
     if (this.#owned) {
       try {
         await this.#client.quit();

@@ -57,7 +57,7 @@ return out
 
 /**
  * finish. ARGV: maxFailures, lockoutMs, failureMemoryMs, replayMs, driftMemoryMs, then per key:
- * op (0 success, 1 failure, 2 release), step, drift ('' keeps the stored one). Returns one
+ * op (0 success, 1 failure, 2 release, 3 reset: a success without a step), step, drift ('' keeps the stored one). Returns one
  * DONE_* code per key (0 committed, 1 replayed, 2 failed, 3 locked, 4 released).
  */
 export const FINISH = `${PRELUDE}
@@ -98,6 +98,9 @@ for i = 1, #KEYS do
       redis.call('HSET', k, 'f', f, 'fu', fmt(need), 'p', p)
       out[i] = 2
     end
+  elseif op == '3' then
+    if exists then redis.call('HSET', k, 'f', 0, 'fu', 0, 'l', 0, 'p', p) end
+    out[i] = 0
   else
     if exists then redis.call('HSET', k, 'p', p) end
     out[i] = 4
@@ -114,4 +117,35 @@ return out
 export const HEALTH = `${PRELUDE}
 redis.call('SET', KEYS[1], fmt(now), 'PX', 60000)
 return redis.call('GET', KEYS[1])
+`;
+
+// Backup codes (backup.ts): one hash per account, `<credential key>:backup` (the credential's
+// hash tag, so one Cluster slot), fields
+//
+//   s      the set's salt (hex)          t   when the set was made (ms)
+//   c:<h>  one per unused code: its salted hash (hex); never a code
+//
+// A code is consumed by deleting its field: HDEL is atomic, so of any number of concurrent
+// submissions of one code across the fleet exactly one finds it.
+
+/** Replaces the set. KEYS[1]: the set's key. ARGV: keepMs, salt, createdAt, hashes... */
+export const BACKUP_PUT = `
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 's', ARGV[2], 't', ARGV[3])
+for i = 4, #ARGV do redis.call('HSET', KEYS[1], 'c:' .. ARGV[i], '1') end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`;
+
+/** The set's salt, creation time and codes left; nil without a set. KEYS[1]: the set's key. */
+export const BACKUP_INFO = `
+local v = redis.call('HMGET', KEYS[1], 's', 't')
+if not v[1] then return false end
+return {v[1], v[2], redis.call('HLEN', KEYS[1]) - 2}
+`;
+
+/** Consumes a code. KEYS[1]: the set's key; ARGV[1]: the hash. The codes left, or -1. */
+export const BACKUP_CONSUME = `
+if redis.call('HDEL', KEYS[1], 'c:' .. ARGV[1]) == 1 then return redis.call('HLEN', KEYS[1]) - 2 end
+return -1
 `;

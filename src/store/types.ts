@@ -59,6 +59,11 @@ export const OP_SUCCESS = 0;
 export const OP_FAILURE = 1;
 /** finish: neither (replayed, or an error evaluating it): give the reservation back. */
 export const OP_RELEASE = 2;
+/**
+ * finish: a success that marks no step (a backup code was consumed): reset the failures and
+ * the lock, give the reservation back; the high-water mark is left as it is. Answers DONE_COMMITTED.
+ */
+export const OP_RESET = 3;
 
 /** What `finish` does, one slot per account. */
 export interface FinishOps {
@@ -92,7 +97,50 @@ export interface Store {
   /** Resolves when the store can run its scripts; rejects ERR_STORE_UNAVAILABLE otherwise. */
   health(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * The same store under a namespace (e.g. 'hotp'): its credentials are apart from this store's
+   * of the same name (own mark, failures and lock), on the same connection and, on Redis, the
+   * same Cluster slot. Closing this store closes it. One object per name.
+   */
+  namespace(name: string): Store;
+  /** Deletes a credential's state (mark, failures, lock, drift): re-enrolment of a HOTP token. */
+  forget(account: string): Promise<void>;
+  /**
+   * Replaces the account's backup-code set (the old one stops working) with these hex hashes
+   * and their set's salt, kept for `keepMs`.
+   */
+  putBackupCodes(account: string, set: BackupCodeSet, keepMs: number): Promise<void>;
+  /** The account's backup-code set, without its hashes; undefined when it has none. */
+  backupCodeInfo(account: string): Promise<BackupCodeInfo | undefined>;
+  /**
+   * Atomically removes `hash` from the account's set: the codes left, or -1 when the hash is not
+   * in it (never issued, used already, or replaced by a newer set). Fleet-wide single use.
+   */
+  consumeBackupCode(account: string, hash: string): Promise<number>;
+  /** Deletes the account's backup-code set. */
+  deleteBackupCodes(account: string): Promise<void>;
 }
+
+/** A backup-code set as stored: salted hashes only, never a code. */
+export interface BackupCodeSet {
+  /** The set's random salt, hex. */
+  readonly salt: string;
+  /** One hash per code, hex. */
+  readonly hashes: readonly string[];
+  /** When it was made, ms since the epoch. */
+  readonly createdAt: number;
+}
+
+/** What is known of a stored set without its hashes. */
+export interface BackupCodeInfo {
+  readonly salt: string;
+  /** Codes not used yet. */
+  readonly remaining: number;
+  readonly createdAt: number;
+}
+
+/** Names a namespace may have: short, and unable to forge a key of another namespace. */
+export const NAMESPACE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
 /** Empty begin columns for `n` accounts. */
 export function beginResult(n: number): BeginResult {

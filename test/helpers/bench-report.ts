@@ -54,3 +54,43 @@ export function load(config: string, threads: number, offered: number, p99ms: nu
     p50: (p99ms * 1000) / 10, p90: (p99ms * 1000) / 3, p99: p99ms * 1000, max: p99ms * 1500, saturated,
   };
 }
+
+/**
+ * A report of one suite as a real quick run records it: our figure and a peer's, measured in
+ * `rounds` interleaved rounds. Each round has a machine phase (both tasks alike, ±`phase`) and
+ * each task its own noise (±`noise`, log-normal); `slowdown` slows ours only. The ratio check
+ * holds the per-round ratios, as Report.ratio writes them.
+ */
+export function noisyReport(rand: () => number, opts: { rounds: number; noise: number; phase: number; slowdown?: number }): Record<string, unknown> {
+  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+  const ours: number[] = [];
+  const peer: number[] = [];
+  for (let r = 0; r < opts.rounds; r++) {
+    const machine = Math.exp(opts.phase * gauss());
+    ours.push(2_000_000 * (1 - (opts.slowdown ?? 0)) * machine * Math.exp(opts.noise * gauss()));
+    peer.push(300_000 * machine * Math.exp(opts.noise * gauss()));
+  }
+  const med = (xs: number[]): number => {
+    const s = xs.slice().sort((a, b) => a - b);
+    return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const fig = (id: string, rounds: number[], reference: boolean): Record<string, unknown> => {
+    const m = med(rounds);
+    return {
+      id, scenario: 'peers', label: id, items: 10_000, median: m, p25: m * 0.9, p75: m * 1.1, rme: 5,
+      samples: rounds.length * 2, rounds: rounds.length, roundMedians: rounds, roundIndex: rounds.map((_, i) => i), reference, params: {},
+    };
+  };
+  const ratios = ours.map((o, i) => o / peer[i]!);
+  const measured = med(ratios);
+  return {
+    schema: REPORT_SCHEMA, profile: 'quick', machine: MACHINE, budget: {}, peers: [], suites: [],
+    figures: [fig('peers/facade/valid', ours, false), fig('peers/node-crypto/valid', peer, true)],
+    latencies: [], loads: [], notes: [],
+    checks: [{
+      id: 'peers/facade÷node-crypto', scenario: 'peers', label: 'facade ÷ node:crypto', unit: 'ratio', measured,
+      low: measured * 0.9, high: measured * 1.1, spread: 'rounds', target: undefined, pass: undefined,
+      from: ['peers/facade/valid', 'peers/node-crypto/valid'], rounds: ratios,
+    }],
+  };
+}

@@ -5,6 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import { Socket } from 'node:net';
 import { Redis } from 'ioredis';
+import { afterAll } from 'vitest';
+import { MemoryStore } from '../../src/store/memory.js';
+import { RedisStore } from '../../src/store/redis.js';
+import type { Store } from '../../src/store/types.js';
 
 export const REDIS_URL = process.env.TOTP_FLEET_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 
@@ -48,4 +52,18 @@ export async function deleteKeys(prefix: string): Promise<void> {
   } finally {
     await redis.quit();
   }
+}
+
+/**
+ * The stores a shared suite runs on: MemoryStore, and RedisStore under a prefix of this run's
+ * own when a Redis answers (its keys deleted after the file's tests).
+ */
+export async function storeSubjects(suite: string): Promise<{ name: string; prefix: string; make: () => Store }[]> {
+  const subjects = [{ name: 'MemoryStore', prefix: '', make: (): Store => new MemoryStore() }];
+  if (await haveRedis(suite)) {
+    const prefix = testPrefix();
+    subjects.push({ name: 'RedisStore', prefix, make: () => new RedisStore({ url: REDIS_URL, prefix }) });
+    afterAll(() => deleteKeys(prefix));
+  }
+  return subjects;
 }

@@ -40,18 +40,6 @@ export async function importPeer<T>(name: string, load: () => Promise<T>): Promi
   }
 }
 
-/**
- * Refuses to time a peer that answers wrongly: every valid code must pass and every invalid
- * one must fail. Called before any timing.
- */
-export function assertPeer(peer: Peer, fx: Fixtures): void {
-  const valid = peer.verifyAll(fx.valid);
-  const invalid = peer.verifyAll(fx.invalid);
-  if (valid !== fx.count || invalid !== 0) {
-    throw new Error(`${peer.name}: accepted ${valid}/${fx.count} valid and ${invalid}/${fx.count} invalid codes; not timing a wrong verifier`);
-  }
-}
-
 /** A timed call's own check: the count must be what the fixtures say. */
 export function expectCount(name: string, got: number, want: number): void {
   if (got !== want) throw new Error(`${name}: ${got} valid, expected ${want}`);

@@ -23,7 +23,7 @@ async function run(ctx: SuiteContext): Promise<void> {
   try {
     const base = await peerTasks(report, ID, 'node-crypto');
     if (base === null) throw new Error(`${ID}: node:crypto is part of Node; it cannot be missing`);
-    for (const kind of ctx.profile.kinds as Kind[]) {
+    for (const [k, kind] of (ctx.profile.kinds as Kind[]).entries()) {
       const task = (form: 'bytes' | 'base32', warm: boolean) => batchTask({
         id: `${ID}/facade-${form}${warm ? '-warm' : ''}/${kind}`,
         scenario: ID,
@@ -31,7 +31,7 @@ async function run(ctx: SuiteContext): Promise<void> {
         params: { kind, threads: 0, batch: fx.count },
       }, warm ? warmVerifier : coldVerifier, makeRequests(fx, kind, form), kind, fx);
       const tasks = [base[kind === 'valid' ? 0 : 1]!, await task('base32', true), await task('bytes', false), await task('base32', false)];
-      const [node, warm, bytes, text] = await ctx.measure(tasks);
+      const [node, warm, bytes, text] = await ctx.measure(tasks, { groupsLeft: ctx.profile.kinds.length - k });
       report.ratio(ID, `cache warm ÷ cache off (base32), ${kind}`, warm!, text!);
       report.ratio(ID, `facade (Uint8Array, no cache) ÷ node:crypto, ${kind}`, bytes!, node!, 12);
       report.ratio(ID, `facade (base32, cache off) ÷ node:crypto, ${kind}`, text!, node!, 12);

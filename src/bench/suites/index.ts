@@ -7,6 +7,7 @@ import { suite as batchSizes } from './batch-sizes.js';
 import { suite as batcher } from './batcher.js';
 import { suite as coldCache } from './cold-cache.js';
 import { suite as core } from './core.js';
+import { suite as http } from './http.js';
 import { suite as inlineThreshold } from './inline-threshold.js';
 import { suite as latency } from './latency.js';
 import { suite as overhead } from './overhead.js';
@@ -17,5 +18,5 @@ import { suite as windows } from './windows.js';
 
 /** A registry holding every built-in suite. */
 export function builtinSuites(): SuiteRegistry {
-  return new SuiteRegistry([throughputVsPeers, core, batchSizes, threads, windows, coldCache, latency, batcher, inlineThreshold, overhead, policy, algorithms]);
+  return new SuiteRegistry([throughputVsPeers, core, batchSizes, threads, windows, coldCache, latency, batcher, inlineThreshold, overhead, policy, algorithms, http]);
 }

@@ -18,6 +18,8 @@ import type { Suite, SuiteContext } from '../suite.js';
 const ID = 'latency';
 /** One request in ten carries a wrong code. */
 export const INVALID_SHARE = 0.1;
+/** Shortest level of offered load, seconds, however little time is left. */
+export const MIN_LEVEL_SECONDS = 0.2;
 /** Threshold for the pool configurations (see above). */
 export const LOAD_INLINE_THRESHOLD = 256;
 
@@ -57,18 +59,26 @@ async function run(ctx: SuiteContext): Promise<void> {
   const levels = ctx.profile.loadLevels;
   const configs = loadConfigs(ctx.maxThreads);
   ctx.observer.planned(configs.length * levels.length);
-  for (const cfg of configs) {
+  let shortest = ctx.profile.loadSeconds;
+  for (const [c, cfg] of configs.entries()) {
+    // Each configuration gets its share of the suite's time left, each level its share of that
+    // (at most the profile's loadSeconds, at least MIN_LEVEL_SECONDS): a loaded machine gets
+    // shorter levels, not a longer run.
+    const configDeadline = performance.now() + Math.max(0, ctx.deadline - performance.now()) / (configs.length - c);
     const verifier = await TotpVerifier.create(cfg.options);
     try {
       // Warm: the key cache (one batch of every secret) and V8's tiers (lone calls, then a burst).
       await verifier.verifyBatch(reqs);
       for (let i = 0; i < 2000; i++) await verifier.verify(reqs[i % n]!);
       await Promise.all(reqs.map((r) => verifier.verify(r)));
-      for (const rate of levels) {
+      for (const [l, rate] of levels.entries()) {
         ctx.observer.round(`${cfg.label}, ${rate.toLocaleString('en-US')} verify()/s offered`);
         (globalThis as { gc?: () => void }).gc?.();
+        const seconds = Math.min(ctx.profile.loadSeconds,
+          Math.max(MIN_LEVEL_SECONDS, (configDeadline - performance.now()) / 1000 / (levels.length - l)));
+        shortest = Math.min(shortest, seconds);
         const r = await offerLoad(
-          { rate, seconds: ctx.profile.loadSeconds, maxOutstanding: Math.max(1000, rate / 2) },
+          { rate, seconds, maxOutstanding: Math.max(1000, rate / 2) },
           async (i) => {
             const res = await verifier.verify(reqs[i % n]!);
             const want = valid[i % n] ? 'valid' : 'invalid';
@@ -89,7 +99,7 @@ async function run(ctx: SuiteContext): Promise<void> {
       await verifier.close();
     }
   }
-  ctx.report.note(ID, `open-loop arrivals at a fixed rate for ${ctx.profile.loadSeconds} s per level; latency from each request's scheduled arrival; ` +
+  ctx.report.note(ID, `open-loop arrivals at a fixed rate for ${+shortest.toFixed(2)}..${ctx.profile.loadSeconds} s per level (the budget's share); latency from each request's scheduled arrival; ` +
     `${INVALID_SHARE * 100} % invalid codes; base32 secrets, key cache warm; the ladder stops at the first saturated level`);
 }
 

@@ -18,6 +18,7 @@ async function run(ctx: SuiteContext): Promise<void> {
   const counts = Array.from({ length: ctx.maxThreads + 1 }, (_, t) => t);
   const verifiers = await Promise.all(counts.map((threads) => TotpVerifier.create({ threads, window: 1 })));
   try {
+    let groupsLeft = ctx.profile.threadBatches.length * ctx.profile.kinds.length;
     for (const size of ctx.profile.threadBatches) {
       for (const kind of ctx.profile.kinds as Kind[]) {
         // One group per size and kind: every thread count interleaved, on the same requests.
@@ -28,7 +29,7 @@ async function run(ctx: SuiteContext): Promise<void> {
           label: `verifyBatch(${size / 1000}k), ${threads === 0 ? 'threads 0 (inline)' : `threads ${threads} (pool)`}, ${kind}`,
           params: { kind, threads, batch: size },
         }, verifiers[c]!, reqs, kind, fx)));
-        const figs = await ctx.measure(tasks);
+        const figs = await ctx.measure(tasks, { groupsLeft: groupsLeft-- });
         for (let t = 2; t < figs.length; t++) {
           const target = t === 2 ? 1.7 : undefined;
           ctx.report.ratio(ID, `${t} threads ÷ threads 0 (inline), ${size / 1000}k, ${kind}`, figs[t]!, figs[0]!, target);

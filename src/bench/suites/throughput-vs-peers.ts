@@ -40,7 +40,7 @@ async function run(ctx: SuiteContext): Promise<void> {
     for (const [k, kind] of (['valid', 'invalid'] as const).entries()) {
       // Partners of a ratio next to each other: each round measures them seconds apart.
       const group = [await facade('base32', kind), await facade('handle', kind), ...peers.map((p) => p.tasks[k]!)];
-      const [warm, handle, ...peerFigs] = await ctx.measure(group);
+      const [warm, handle, ...peerFigs] = await ctx.measure(group, { groupsLeft: 2 - k });
       peers.forEach((p, i) => {
         report.ratio(ID, `facade (cache warm) ÷ ${p.name}, ${kind}`, warm!, peerFigs[i]!, TARGETS[p.key]);
         if (p.key === 'node-crypto') report.ratio(ID, `facade (KeyHandle) ÷ node:crypto, ${kind}`, handle!, peerFigs[i]!);

@@ -1,0 +1,274 @@
+// Load on `totp-fleet serve` over loopback with autocannon: the server as a child process on an
+// ephemeral port with a generated token, request bodies with fresh accounts, one bounded
+// autocannon run, and the server's own counters (results by status, CPU seconds) from /metrics.
+// Used by the "http" suite (suites/http.ts) and by bench/server-load.ts; nothing here knows
+// the server's internals: it is driven through its command line, its environment and HTTP.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createConnection, createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type autocannonFn from 'autocannon';
+import { base32, totp } from '../index.js';
+
+type Autocannon = typeof autocannonFn;
+
+/** autocannon (a dev dependency) is not installed: the HTTP suite is skipped with this message. */
+export class AutocannonMissingError extends Error {
+  constructor() {
+    super('autocannon is not installed (a dev dependency): the HTTP suite was not measured');
+    this.name = 'AutocannonMissingError';
+  }
+}
+
+/** autocannon, loaded when first needed. */
+export async function loadAutocannon(): Promise<Autocannon> {
+  try {
+    return (await import('autocannon')).default as Autocannon;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new AutocannonMissingError();
+    throw error;
+  }
+}
+
+/** A random bearer token (256 bits, base64url: within the server's token alphabet). */
+export function generateToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+// The compiled CLI, from dist/bench/ (the installed package) and from src/bench/ (the tests) alike.
+const CLI = fileURLToPath(new URL('../../dist/cli/index.js', import.meta.url));
+
+/**
+ * The ceiling of this machine for one HTTP request: fastify answering a constant after parsing
+ * the JSON body (no authentication, no verification, no logging). Same runtime, same generator.
+ */
+const BASELINE = `
+  const { default: Fastify } = await import('fastify');
+  const app = Fastify();
+  app.post('/v1/verify', async () => ({ status: 'valid', delta: 0, step: 1 }));
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  process.stderr.write('listening on ' + address + '\\n');
+  process.on('SIGTERM', () => app.close().then(() => process.exit(0)));
+`;
+
+export interface ServeOptions {
+  readonly token: string;
+  /** Share state through this Redis (TOTP_FLEET_REDIS_URL) instead of the in-memory store. */
+  readonly redisUrl?: string;
+  readonly redisPrefix?: string;
+  /** More `serve` flags, and node flags (e.g. --cpu-prof). */
+  readonly serverArgs?: readonly string[];
+  readonly nodeArgs?: readonly string[];
+  /** The empty fastify route instead of `serve`. */
+  readonly baseline?: boolean;
+  /** Accounts the in-memory store may hold. */
+  readonly maxCredentials?: number;
+}
+
+export interface RunningServe {
+  readonly url: string;
+  /** SIGTERM, and the exit code once it exited. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Starts `totp-fleet serve` (or the baseline) as a child process on an ephemeral loopback port;
+ * resolves once it listens. The token travels in the environment, never on the command line.
+ */
+export async function startServe(opts: ServeOptions): Promise<RunningServe> {
+  const env: NodeJS.ProcessEnv = { ...process.env, TOTP_FLEET_TOKENS: opts.token };
+  delete env['TOTP_FLEET_REDIS_URL'];
+  if (opts.redisUrl !== undefined) env['TOTP_FLEET_REDIS_URL'] = opts.redisUrl;
+  const args = opts.baseline === true
+    ? ['--input-type=module', '-e', BASELINE]
+    : [...(opts.nodeArgs ?? []), CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--max-batch', '1000',
+      '--max-credentials', String(opts.maxCredentials ?? 4_000_000), '--log-level', 'warn',
+      ...(opts.redisPrefix === undefined ? [] : ['--redis-prefix', opts.redisPrefix]), ...(opts.serverArgs ?? [])];
+  // The baseline imports fastify from this package's own dependencies.
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'], cwd: fileURLToPath(new URL('../..', import.meta.url)) });
+  const url = await new Promise<string>((resolve, reject) => {
+    let err = '';
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('the server did not listen within 20 s')); }, 20_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /listening on (\S+)/.exec(err);
+      if (m !== null) { clearTimeout(timer); resolve(m[1]!); }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the server exited (${code}) before listening: ${err.slice(0, 500)}`)); });
+  });
+  return { url, stop: () => stopChild(child) };
+}
+
+function stopChild(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('exit', (code) => { clearTimeout(kill); resolve(code); });
+    child.kill('SIGTERM');
+  });
+}
+
+/** A private redis-server on a free port (no persistence), never the shared one. */
+export async function startPrivateRedis(): Promise<{ url: string; stop(): void }> {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: p } = probe.address() as { port: number };
+      probe.close(() => resolve(p));
+    });
+  });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = createConnection(port, '127.0.0.1');
+      s.once('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')); });
+      s.once('error', () => resolve(false));
+      s.write('PING\r\n');
+    });
+    if (up) return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill() };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill();
+  throw new Error('redis-server did not start');
+}
+
+/** The secrets and codes of the load: 10,000 secrets, each item's code valid at `now`. */
+function loadSecrets(now: number): { secrets: string[]; codes: string[] } {
+  const secrets = Array.from({ length: 10_000 }, (_, i) => base32.encode(new Uint8Array(20).map((_, j) => (i * 31 + j * 7 + (i >> 8)) & 255)));
+  return { secrets, codes: secrets.map((s) => totp.generate(s, { timestamp: now })) };
+}
+
+/**
+ * `count` distinct request bodies of `batch` items (one bare item when batch is 1), accounts
+ * `user-<tag>-<k>@example.com`, the 10,000 secrets cycled (the server's key cache is warm after a pass).
+ */
+export function requestBodies(tag: string, batch: number, count: number, now: number): string[] {
+  const { secrets, codes } = loadSecrets(now);
+  const out: string[] = [];
+  let k = 0;
+  for (let b = 0; b < count; b++) {
+    const items = [];
+    for (let i = 0; i < batch; i++, k++) {
+      const s = k % secrets.length;
+      items.push({ account: `user-${tag}-${k}@example.com`, secret: secrets[s]!, code: codes[s]!, timestamp: now });
+    }
+    out.push(JSON.stringify(batch === 1 ? items[0] : { items }));
+  }
+  return out;
+}
+
+const headers = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
+
+/** One request; its results counted by status. */
+export async function checkRequest(url: string, token: string, body: string): Promise<Record<string, number>> {
+  const res = await fetch(url + '/v1/verify', { method: 'POST', body, headers: headers(token) });
+  if (res.status !== 200) throw new Error(`the server answered HTTP ${res.status} to a well-formed request`);
+  const json = await res.json() as { results?: { status: string }[]; status?: string };
+  const statuses: Record<string, number> = {};
+  for (const r of json.results ?? [json as { status: string }]) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+  return statuses;
+}
+
+/** The server's verification counters by status, and its CPU seconds ('cpu'), from /metrics. */
+export async function serverCounters(url: string, token: string): Promise<Record<string, number>> {
+  const res = await fetch(url + '/metrics', { headers: { authorization: `Bearer ${token}` } });
+  const text = await res.text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^totp_fleet_verifications_total\{status="(\w+)"\} (\d+)/gm)) out[m[1]!] = Number(m[2]);
+  out['cpu'] = Number(/^totp_fleet_process_cpu_seconds_total (\S+)/m.exec(text)?.[1] ?? Number.NaN);
+  return out;
+}
+
+/** Hands out fresh account tags for passes over a body list, up to an allowance of accounts. */
+export class AccountTags {
+  #left: number;
+  #pass = 0;
+  /** `allowance`: accounts the server may be asked to remember (its --max-credentials, less a margin). */
+  constructor(allowance: number) {
+    this.#left = allowance;
+  }
+
+  /** A tag for one more pass of `accounts` accounts, or null once the allowance is spent (bodies repeat: 'replayed'). */
+  next(accounts: number): string | null {
+    if (accounts > this.#left) return null;
+    this.#left -= accounts;
+    return `p${++this.#pass}`;
+  }
+}
+
+export interface HttpLoadOptions {
+  readonly url: string;
+  readonly token: string;
+  /** Request bodies (see requestBodies); sent in turn, renamed per pass by `tags`. */
+  readonly bodies: readonly string[];
+  readonly batch: number;
+  readonly connections: number;
+  readonly seconds: number;
+  /** Requests per second over all connections; absent: as fast as it goes. */
+  readonly rate?: number;
+  readonly tags?: AccountTags;
+  /** The baseline has no /metrics. */
+  readonly counters?: boolean;
+}
+
+export interface HttpLoadResult {
+  readonly requestsPerSecond: number;
+  readonly verifiesPerSecond: number;
+  readonly requests: number;
+  /** Milliseconds, autocannon's (from each request's send). */
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly timeouts: number;
+  /** Items answered during the run, by status (from the server's counters). */
+  readonly statuses: Record<string, number>;
+  /** The server's CPU time per item, µs: what one core of it costs without the generator beside it. */
+  readonly serverCpuMicrosPerItem: number;
+}
+
+/** One bounded autocannon run against POST /v1/verify. */
+export async function httpLoad(autocannon: Autocannon, opts: HttpLoadOptions): Promise<HttpLoadResult> {
+  const { bodies } = opts;
+  const before = opts.counters === false ? {} : await serverCounters(opts.url, opts.token);
+  let next = 0;
+  let tag: string | null = null;
+  const result = await autocannon({
+    url: opts.url + '/v1/verify',
+    method: 'POST',
+    headers: headers(opts.token),
+    connections: opts.connections,
+    duration: opts.seconds,
+    ...(opts.rate === undefined ? {} : { overallRate: opts.rate }),
+    requests: [{
+      setupRequest: (req) => {
+        // Each pass over the bodies gives their accounts a fresh tag (codes stay 'valid', the
+        // store's full path) while the allowance lasts; after that they repeat ('replayed').
+        if (next % bodies.length === 0 && opts.tags !== undefined) tag = opts.tags.next(bodies.length * opts.batch) ?? tag;
+        const body = bodies[next++ % bodies.length]!;
+        return { ...req, body: tag === null ? body : body.replaceAll('"account":"user-', `"account":"${tag}-`) };
+      },
+    }],
+  });
+  const after = opts.counters === false ? {} : await serverCounters(opts.url, opts.token);
+  const statuses: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) if (k !== 'cpu' && v - (before[k] ?? 0) > 0) statuses[k] = v - (before[k] ?? 0);
+  const items = Object.values(statuses).reduce((a, b) => a + b, 0);
+  const rps = result.requests.total / Math.max(1e-9, result.duration);
+  return {
+    requestsPerSecond: rps,
+    verifiesPerSecond: rps * opts.batch,
+    requests: result.requests.total,
+    p50: result.latency.p50,
+    p90: result.latency.p90,
+    p99: result.latency.p99,
+    max: result.latency.max,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    statuses,
+    serverCpuMicrosPerItem: items > 0 ? ((after['cpu']! - before['cpu']!) / items) * 1e6 : Number.NaN,
+  };
+}

@@ -1,0 +1,179 @@
+// Suite: HTTP end to end. `totp-fleet serve` as a child process on an ephemeral loopback port
+// with a generated token, loaded by autocannon from this process (the generator shares the
+// machine: on 2 cores it takes about one of them). With the in-memory store, and with a
+// RedisStore on the local Redis when one answers (a key prefix of this run's own, deleted after;
+// skipped with a note otherwise). Every item carries a fresh account, so a valid code takes the
+// store's full path (check, mark, commit), until an allowance of accounts is spent.
+//
+// Throughput: single-item requests (requests/s = verifies/s), batches of 100 and of 1,000 items
+// (verifies/s), and the empty fastify route (the machine's ceiling for one HTTP request: the
+// suite's peer, which `compare` uses to tell a slower machine from a slower build), measured
+// in interleaved rounds like every other group. Latency: single-item requests at a few offered
+// rates (autocannon's overallRate), p50/p90/p99/max.
+
+import type { Figure } from '../measure.js';
+import { quantile } from '../measure.js';
+import {
+  AccountTags, AutocannonMissingError, checkRequest, generateToken, httpLoad, type HttpLoadResult, loadAutocannon,
+  requestBodies, type RunningServe, startServe,
+} from '../http-load.js';
+import { deleteKeys, REDIS_URL, redisReachable } from '../redis.js';
+import type { Suite, SuiteContext } from '../suite.js';
+
+const ID = 'http';
+/** Single-item requests per second offered in the latency part. */
+export const OFFERED_RATES = [1_000, 5_000] as const;
+/** Accounts a server is asked to remember (its --max-credentials is 4M). */
+const ACCOUNT_ALLOWANCE = 3_500_000;
+/** Shortest autocannon run, seconds: connections need a moment to reach their pace. */
+const MIN_SECONDS = 0.5;
+
+interface Shape {
+  readonly key: string;
+  readonly label: string;
+  readonly batch: number;
+  readonly connections: number;
+}
+
+const SHAPES: readonly Shape[] = [
+  { key: 'single', label: 'single item', batch: 1, connections: 16 },
+  { key: 'batch100', label: 'batches of 100', batch: 100, connections: 8 },
+  { key: 'batch1000', label: 'batches of 1,000', batch: 1000, connections: 4 },
+];
+
+interface Target {
+  readonly key: string;
+  readonly label: string;
+  readonly server: RunningServe;
+  readonly tags: AccountTags;
+  readonly reference: boolean;
+}
+
+/** A throughput figure from per-round rates (the rounds were interleaved with the group's other tasks). */
+function roundsFigure(spec: { id: string; label: string; items: number; reference: boolean; batch: number },
+  rates: readonly number[], rounds: readonly number[], requests: number): Figure {
+  const sorted = rates.slice().sort((a, b) => a - b);
+  const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
+  const sd = Math.sqrt(rates.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, rates.length - 1));
+  return Object.freeze({
+    id: spec.id, scenario: ID, label: spec.label, items: spec.items,
+    median: quantile(sorted, 0.5), p25: quantile(sorted, 0.25), p75: quantile(sorted, 0.75),
+    rme: rates.length > 1 ? (100 * 1.96 * sd) / Math.sqrt(rates.length) / mean : 0,
+    samples: requests, rounds: rates.length, roundMedians: rates.slice(), roundIndex: rounds.slice(),
+    reference: spec.reference, params: Object.freeze({ batch: spec.batch, threads: 0 }),
+  });
+}
+
+async function run(ctx: SuiteContext): Promise<void> {
+  const { report } = ctx;
+  let autocannon;
+  try {
+    autocannon = await loadAutocannon();
+  } catch (error) {
+    if (!(error instanceof AutocannonMissingError)) throw error;
+    report.note(ID, error.message);
+    return;
+  }
+  const token = generateToken();
+  const prefix = `totp-fleet-bench-http:${process.pid}:${Date.now()}:`;
+  const redis = await redisReachable();
+  if (!redis) report.note(ID, `RedisStore skipped: no Redis answers at ${REDIS_URL}`);
+  const now = Date.now();
+  const targets: Target[] = [];
+  try {
+    targets.push({ key: 'baseline', label: 'empty fastify route (the machine\'s ceiling)', server: await startServe({ token, baseline: true }), tags: new AccountTags(0), reference: true });
+    targets.push({ key: 'memory', label: 'serve, in-memory store', server: await startServe({ token }), tags: new AccountTags(ACCOUNT_ALLOWANCE), reference: false });
+    if (redis) {
+      targets.push({ key: 'redis', label: 'serve, RedisStore (local Redis)', server: await startServe({ token, redisUrl: REDIS_URL, redisPrefix: prefix }), tags: new AccountTags(ACCOUNT_ALLOWANCE), reference: false });
+    }
+    // The tasks of the throughput group: the baseline with single items, each server with each shape.
+    const tasks = targets.flatMap((t) => (t.reference ? SHAPES.slice(0, 1) : SHAPES).map((shape) => ({ target: t, shape })));
+    const bodies = new Map<string, string[]>();
+    for (const { target, shape } of tasks) {
+      const list = requestBodies(`${target.key}-${shape.key}`, shape.batch, shape.batch === 1 ? 10_000 : Math.max(8, Math.ceil(20_000 / shape.batch)), now);
+      bodies.set(`${target.key}/${shape.key}`, list);
+      if (!target.reference) {
+        // Checked before timing: a well-formed first request, every item valid.
+        const statuses = await checkRequest(target.server.url, token, list[0]!);
+        if (statuses['valid'] !== shape.batch) throw new Error(`${ID}: ${target.label} answered ${JSON.stringify(statuses)} to ${shape.batch} valid items`);
+      }
+    }
+
+    // Two thirds of the time for throughput rounds, the rest for the offered rates.
+    const start = performance.now();
+    const latencyShare = (targets.length - 1) * OFFERED_RATES.length;
+    const throughputEnd = start + Math.max(0, ctx.deadline - start) * (tasks.length / (tasks.length + latencyShare / 2));
+    const seconds = Math.max(MIN_SECONDS, Math.min(2, (throughputEnd - start) / 1000 / tasks.length / 3));
+    const perTask = tasks.map((): { rates: number[]; rounds: number[]; requests: number; last?: HttpLoadResult } => ({ rates: [], rounds: [], requests: 0 }));
+    ctx.observer.planned(tasks.length * 3);
+    for (let r = 0; r < ctx.profile.budget.rounds; r++) {
+      // At least two rounds (a spread for compare); then only while another fits.
+      if (r >= 2 && performance.now() + tasks.length * seconds * 1000 > throughputEnd) break;
+      if (r >= 3) ctx.observer.planned(tasks.length);
+      for (const [i, { target, shape }] of tasks.entries()) {
+        ctx.observer.round(`${target.label}, ${shape.label}`);
+        const res = await httpLoad(autocannon, {
+          url: target.server.url, token, bodies: bodies.get(`${target.key}/${shape.key}`)!, batch: shape.batch,
+          connections: shape.connections, seconds, tags: target.tags, counters: !target.reference,
+        });
+        assertHealthy(target, shape, res);
+        perTask[i]!.rates.push(res.verifiesPerSecond);
+        perTask[i]!.rounds.push(r);
+        perTask[i]!.requests += res.requests;
+        perTask[i]!.last = res;
+      }
+    }
+    const figs = report.add(...tasks.map(({ target, shape }, i) => roundsFigure({
+      id: `${ID}/${target.key}/${shape.key}`,
+      label: `HTTP ${shape.label}, ${target.label}, ${shape.connections} connections${shape.batch > 1 ? ' (verifies/s)' : ''}`,
+      items: shape.batch, reference: target.reference, batch: shape.batch,
+    }, perTask[i]!.rates, perTask[i]!.rounds, perTask[i]!.requests)));
+    const fig = (target: string, shape: string): Figure | undefined => figs.find((f) => f.id === `${ID}/${target}/${shape}`);
+    for (const t of targets.filter((x) => !x.reference)) {
+      report.ratio(ID, `${t.label}: single item ÷ empty fastify route`, fig(t.key, 'single')!, fig('baseline', 'single')!, undefined, 'fraction');
+      report.ratio(ID, `${t.label}: batches of 1,000 ÷ single items (verifies/s)`, fig(t.key, 'batch1000')!, fig(t.key, 'single')!);
+      report.rate(ID, `${t.label}: batches of 1,000, verifies/s`, fig(t.key, 'batch1000')!, 500_000);
+    }
+    for (const [i, { target, shape }] of tasks.entries()) {
+      const last = perTask[i]!.last;
+      if (target.reference || last === undefined) continue;
+      report.note(ID, `${target.label}, ${shape.label}: server CPU ${last.serverCpuMicrosPerItem.toFixed(1)} µs per item ` +
+        `(${Math.round(1e6 / last.serverCpuMicrosPerItem).toLocaleString('en-US')} verifies per server CPU-second); last round's results ${JSON.stringify(last.statuses)}`);
+    }
+
+    // Latency at offered rates, one server at a time, the rest of the time shared out.
+    const servers = targets.filter((t) => !t.reference);
+    for (const [s, target] of servers.entries()) {
+      const list = bodies.get(`${target.key}/single`)!;
+      for (const [l, rate] of OFFERED_RATES.entries()) {
+        ctx.observer.round(`${target.label}, ${rate.toLocaleString('en-US')} requests/s offered`);
+        const left = (servers.length - s) * OFFERED_RATES.length - l;
+        const secs = Math.max(MIN_SECONDS, Math.min(ctx.profile.loadSeconds * 2, (ctx.deadline - performance.now()) / 1000 / left));
+        const res = await httpLoad(autocannon, { url: target.server.url, token, bodies: list, batch: 1, connections: 64, seconds: secs, rate, tags: target.tags });
+        assertHealthy(target, SHAPES[0]!, res);
+        report.addLoad({
+          id: `${ID}/${target.key}/${rate}`, scenario: ID, config: `HTTP single item, ${target.label}`, threads: 0,
+          offered: rate, achieved: res.requestsPerSecond, requests: res.requests, seconds: secs, invalidShare: 0,
+          p50: res.p50 * 1000, p90: res.p90 * 1000, p99: res.p99 * 1000, max: res.max * 1000,
+          saturated: res.requestsPerSecond < rate * 0.9,
+        });
+      }
+    }
+    report.note(ID, `the server and autocannon share this machine; ${seconds.toFixed(1)} s per throughput round, latency from each request's send ` +
+      '(autocannon), not from a schedule: a stalled server delays the sends too, so the p99 under load is a lower bound');
+  } finally {
+    await Promise.all(targets.map((t) => t.server.stop()));
+    if (redis) await deleteKeys(prefix);
+  }
+}
+
+/** Every request answered 200 and no item failed; otherwise the figures would not be of verification. */
+function assertHealthy(target: Target, shape: Shape, res: HttpLoadResult): void {
+  const bad = Object.keys(res.statuses).filter((s) => s !== 'valid' && s !== 'replayed');
+  if (res.errors > 0 || res.non2xx > 0 || bad.length > 0) {
+    throw new Error(`${ID}: ${target.label}, ${shape.label}: ${res.non2xx} non-2xx answers, ${res.errors} errors, ` +
+      `results ${JSON.stringify(res.statuses)}`);
+  }
+}
+
+export const suite: Suite = { id: ID, title: 'HTTP end to end: totp-fleet serve over loopback (autocannon), in-memory store and RedisStore', run };

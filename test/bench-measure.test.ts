@@ -1,0 +1,114 @@
+// How the bench harness measures and judges: rounds until a deadline, costly peers sitting
+// out rounds, ratios paired by round, the test-only injected slowdown, and compare's verdicts
+// on reports with the noise a real quick run records. Nothing here asserts a speed; where time
+// is involved the assertions are bounds the harness guarantees whatever the machine does.
+
+import { describe, expect, it } from 'vitest';
+import { compareReports } from '../src/bench/compare.js';
+import { type Figure, MAX_EVERY, measureGroup, type TaskSpec } from '../src/bench/measure.js';
+import { machineInfo } from '../src/bench/machine.js';
+import { PROFILES } from '../src/bench/profiles.js';
+import { parseReport } from '../src/bench/report-file.js';
+import { pairedRounds, Report } from '../src/bench/report.js';
+import { SLOWDOWN_ENV, slowdownFromEnv } from '../src/bench/run.js';
+import { noisyReport } from './helpers/bench-report.js';
+import { Prng, testSeed } from './helpers/prng.js';
+
+const spin = (ms: number): void => {
+  const end = performance.now() + ms;
+  while (performance.now() < end) { /* busy */ }
+};
+const task = (id: string, ms: number, extra: Partial<TaskSpec> = {}): TaskSpec => ({
+  id, scenario: 't', label: id, items: 1, async: false, fn: () => spin(ms), ...extra,
+});
+const BUDGET = { time: 8, iterations: 8, warmupTime: 0, warmupIterations: 0, rounds: 8, minRounds: 3 };
+
+describe('measureGroup', () => {
+  it('runs its fewest rounds when the deadline has passed, and all of them without one', async () => {
+    const late = await measureGroup([task('a', 0.05), task('b', 0.05)], BUDGET, undefined, { deadline: performance.now() - 1 });
+    for (const f of late) expect(f.roundIndex).toEqual([0, 1, 2]);
+    const all = await measureGroup([task('a', 0.05), task('b', 0.05)], BUDGET);
+    for (const f of all) expect(f.roundIndex).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('lets a costly sparse task sit out rounds, and pairs ratios on the rounds both ran', async () => {
+    const budget = { ...BUDGET, time: 17 * 0.5, iterations: 17, rounds: 17 };
+    const [cheap, costly] = await measureGroup([task('cheap', 0.01), task('costly', 25, { sparse: true })], budget);
+    expect(cheap!.roundIndex).toEqual(Array.from({ length: 17 }, (_, i) => i));
+    const idx = costly!.roundIndex!;
+    const every = idx[1]!;
+    expect(every).toBeGreaterThan(1);
+    expect(every).toBeLessThanOrEqual(MAX_EVERY);
+    expect(idx).toEqual(Array.from({ length: idx.length }, (_, i) => i * every));
+    const pairs = pairedRounds(cheap!, costly!);
+    expect(pairs).toHaveLength(idx.length);
+    expect(pairs.map(([a]) => a)).toEqual(idx.map((r) => cheap!.roundMedians[r]));
+  });
+
+  it('slows our tasks by the injected fraction at least (it spins), and never a reference', async () => {
+    const budget = { ...BUDGET, time: 3, iterations: 3, rounds: 3 };
+    const [ours, peer] = await measureGroup([task('ours', 2), task('peer', 2, { reference: true })], budget, undefined, { slowdown: 0.5 });
+    // 2 ms of work and at least as much spinning: at most 250 calls/s, whatever the machine.
+    expect(ours!.median).toBeLessThanOrEqual(250);
+    expect(ours!.roundMedians.every((r) => r <= 250)).toBe(true);
+    expect(peer!.reference).toBe(true);
+  });
+
+  it('reads the injected slowdown from the environment, and refuses nonsense', () => {
+    expect(slowdownFromEnv({})).toBe(0);
+    expect(slowdownFromEnv({ [SLOWDOWN_ENV]: '0.3' })).toBe(0.3);
+    for (const bad of ['30%', '-0.1', '0.95', 'slow', '1']) {
+      expect(() => slowdownFromEnv({ [SLOWDOWN_ENV]: bad }), bad).toThrow(new RegExp(`${SLOWDOWN_ENV} expected a fraction 0..0.9`));
+    }
+  });
+});
+
+describe('Report.ratio', () => {
+  const fig = (id: string, roundMedians: number[], roundIndex: number[]): Figure => ({
+    id, scenario: 's', label: id, items: 1, median: roundMedians[0]!, p25: 1, p75: 1, rme: 0, samples: 1,
+    rounds: roundMedians.length, roundMedians, roundIndex, reference: false, params: {},
+  });
+
+  it('takes the median of the per-round ratios of the rounds both figures ran in', () => {
+    const report = new Report(machineInfo(), 'test', PROFILES.quick!.budget);
+    const a = fig('a', [10, 20, 30, 40, 50], [0, 1, 2, 3, 4]);
+    const b = fig('b', [1, 4], [0, 3]);
+    const c = report.ratio('s', 'a ÷ b', a, b);
+    expect(c.spread).toBe('rounds');
+    expect(c.rounds).toEqual([10, 10]);
+    expect(c.measured).toBe(10);
+  });
+});
+
+describe('compare on reports with a real quick run\'s noise', () => {
+  // Per-round noise of the quick profile's facade ÷ node:crypto on the 2-core VM at a load of
+  // about 4: each task ±15 % on its own (about ±21 % on a round's ratio), machine phases ±30 %
+  // for both; 40 rounds, the quick profile's most. (At ±21 % a round, K = 3 needs about 33
+  // paired rounds to flag a 30 % drop 19 times in 20; fewer rounds are called too noisy.)
+  const realistic = { rounds: 40, noise: 0.15, phase: 0.3 };
+  const seed = testSeed();
+
+  it(`flags an injected 30 % slowdown and not two runs of the same build (seed ${seed}, 20 pairs of runs)`, () => {
+    const rng = new Prng(seed);
+    const rand = (): number => rng.u32() / 2 ** 32;
+    let flagged = 0;
+    for (let i = 0; i < 20; i++) {
+      const a = parseReport(noisyReport(rand, realistic), 'a');
+      const same = compareReports(a, parseReport(noisyReport(rand, realistic), 'same'));
+      expect(same.regressions, `pair ${i}: ${JSON.stringify(same.comparisons)}`).toBe(0);
+      const slow = compareReports(a, parseReport(noisyReport(rand, { ...realistic, slowdown: 0.3 }), 'slow'));
+      if (slow.comparisons.find((c) => c.kind === 'ratio')!.verdict === 'regression') flagged++;
+    }
+    expect(flagged).toBeGreaterThanOrEqual(18);
+  });
+
+  it('calls the same drop too noisy to tell from 3 rounds (a heavily loaded machine), rather than passing it', () => {
+    const rng = new Prng(seed + 1);
+    const rand = (): number => rng.u32() / 2 ** 32;
+    const few = { ...realistic, rounds: 3, noise: 0.3 };
+    const a = parseReport(noisyReport(rand, few), 'a');
+    const r = compareReports(a, parseReport(noisyReport(rand, { ...few, slowdown: 0.3 }), 'slow'));
+    const ratio = r.comparisons.find((c) => c.kind === 'ratio')!;
+    expect(['regression', 'slower, too noisy to tell']).toContain(ratio.verdict);
+  });
+});
