@@ -228,14 +228,13 @@ export function verifyBatch(n: u32): u32 {
 
 /**
  * The four-lane scheduler for one hash (`pass`: ALG_SHA1 or ALG_SHA256). The SHA-1 pass takes
- * every item that is not SHA-256, evaluating SHA-512 items on the scalar path as it meets them;
- * the SHA-256 pass takes only SHA-256 items. Returns the number of matches.
+ * every item that is not SHA-256, evaluating SHA-512 items on the scalar path when it starts
+ * them; the SHA-256 pass takes only SHA-256 items. Returns the number of matches.
  */
 function lanePass(count: usize, pass: u32): u32 {
   let matches: u32 = 0;
-  kwValid = false; // scratch may have been wiped since
-
   let phases: u32 = 0;
+  kwValid = false; // scratch may have been wiped since the last call
   // Start every item of this pass: malformed ones are answered, SHA-512 ones verified on the
   // scalar path; the rest wait with RESULT_NO_MATCH for the phases.
   for (let i: usize = 0; i < count; i++) {
