@@ -1,10 +1,10 @@
 // HMAC-SHA1 (RFC 2104) split at the midstates: the key's inner and outer padded blocks are
 // compressed once per secret, and every message after that costs two compressions, not four.
 
-import { BLOCK_PTR, MSG_PTR, DIGEST_PTR, X4_STATE_PTR, X4_MSG_PTR, X4_DIGEST_PTR, X4_KEYS_PTR } from "./layout";
+import { BLOCK_PTR, MSG_PTR, DIGEST_PTR, W_PTR, X4_STATE_PTR, X4_MSG_PTR, X4_DIGEST_PTR, X4_KEYS_PTR, SHARED_KW_PTR } from "./layout";
 import { sha1Init, sha1Compress, sha1Digest, loadBlockBE, SHA1_IV0, SHA1_IV1, SHA1_IV2, SHA1_IV3, SHA1_IV4 } from "./sha1";
-import { sha1x4Compress } from "./sha1x4";
-import { counterBlock, counterBlock4, digestBlock, gather } from "./lanes";
+import { sha1x4Compress, sha1x4CounterBlock, sha1x4CounterBlockShared, sha1x4DigestBlock } from "./sha1x4";
+import { counterBlock, counterWords4, digestBlock, laneWords } from "./lanes";
 
 const IPAD: u8 = 0x36;
 const OPAD: u8 = 0x5c;
@@ -58,23 +58,58 @@ export function hmacSha1Counter(mid: usize, counter: u64, out: usize): void {
 
 /**
  * hmacSha1Counter for four lanes at once: lane l uses the midstates at ml and the u64 counter
- * at counters + 8l. The digests land at X4_DIGEST_PTR (word j of lane l at +16j+4l).
+ * at counters + 8l. The digests land at X4_DIGEST_PTR (word j of lane l at +16j+4l). The two
+ * compressions are specialised for their fixed-shape blocks (see tools/gen-sha1x4.mjs).
  */
 export function hmacSha1Counter4(m0: usize, m1: usize, m2: usize, m3: usize, counters: usize): void {
-  const zero = i32x4.splat(0);
   // Inner: state from the inner midstates, block = counter | 0x80 | zeros | 576.
-  for (let j: usize = 0; j < 5; j++) gather(X4_STATE_PTR, m0, m1, m2, m3, j);
-  counterBlock4(counters);
-  sha1x4Compress(X4_STATE_PTR, X4_DIGEST_PTR);
-  // Outer: state from the outer midstates, block = inner digest | 0x80 | zeros | 672.
-  for (let j: usize = 0; j < 5; j++) {
-    v128.store(X4_MSG_PTR + (j << 4), v128.load(X4_DIGEST_PTR + (j << 4)));
-    gather(X4_STATE_PTR, m0 + 20, m1 + 20, m2 + 20, m3 + 20, j);
+  sha1x4CounterBlock(
+    laneWords(m0, m1, m2, m3, 0), laneWords(m0, m1, m2, m3, 4), laneWords(m0, m1, m2, m3, 8),
+    laneWords(m0, m1, m2, m3, 12), laneWords(m0, m1, m2, m3, 16),
+    counterWords4(counters, true), counterWords4(counters, false), X4_DIGEST_PTR,
+  );
+  outer4(m0, m1, m2, m3);
+}
+
+/** The outer compression of four lanes: state from the outer midstates, block = inner digest at X4_DIGEST_PTR | 0x80 | zeros | 672. */
+// @ts-ignore: decorator
+@inline function outer4(m0: usize, m1: usize, m2: usize, m3: usize): void {
+  sha1x4DigestBlock(
+    laneWords(m0, m1, m2, m3, 20), laneWords(m0, m1, m2, m3, 24), laneWords(m0, m1, m2, m3, 28),
+    laneWords(m0, m1, m2, m3, 32), laneWords(m0, m1, m2, m3, 36),
+    v128.load(X4_DIGEST_PTR, 0), v128.load(X4_DIGEST_PTR, 16), v128.load(X4_DIGEST_PTR, 32),
+    v128.load(X4_DIGEST_PTR, 48), v128.load(X4_DIGEST_PTR, 64), X4_DIGEST_PTR,
+  );
+}
+
+/**
+ * Writes to SHARED_KW_PTR, for all 80 rounds of SHA-1 over the inner HMAC block of `counter`,
+ * K + W splatted to four lanes: what sha1x4CounterBlockShared adds in each round.
+ */
+export function counterScheduleKW(counter: u64): void {
+  counterBlock(MSG_PTR, counter);
+  for (let t: usize = 0; t < 16; t++) store<u32>(W_PTR + (t << 2), load<u32>(MSG_PTR + (t << 2)));
+  for (let t: usize = 16; t < 80; t++) {
+    const x = load<u32>(W_PTR + ((t - 3) << 2)) ^ load<u32>(W_PTR + ((t - 8) << 2)) ^
+      load<u32>(W_PTR + ((t - 14) << 2)) ^ load<u32>(W_PTR + ((t - 16) << 2));
+    store<u32>(W_PTR + (t << 2), rotl<u32>(x, 1));
   }
-  v128.store(X4_MSG_PTR, i32x4.splat(0x80000000), 80);
-  for (let j: usize = 6; j < 15; j++) v128.store(X4_MSG_PTR + (j << 4), zero);
-  v128.store(X4_MSG_PTR, i32x4.splat(672), 240);
-  sha1x4Compress(X4_STATE_PTR, X4_DIGEST_PTR);
+  for (let t: usize = 0; t < 80; t++) {
+    const k: u32 = t < 20 ? 0x5a827999 : t < 40 ? 0x6ed9eba1 : t < 60 ? 0x8f1bbcdc : 0xca62c1d6;
+    v128.store(SHARED_KW_PTR + (t << 4), i32x4.splat(load<u32>(W_PTR + (t << 2)) + k));
+  }
+}
+
+/**
+ * hmacSha1Counter4 for four lanes that share one counter, whose K + W are at SHARED_KW_PTR
+ * (counterScheduleKW): the inner compression reads its schedule instead of computing it.
+ */
+export function hmacSha1Counter4Shared(m0: usize, m1: usize, m2: usize, m3: usize): void {
+  sha1x4CounterBlockShared(
+    laneWords(m0, m1, m2, m3, 0), laneWords(m0, m1, m2, m3, 4), laneWords(m0, m1, m2, m3, 8),
+    laneWords(m0, m1, m2, m3, 12), laneWords(m0, m1, m2, m3, 16), SHARED_KW_PTR, X4_DIGEST_PTR,
+  );
+  outer4(m0, m1, m2, m3);
 }
 
 /** One padded key block per lane, XORed with `pad`, as the SIMD message ring. */

@@ -4,15 +4,26 @@
 
 import { X4_MSG_PTR } from "./layout";
 
-/** Word `word` of four lanes' states, one state per lane at m0..m3, as a v128 at `dst`. */
+/** The u32 at byte offset `o` of m0..m3 as the four lanes of a v128. */
 // @ts-ignore: decorator
-@inline export function gather(dst: usize, m0: usize, m1: usize, m2: usize, m3: usize, word: usize): void {
-  const o = word << 2;
+@inline export function laneWords(m0: usize, m1: usize, m2: usize, m3: usize, o: usize): v128 {
   let v = i32x4.splat(load<u32>(m0 + o));
   v = i32x4.replace_lane(v, 1, load<u32>(m1 + o));
   v = i32x4.replace_lane(v, 2, load<u32>(m2 + o));
-  v = i32x4.replace_lane(v, 3, load<u32>(m3 + o));
-  v128.store(dst + (word << 4), v);
+  return i32x4.replace_lane(v, 3, load<u32>(m3 + o));
+}
+
+/** Word `word` of four lanes' states, one state per lane at m0..m3, as a v128 at `dst`. */
+// @ts-ignore: decorator
+@inline export function gather(dst: usize, m0: usize, m1: usize, m2: usize, m3: usize, word: usize): void {
+  v128.store(dst + (word << 4), laneWords(m0, m1, m2, m3, word << 2));
+}
+
+/** The high (`hi`) or low 32 bits of four lanes' u64 counters (lane l's at counters + 8l). */
+// @ts-ignore: decorator
+@inline export function counterWords4(counters: usize, hi: bool): v128 {
+  const o: usize = hi ? 4 : 0;
+  return laneWords(counters + o, counters + 8 + o, counters + 16 + o, counters + 24 + o, 0);
 }
 
 /**
@@ -23,16 +34,8 @@ import { X4_MSG_PTR } from "./layout";
 // @ts-ignore: decorator
 @inline export function counterBlock4(counters: usize): void {
   const zero = i32x4.splat(0);
-  let hi = i32x4.splat(load<u32>(counters, 4));
-  hi = i32x4.replace_lane(hi, 1, load<u32>(counters, 12));
-  hi = i32x4.replace_lane(hi, 2, load<u32>(counters, 20));
-  hi = i32x4.replace_lane(hi, 3, load<u32>(counters, 28));
-  let lo = i32x4.splat(load<u32>(counters, 0));
-  lo = i32x4.replace_lane(lo, 1, load<u32>(counters, 8));
-  lo = i32x4.replace_lane(lo, 2, load<u32>(counters, 16));
-  lo = i32x4.replace_lane(lo, 3, load<u32>(counters, 24));
-  v128.store(X4_MSG_PTR, hi, 0);
-  v128.store(X4_MSG_PTR, lo, 16);
+  v128.store(X4_MSG_PTR, counterWords4(counters, true), 0);
+  v128.store(X4_MSG_PTR, counterWords4(counters, false), 16);
   v128.store(X4_MSG_PTR, i32x4.splat(0x80000000), 32);
   for (let j: usize = 3; j < 15; j++) v128.store(X4_MSG_PTR + (j << 4), zero);
   v128.store(X4_MSG_PTR, i32x4.splat(576), 240);

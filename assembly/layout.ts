@@ -126,14 +126,7 @@ export const LAYOUT_END: usize = SCRATCH_PTR + SCRATCH_SIZE;
 @inline export const X4_MSG_PTR: usize = SCRATCH_PTR + 592;
 // @ts-ignore: decorator
 @inline export const X4_DIGEST_PTR: usize = SCRATCH_PTR + 848;
-/** SIMD lane scheduler: per lane, the item (i32, -1 idle) and its candidate cursor (u32). */
-// @ts-ignore: decorator
-@inline export const LANE_ITEM_PTR: usize = SCRATCH_PTR + 928;
-// @ts-ignore: decorator
-@inline export const LANE_CURSOR_PTR: usize = SCRATCH_PTR + 944;
-/** SIMD lane scheduler: per lane, this round's delta (i32) and counter (u64). */
-// @ts-ignore: decorator
-@inline export const LANE_DELTA_PTR: usize = SCRATCH_PTR + 960;
+/** SIMD lane scheduler: this round's counter (u64) per lane. */
 // @ts-ignore: decorator
 @inline export const LANE_COUNTER_PTR: usize = SCRATCH_PTR + 976;
 /** SIMD key derivation: four zero-padded 64-byte key blocks, one per lane. */
@@ -163,6 +156,9 @@ export const LAYOUT_END: usize = SCRATCH_PTR + SCRATCH_SIZE;
 @inline export const X8_STATE_PTR: usize = SCRATCH_PTR + 2320;
 // @ts-ignore: decorator
 @inline export const X8_DIGEST_PTR: usize = SCRATCH_PTR + 2448;
+/** SIMD SHA-1: K + W of the inner block of one counter for all 80 rounds (80 x v128, splatted). */
+// @ts-ignore: decorator
+@inline export const SHARED_KW_PTR: usize = SCRATCH_PTR + 2576;
 
 /** True when static data fits below REGION_BASE and memory reaches LAYOUT_END. */
 export function layoutOk(): bool {

@@ -9,7 +9,7 @@
 //
 // Each item names its hash in its params word, so one call can mix them. SHA-1 and SHA-256
 // items go through four-lane SIMD paths (one pass each); SHA-512 items are evaluated on the
-// scalar path as a lane meets them. Keys other than SHA-1's are derived scalar.
+// scalar path when the SHA-1 pass starts them. Keys other than SHA-1's are derived scalar.
 
 import {
   MAX_ITEMS, MID_PTR, MID_STRIDE, MID_BYTES_SHA1, MID_BYTES_SHA256, MID_BYTES_SHA512, COUNTER_PTR, CODE_PTR, PARAMS_PTR, RESULT_PTR,
@@ -17,9 +17,9 @@ import {
   ALG_SHA1, ALG_SHA256, ALG_SHA512, PARAM_DIGITS_SHIFT, PARAM_PAST_SHIFT, PARAM_FUTURE_SHIFT, PARAM_ALG_SHIFT,
   PARAM_MID_READY, PARAM_KEY_BAD, PARAM_SKIP, RESULT_NO_MATCH, RESULT_MALFORMED, RESULT_REPLAYED,
   FLOOR_PTR, FLOOR_BIAS, SCRATCH_PTR, SCRATCH_SIZE,
-  LANE_ITEM_PTR, LANE_CURSOR_PTR, SCALAR_CURSOR_PTR, X8_DIGEST_PTR, LANE_DELTA_PTR, LANE_COUNTER_PTR, X4_DIGEST_PTR, X4_KEYS_PTR,
+  SCALAR_CURSOR_PTR, X8_DIGEST_PTR, LANE_COUNTER_PTR, X4_DIGEST_PTR, X4_KEYS_PTR,
 } from "./layout";
-import { hmacSha1Midstates, hmacSha1Midstates4, hmacSha1Counter4 } from "./hmac";
+import { hmacSha1Midstates, hmacSha1Midstates4, hmacSha1Counter4, hmacSha1Counter4Shared, counterScheduleKW } from "./hmac";
 import { hmacSha256Midstates, hmacSha512Midstates } from "./hmac2";
 import { hotpCodeAlg, pow10, truncate, truncate256 } from "./hotp";
 import { hmacSha256Counter4 } from "./sha256x4";
@@ -205,9 +205,11 @@ function nextCandidate(i: usize, cursorPtr: usize): i32 {
  * or RESULT_REPLAYED (only steps below the floor matched), RESULT_NO_MATCH, or
  * RESULT_MALFORMED. Candidates outside 0..2^64-1 are skipped, never wrapped.
  *
- * Four lanes of SHA-1 run at once. Each lane holds one item and walks its candidates; a lane
- * whose item matched or ran out of candidates takes the next item, so lanes stay busy
- * whatever the mix of valid and invalid codes. Returns the number of matches.
+ * Four lanes of SHA-1 run at once, in phases: phase 0 hashes every item's delta 0, four items
+ * at a time; phase 1 the delta -1 of every item still undecided; phase 2 its +1; and so on.
+ * Each item still meets its candidates in order, so the results are the scalar path's; lanes
+ * stay full whatever the mix of valid and invalid codes, and the per-candidate bookkeeping is
+ * a scan of the items, not a per-lane state machine. Returns the number of matches.
  */
 export function verifyBatch(n: u32): u32 {
   const count = clampCount(n);
@@ -216,87 +218,113 @@ export function verifyBatch(n: u32): u32 {
   return lanePass(count, ALG_SHA1) + lanePass(count, ALG_SHA256);
 }
 
+/** Index (0, 1, 2, ...) of the last candidate an item with these params may have. */
+// @ts-ignore: decorator
+@inline function lastCandidate(params: u32): u32 {
+  const past = (params >>> PARAM_PAST_SHIFT) & 0xff;
+  const future = (params >>> PARAM_FUTURE_SHIFT) & 0xff;
+  return (past > future ? past : future) << 1;
+}
+
 /**
  * The four-lane scheduler for one hash (`pass`: ALG_SHA1 or ALG_SHA256). The SHA-1 pass takes
- * every item that is not SHA-256, evaluating SHA-512 items on the scalar path as it meets them;
- * the SHA-256 pass takes only SHA-256 items. Returns the number of matches.
+ * every item that is not SHA-256, evaluating SHA-512 items on the scalar path when it starts
+ * them; the SHA-256 pass takes only SHA-256 items. Returns the number of matches.
  */
 function lanePass(count: usize, pass: u32): u32 {
-  let next: usize = 0;
   let matches: u32 = 0;
-  for (let l: usize = 0; l < 4; l++) store<i32>(LANE_ITEM_PTR + (l << 2), -1);
-  while (true) {
-    let active = 0;
-    let firstActive: usize = 0;
-    for (let l: usize = 0; l < 4; l++) {
-      const itemPtr = LANE_ITEM_PTR + (l << 2);
-      const cursorPtr = LANE_CURSOR_PTR + (l << 2);
-      while (true) {
-        let item = load<i32>(itemPtr);
-        if (item < 0) {
-          if (next >= count) break; // nothing left: the lane idles
-          const i = next++;
-          const alg = (load<u32>(PARAMS_PTR + (i << 2)) >>> PARAM_ALG_SHIFT) & 0xf;
-          if ((alg == ALG_SHA256) != (pass == ALG_SHA256)) continue; // the other pass's item
-          const digits = startItem(i);
-          if (digits == 0) continue;
-          if (alg != pass) {
-            // SHA-512: the scalar path, at once; the lane takes the next item.
-            if (verifyItem(i, digits)) matches++;
-            continue;
-          }
-          item = <i32>i;
-          store<i32>(itemPtr, item);
-          store<u32>(cursorPtr, 0);
-        }
-        const delta = nextCandidate(<usize>item, cursorPtr);
-        if (delta != NO_CANDIDATE) {
-          const t = load<u64>(COUNTER_PTR + (<usize>item << 3));
-          store<i32>(LANE_DELTA_PTR + (l << 2), delta);
-          store<u64>(LANE_COUNTER_PTR + (l << 3), t + <u64>(<i64>delta));
-          if (active == 0) firstActive = l;
-          active++;
-          break;
-        }
-        // Out of candidates: RESULT keeps NO_MATCH or REPLAYED from startItem / recordMatch.
-        store<i32>(itemPtr, -1);
-      }
+  let phases: u32 = 0;
+  kwValid = false; // scratch may have been wiped since the last call
+  // Start every item of this pass: malformed ones are answered, SHA-512 ones verified on the
+  // scalar path; the rest wait with RESULT_NO_MATCH for the phases.
+  for (let i: usize = 0; i < count; i++) {
+    const params = load<u32>(PARAMS_PTR + (i << 2));
+    const alg = (params >>> PARAM_ALG_SHIFT) & 0xf;
+    if ((alg == ALG_SHA256) != (pass == ALG_SHA256)) continue; // the other pass's item
+    const digits = startItem(i);
+    if (digits == 0) continue;
+    if (alg != pass) {
+      if (verifyItem(i, digits)) matches++;
+      continue;
     }
-    if (active == 0) break;
-    // Idle lanes hash a copy of an active lane's input; their output is ignored.
-    const fallback = load<i32>(LANE_ITEM_PTR + (firstActive << 2));
-    const m0 = lanePrepare(0, fallback, firstActive);
-    const m1 = lanePrepare(1, fallback, firstActive);
-    const m2 = lanePrepare(2, fallback, firstActive);
-    const m3 = lanePrepare(3, fallback, firstActive);
-    if (pass == ALG_SHA256) hmacSha256Counter4(m0, m1, m2, m3, LANE_COUNTER_PTR);
-    else hmacSha1Counter4(m0, m1, m2, m3, LANE_COUNTER_PTR);
-    for (let l: usize = 0; l < 4; l++) {
-      const itemPtr = LANE_ITEM_PTR + (l << 2);
-      const item = load<i32>(itemPtr);
-      if (item < 0) continue;
-      const i = <usize>item;
-      const digits = (load<u32>(PARAMS_PTR + (i << 2)) >>> PARAM_DIGITS_SHIFT) & 0xff;
-      const value = pass == ALG_SHA256 ? truncate256(X8_DIGEST_PTR + (l << 2), 16) : truncate(X4_DIGEST_PTR + (l << 2), 16);
-      const candidate = value % pow10(digits);
-      if (ctEq(candidate, load<u32>(CODE_PTR + (i << 2))) && recordMatch(i, load<i32>(LANE_DELTA_PTR + (l << 2)))) {
-        store<i32>(itemPtr, -1);
-        matches++;
+    const last = lastCandidate(params) + 1;
+    if (last > phases) phases = last;
+  }
+  for (let j: u32 = 0; j < phases; j++) {
+    const k = (j + 1) >>> 1;
+    const negative = (j & 1) != 0;
+    const delta = negative ? -<i32>k : <i32>k;
+    let lanes: u32 = 0;
+    let i0: usize = 0, i1: usize = 0, i2: usize = 0;
+    for (let i: usize = 0; i < count; i++) {
+      // Undecided (no match yet, or only used steps) items of this pass with a candidate here.
+      const r = load<i32>(RESULT_PTR + (i << 2));
+      if (r != RESULT_NO_MATCH && r != RESULT_REPLAYED) continue;
+      const params = load<u32>(PARAMS_PTR + (i << 2));
+      const alg = (params >>> PARAM_ALG_SHIFT) & 0xf;
+      if (alg != pass) continue;
+      const t = load<u64>(COUNTER_PTR + (i << 3));
+      if (negative) {
+        if (k > ((params >>> PARAM_PAST_SHIFT) & 0xff) || t < <u64>k) continue;
+      } else if (k > ((params >>> PARAM_FUTURE_SHIFT) & 0xff) || t > <u64>-1 - <u64>k) continue;
+      store<u64>(LANE_COUNTER_PTR + (<usize>lanes << 3), t + <u64>(<i64>delta));
+      if (lanes == 0) i0 = i;
+      else if (lanes == 1) i1 = i;
+      else if (lanes == 2) i2 = i;
+      else {
+        matches += laneRound(pass, delta, 4, i0, i1, i2, i);
+        lanes = 0;
+        continue;
       }
+      lanes++;
+    }
+    if (lanes > 0) {
+      // Idle lanes hash a copy of lane 0's input; their output is ignored.
+      for (let l: usize = lanes; l < 4; l++) store<u64>(LANE_COUNTER_PTR + (l << 3), load<u64>(LANE_COUNTER_PTR));
+      matches += laneRound(pass, delta, lanes, i0, lanes > 1 ? i1 : i0, lanes > 2 ? i2 : i0, i0);
     }
   }
   return matches;
 }
 
-/** Midstate pointer of lane l for this round; an idle lane borrows the first active lane's input. */
-// @ts-ignore: decorator
-@inline function lanePrepare(l: usize, fallback: i32, firstActive: usize): usize {
-  let item = load<i32>(LANE_ITEM_PTR + (l << 2));
-  if (item < 0) {
-    item = fallback;
-    store<u64>(LANE_COUNTER_PTR + (l << 3), load<u64>(LANE_COUNTER_PTR + (firstActive << 3)));
+/** The counter whose K + W are at SHARED_KW_PTR, when kwValid; lanePass clears kwValid. */
+let kwCounter: u64 = 0;
+let kwValid = false;
+
+/**
+ * True when the four lanes at LANE_COUNTER_PTR share one counter (a batch received at one
+ * moment mostly has one current step, and the phases keep lanes at one delta), after making
+ * SHARED_KW_PTR hold its schedule.
+ */
+function sharedCounter(): bool {
+  const c = load<u64>(LANE_COUNTER_PTR);
+  if (load<u64>(LANE_COUNTER_PTR, 8) != c || load<u64>(LANE_COUNTER_PTR, 16) != c || load<u64>(LANE_COUNTER_PTR, 24) != c) return false;
+  if (!kwValid || kwCounter != c) {
+    counterScheduleKW(c);
+    kwCounter = c;
+    kwValid = true;
   }
-  return MID_PTR + <usize>item * midStride;
+  return true;
+}
+
+/**
+ * One four-lane HMAC of items i0..i3 at the counters in LANE_COUNTER_PTR (candidate `delta`),
+ * and the comparison of the first `lanes` of them with their codes. Returns the matches.
+ */
+function laneRound(pass: u32, delta: i32, lanes: u32, i0: usize, i1: usize, i2: usize, i3: usize): u32 {
+  const stride = midStride;
+  if (pass == ALG_SHA256) hmacSha256Counter4(MID_PTR + i0 * stride, MID_PTR + i1 * stride, MID_PTR + i2 * stride, MID_PTR + i3 * stride, LANE_COUNTER_PTR);
+  else if (sharedCounter()) hmacSha1Counter4Shared(MID_PTR + i0 * stride, MID_PTR + i1 * stride, MID_PTR + i2 * stride, MID_PTR + i3 * stride);
+  else hmacSha1Counter4(MID_PTR + i0 * stride, MID_PTR + i1 * stride, MID_PTR + i2 * stride, MID_PTR + i3 * stride, LANE_COUNTER_PTR);
+  let matches: u32 = 0;
+  for (let l: u32 = 0; l < lanes; l++) {
+    const i = l == 0 ? i0 : l == 1 ? i1 : l == 2 ? i2 : i3;
+    const digits = (load<u32>(PARAMS_PTR + (i << 2)) >>> PARAM_DIGITS_SHIFT) & 0xff;
+    const lane = <usize>l << 2;
+    const value = pass == ALG_SHA256 ? truncate256(X8_DIGEST_PTR + lane, 16) : truncate(X4_DIGEST_PTR + lane, 16);
+    if (ctEq(value % pow10(digits), load<u32>(CODE_PTR + (i << 2))) && recordMatch(i, delta)) matches++;
+  }
+  return matches;
 }
 
 /**
@@ -321,7 +349,7 @@ function verifyItem(i: usize, digits: u32): bool {
   const code = load<u32>(CODE_PTR + (i << 2));
   const alg = (load<u32>(PARAMS_PTR + (i << 2)) >>> PARAM_ALG_SHIFT) & 0xf;
   const mid = MID_PTR + i * midStride;
-  // Its own cursor slot: the SIMD kernel's lanes keep theirs while it runs this item.
+  // A cursor slot of its own in scratch (the SIMD scheduler keeps its state in locals).
   const cursor = SCALAR_CURSOR_PTR;
   store<u32>(cursor, 0);
   while (true) {

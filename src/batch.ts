@@ -183,7 +183,7 @@ export class BatchPacker {
 
   #open(): void {
     const cap = Math.min(Math.max(1, this.#remaining), this.#chunkItems);
-    const fixed = new ArrayBuffer(cap * fixedStride(this.#midWords));
+    const fixed = takeBuffer(cap * fixedStride(this.#midWords));
     this.#fixed = fixed;
     this.#counter = new Uint32Array(fixed, 0, cap * 2);
     this.#code = new Uint32Array(fixed, cap * 8, cap);
@@ -282,6 +282,37 @@ export class PackedEditor {
     }
     return [this.#views[lo]!, index - starts[lo]!];
   }
+}
+
+/**
+ * Zeroed chunk buffers kept for the next packer. A fresh ArrayBuffer of a full chunk (8192
+ * items: 557 KB for SHA-1) costs more than the kernel takes for its items (the allocator
+ * hands out new zeroed pages, and the garbage collector has to give them back); a batch of the
+ * same size next time reuses one. The SPARE_LIMIT most recently released are kept.
+ */
+const spares: ArrayBuffer[] = [];
+const SPARE_LIMIT = 4;
+
+/** A zeroed buffer of `bytes` bytes: a spare one when there is one. */
+function takeBuffer(bytes: number): ArrayBuffer {
+  for (let k = spares.length - 1; k >= 0; k--) {
+    if (spares[k]!.byteLength === bytes) return spares.splice(k, 1)[0]!;
+  }
+  return new ArrayBuffer(bytes);
+}
+
+/**
+ * Wipes a chunk that has been run and will not be read again, and keeps its fixed buffer
+ * (zeroed) for a later packer. Only for chunks whose every view is gone with them: a view kept
+ * past this would see a later batch's items.
+ */
+export function releaseChunk(chunk: PackedChunk): void {
+  wipeChunk(chunk);
+  const buffer = chunk.fixed;
+  // Detached (moved to a worker): nothing to keep. Released twice: it must not be handed out twice.
+  if (buffer.byteLength === 0 || spares.includes(buffer)) return;
+  spares.push(buffer);
+  if (spares.length > SPARE_LIMIT) spares.shift();
 }
 
 /** Zeroes a chunk: its raw keys, midstates and codes are secret or tied to a secret. */

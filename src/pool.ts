@@ -8,7 +8,7 @@
 
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { type KernelMode, type PackedChunk, runChunk, warmCore, wipeChunk } from './batch.js';
+import { type KernelMode, type PackedChunk, releaseChunk, runChunk, warmCore, wipeChunk } from './batch.js';
 import { intOption, TotpFleetError } from './errors.js';
 import { type Core, coreModule, inlineCore } from './wasm.js';
 import type { PoolWorkerData, WorkerTask } from './worker.js';
@@ -191,7 +191,8 @@ export class Dispatcher {
         await Promise.all(runs);
       }
     } finally {
-      for (const c of chunks) wipeChunk(c);
+      // Nothing reads the chunks after this (retries are over), so their buffers can be reused.
+      for (const c of chunks) releaseChunk(c);
     }
     return out;
   }

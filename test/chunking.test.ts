@@ -3,7 +3,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { base32, TotpVerifier, type VerifyRequest } from '../src/index.js';
-import { BatchPacker, packParams, runChunks, type KernelMode } from '../src/batch.js';
+import { BatchPacker, packParams, type PackedChunk, releaseChunk, runChunks, type KernelMode } from '../src/batch.js';
 import { instantiateCore } from '../src/wasm.js';
 import { Prng } from './helpers/prng.js';
 import { refHotp, refVerify } from './helpers/reference.js';
@@ -107,4 +107,56 @@ describe('the verifier answers chunked batches in request order', () => {
       for (const h of handles) v.releaseKey(h);
     });
   }
+});
+
+describe('released chunk buffers', () => {
+  const params = packParams(layout, 6, 1, 1);
+  const mids = new Uint32Array(10).fill(0xdeadbeef);
+  const pack = (n: number): PackedChunk => {
+    const packer = new BatchPacker(layout, n, layout.maxItems, 10);
+    for (let i = 0; i < n; i++) packer.addMid(mids, 0, 1000 + i, 123456, params);
+    const chunks = packer.finish();
+    expect(chunks).toHaveLength(1);
+    return chunks[0]!;
+  };
+
+  it('are reused zeroed by a later packer: nothing of the earlier batch is left', () => {
+    const first = pack(777);
+    const buffer = first.fixed;
+    releaseChunk(first);
+    expect(new Uint8Array(buffer).every((b) => b === 0)).toBe(true);
+    const second = pack(777);
+    expect(second.fixed).toBe(buffer);
+    // It holds only what the second packer wrote: the same bytes as a fresh buffer would.
+    const fresh = pack(777);
+    expect(fresh.fixed).not.toBe(buffer);
+    expect(Buffer.from(second.fixed).equals(Buffer.from(fresh.fixed))).toBe(true);
+    releaseChunk(second);
+    releaseChunk(fresh);
+  });
+
+  it('are kept four at most, the latest released', () => {
+    const chunks = [201, 202, 203, 204, 205].map(pack);
+    const buffers = chunks.map((c) => c.fixed);
+    for (const c of chunks) releaseChunk(c);
+    expect(pack(201).fixed).not.toBe(buffers[0]);
+    expect(pack(205).fixed).toBe(buffers[4]);
+    expect(pack(202).fixed).toBe(buffers[1]);
+  });
+
+  it('released twice are handed out once', () => {
+    const chunk = pack(555);
+    releaseChunk(chunk);
+    releaseChunk(chunk);
+    const a = pack(555);
+    const b = pack(555);
+    expect(a.fixed).not.toBe(b.fixed);
+  });
+
+  it('moved to a worker (detached) are not kept', () => {
+    const chunk = pack(333);
+    structuredClone(chunk.fixed, { transfer: [chunk.fixed] });
+    releaseChunk(chunk);
+    expect(pack(333).fixed.byteLength).toBeGreaterThan(0);
+  });
 });

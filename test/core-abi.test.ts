@@ -90,6 +90,24 @@ describe.each(['verifyBatch', 'verifyBatchScalar'] as const)('%s', (kernel) => {
     expect(runRaw(kernel, rows)).toEqual(want);
   });
 
+  it('gives each item its own answer whether the items of a four-lane round share a counter or not', () => {
+    // Items 0..15 share T (the SIMD kernel reads one precomputed schedule for such rounds),
+    // 16..31 sit at three steps (rounds of mixed counters), 32..39 share a step above 2^32.
+    const counterOf = (i: number): bigint => (i < 16 ? T : i < 32 ? T + BigInt(i % 3) : T + (1n << 32n) + 7n);
+    const items: RawItem[] = [];
+    const want: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const counter = counterOf(i);
+      // Deltas -1, 0, +1 in turn, and every fifth item a code from outside the window.
+      const typed = i % 5 === 4 ? counter + 5n : counter + BigInt((i % 3) - 1);
+      const code = Number(refHotp(KEY, typed, 6));
+      items.push({ counter, code, params: ok });
+      const match = [0n, -1n, 1n].find((d) => Number(refHotp(KEY, counter + d, 6)) === code);
+      want.push(match === undefined ? layout.resultNoMatch : Number(match));
+    }
+    expect(runRaw(kernel, items)).toEqual(want);
+  });
+
   it('skips candidates outside 0..2^64-1 rather than wrapping', () => {
     const max = (1n << 64n) - 1n;
     const code = (c: bigint): number => Number(refHotp(KEY, c, 6));
