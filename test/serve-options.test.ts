@@ -19,6 +19,9 @@ describe('serve options', () => {
     expect(serveOptions(['--max-batch', '5'], { ...env, TOTP_FLEET_MAX_BATCH: '7' })).toMatchObject({ maxBatch: 5 });
     expect(serveOptions([], { ...env, TOTP_FLEET_REDIS_URL: 'redis://10.0.0.5:6379', TOTP_FLEET_DRIFT: 'yes', TOTP_FLEET_TRUST_PROXY: '0' }))
       .toMatchObject({ redisUrl: 'redis://10.0.0.5:6379', policy: { drift: true }, trustProxy: false });
+    expect(serveOptions([], env)).not.toHaveProperty('accessLog');
+    expect(serveOptions(['--access-log'], env)).toMatchObject({ accessLog: true });
+    expect(serveOptions([], { ...env, TOTP_FLEET_ACCESS_LOG: '1' })).toMatchObject({ accessLog: true });
     expect(serveOptions(['--past', '2', '--max-failures', '3', '--digits', '8'], env))
       .toMatchObject({ verifier: { window: { past: 2, future: 1 }, digits: 8 }, policy: { maxFailures: 3 } });
   });

@@ -7,6 +7,7 @@ import { totp } from '../src/index.js';
 import { TotpFleetError } from '../src/errors.js';
 import { buildService } from '../src/server/app.js';
 import type { Engine } from '../src/server/engine.js';
+import type { VerifyResult } from '../src/verifier.js';
 import { resolveServerOptions } from '../src/server/options.js';
 import type { RunningServer } from '../src/server/server.js';
 import { KEY_B32 } from './helpers/fixtures.js';
@@ -28,7 +29,8 @@ let logs: LogCapture;
 let url: string;
 
 beforeAll(async () => {
-  ({ server, logs } = await inProcess({ maxBatch: 50, bodyLimit: 16_384, policy: { maxFailures: 3 } }));
+  // With the access log: its lines are searched for secrets too (afterAll).
+  ({ server, logs } = await inProcess({ maxBatch: 50, bodyLimit: 16_384, policy: { maxFailures: 3 }, accessLog: true }));
   url = server.url;
 });
 afterAll(async () => {
@@ -191,31 +193,33 @@ describe('health and metrics', () => {
   });
 });
 
+// A stand-in for the verifier and store whose answers the test controls: overload, a store
+// outage and its recovery, without waiting for real ones.
+function fakeEngine(): { engine: Engine; state: { storeUp: boolean; overloaded: boolean; answer?: VerifyResult } } {
+  const state: { storeUp: boolean; overloaded: boolean; answer?: VerifyResult } = { storeUp: true, overloaded: false };
+  const real = { stats: () => ({ keyCache: { size: 0, capacity: 0, hits: 0, misses: 0, evictions: 0 }, keyHandles: 0,
+    pool: { threads: 0, inFlight: 0, chunksInline: 0, chunksPooled: 0, chunksRetried: 0, chunksFailed: 0, workerFailures: 0 },
+    batcher: { queued: 0, running: 0, batches: 0 },
+    policy: { valid: 0, invalid: 0, replayed: 0, locked: 0, storeErrors: 0, lockouts: 0 } }) };
+  const verifier = {
+    ...real,
+    verifyBatch: async (items: unknown[]) => {
+      if (state.overloaded) throw new TotpFleetError('ERR_OVERLOADED', 'overloaded');
+      return items.map(() => state.answer ?? (state.storeUp ? { status: 'invalid' } : { status: 'error', reason: 'store' }));
+    },
+    verify: async () => state.answer ?? { status: 'invalid' },
+  };
+  const engine: Engine = {
+    verifier: verifier as unknown as Engine['verifier'],
+    storeName: 'fake',
+    storeHealth: async () => { if (!state.storeUp) throw new TotpFleetError('ERR_CLOSED', 'down'); },
+    clock: () => ({ status: 'server-behind', offsetSeconds: 42, stderrSeconds: 3, samples: 120, thresholdSeconds: 10, message: 'the server clock is behind' }),
+    close: async () => {},
+  };
+  return { engine, state };
+}
+
 describe('engine failures (a stand-in engine, fastify.inject)', () => {
-  // A stand-in for the verifier and store whose answers the test controls: overload, a store
-  // outage and its recovery, without waiting for real ones.
-  function fakeEngine(): { engine: Engine; state: { storeUp: boolean; overloaded: boolean } } {
-    const state = { storeUp: true, overloaded: false };
-    const real = { stats: () => ({ keyCache: { size: 0, capacity: 0, hits: 0, misses: 0, evictions: 0 }, keyHandles: 0,
-      pool: { threads: 0, inFlight: 0, chunksInline: 0, chunksPooled: 0, chunksRetried: 0, chunksFailed: 0, workerFailures: 0 },
-      batcher: { queued: 0, running: 0, batches: 0 },
-      policy: { valid: 0, invalid: 0, replayed: 0, locked: 0, storeErrors: 0, lockouts: 0 } }) };
-    const verifier = {
-      ...real,
-      verifyBatch: async (items: unknown[]) => {
-        if (state.overloaded) throw new TotpFleetError('ERR_OVERLOADED', 'overloaded');
-        return items.map(() => (state.storeUp ? { status: 'invalid' } : { status: 'error', reason: 'store' }));
-      },
-    };
-    const engine: Engine = {
-      verifier: verifier as unknown as Engine['verifier'],
-      storeName: 'fake',
-      storeHealth: async () => { if (!state.storeUp) throw new TotpFleetError('ERR_CLOSED', 'down'); },
-      clock: () => ({ status: 'server-behind', offsetSeconds: 42, stderrSeconds: 3, samples: 120, thresholdSeconds: 10, message: 'the server clock is behind' }),
-      close: async () => {},
-    };
-    return { engine, state };
-  }
 
   it('overload is 503 with Retry-After; a store outage turns readiness red and items into error, then recovers', async () => {
     const { engine, state } = fakeEngine();
@@ -262,9 +266,58 @@ describe('engine failures (a stand-in engine, fastify.inject)', () => {
     expect(logs.text).not.toContain(KEY_B32);
     expect(logs.text).not.toContain(CODE);
   });
+
+  it('answers carry every field of a result (the response schema drops fields it does not name)', async () => {
+    const { engine, state } = fakeEngine();
+    // Typed Required<VerifyResult>: a field added to VerifyResult fails the typecheck here
+    // until it is added to this result, and then this test until it is in the response schema.
+    const full: Required<VerifyResult> = { status: 'locked', delta: -1, step: 57_000_001, reason: 'store', retryAfterMs: 12_345, rotate: true };
+    state.answer = full;
+    const { app } = buildService(resolveServerOptions({ tokens: [TOKEN], logStream: new LogCapture() }), engine);
+    try {
+      const one = await app.inject({ method: 'POST', url: '/v1/verify', headers: authed(), payload: item(CODE) });
+      expect(one.json()).toEqual(full);
+      expect(one.headers['content-type']).toBe('application/json; charset=utf-8');
+      const many = await app.inject({ method: 'POST', url: '/v1/verify', headers: authed(), payload: { items: [item(CODE), item(CODE)] } });
+      expect(many.json()).toEqual({ results: [full, full] });
+      state.answer = { status: 'valid', delta: 0, step: 3 };
+      expect((await app.inject({ method: 'POST', url: '/v1/verify', headers: authed(), payload: item(CODE) })).body).toBe('{"status":"valid","delta":0,"step":3}');
+    } finally {
+      await app.close();
+    }
+  });
 });
 
 describe('logging', () => {
+  it('by default logs no line per request, and errors still; the access log adds one line per request', async () => {
+    const { engine } = fakeEngine();
+    for (const accessLog of [false, true]) {
+      const logs = new LogCapture();
+      const { app, logger } = buildService(resolveServerOptions({ tokens: [TOKEN], logStream: logs, accessLog }), engine);
+      try {
+        for (let i = 0; i < 3; i++) expect((await app.inject({ method: 'POST', url: '/v1/verify', headers: authed(), payload: item(CODE) })).statusCode).toBe(200);
+        // A client error fastify raises itself (a Content-Length that does not match the body).
+        const bad = await app.inject({ method: 'POST', url: '/v1/verify', headers: { ...authed(), 'content-length': '999' }, payload: '{}' });
+        expect(bad.statusCode).toBe(400);
+      } finally {
+        await app.close();
+      }
+      logger.flush();
+      const requests = logs.lines().filter((l) => l.msg === 'request');
+      const errors = logs.lines().filter((l) => l.msg === 'client error');
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatchObject({ reqId: expect.any(String), errorCode: expect.any(String) });
+      if (!accessLog) {
+        expect(requests).toHaveLength(0);
+      } else {
+        expect(requests).toHaveLength(4);
+        expect(requests[0]).toMatchObject({ reqId: expect.any(String), method: 'POST', route: '/v1/verify', statusCode: 200, batch: 1 });
+        expect(requests[3]).toMatchObject({ statusCode: 400 });
+      }
+    }
+  });
+
+
   it('redacts secret-bearing fields should anything log them (the net under "never log request data")', () => {
     server.service.logger.info({ secret: KEY_B32, code: CODE, authorization: `Bearer ${TOKEN}`, body: { secret: KEY_B32 } }, 'net');
     server.service.logger.flush();

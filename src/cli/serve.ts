@@ -46,12 +46,14 @@ Engine:
   --lockout-ms MS            how long a lock lasts (default 900000: 15 minutes)
   --fleet-skew-ms MS         largest clock difference between the fleet's machines (default 300000)
   --drift                    learn each account's drift (at most 2 steps) from its accepted codes
+  --access-log               log one line per HTTP request (route, status, ms, batch size; never
+                             the body or the query); default off
   --audit-log                log one line per verified item (account and outcome, never the code)
 ${TOTP_OPTION_HELP}
   --window N                 steps accepted each way (default 1, at most 10)
   --past N, --future N       steps accepted before / after the current one
   --threads N                worker threads (default 0 unless --max-batch reaches 16384)
-  --log-level LEVEL          fatal, error, warn, info (default: one line per request), debug, silent
+  --log-level LEVEL          fatal, error, warn, info (default), debug, silent
   -h, --help                 this help`;
 
 const SPECS = {
@@ -72,6 +74,7 @@ const SPECS = {
   'lockout-ms': { type: 'string' },
   'fleet-skew-ms': { type: 'string' },
   drift: { type: 'boolean' },
+  'access-log': { type: 'boolean' },
   'audit-log': { type: 'boolean' },
   'max-batch': { type: 'string' },
   'body-limit': { type: 'string' },
@@ -214,6 +217,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
   set('redisUrl', str('redis-url'));
   set('redisPrefix', str('redis-prefix'));
   set('maxCredentials', int('max-credentials'));
+  set('accessLog', values['access-log'] as boolean | undefined);
   set('auditLog', values['audit-log'] as boolean | undefined);
   set('maxBatch', int('max-batch'));
   set('bodyLimit', int('body-limit'));

@@ -14,7 +14,7 @@ import { type Engine, engineSelfTest } from './engine.js';
 import { ServerMetrics } from './metrics.js';
 import type { ResolvedServerOptions } from './options.js';
 import { errorBody, errorHandler } from './errors.js';
-import { verifyBodySchema } from './schema.js';
+import { batchResponseSchema, resultSchema, verifyBodySchema } from './schema.js';
 
 interface Item {
   account: string;
@@ -86,8 +86,12 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    // One line per request, written in onResponse without the URL's query, instead of fastify's two.
+    // The access log (opt-in, `accessLog`) is one line per request, written in onResponse without
+    // the URL's query, instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    // No pino child per request (a few µs each): the lines logged per request (access log,
+    // errors) carry the request id themselves.
+    childLoggerFactory: (parent: FastifyBaseLogger) => parent,
     bodyLimit: opts.bodyLimit,
     trustProxy: opts.trustProxy,
     requestTimeout: opts.requestTimeoutMs,
@@ -158,8 +162,13 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     const route = request.routeOptions.url ?? 'unmatched';
     const seconds = reply.elapsedTime / 1000;
     metrics.requestSeconds.observe({ route, status_code: String(reply.statusCode) }, seconds);
+    if (!opts.accessLog) {
+      done();
+      return;
+    }
     // No URL: a query string could carry anything. The route pattern and the path are enough.
     request.log.info({
+      reqId: request.id,
       method: request.method,
       route,
       statusCode: reply.statusCode,
@@ -198,9 +207,12 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     countResults(results);
     // Results are matched to items by position (SECURITY.md R12). Nothing of the request is
     // echoed: not the secret or the code, and not the account either (it would double the
-    // response for a client that already holds its batch in order).
+    // response for a client that already holds its batch in order). Serialised by
+    // fast-json-stringify from the response schemas (compiled once per route, then cached):
+    // a third of JSON.stringify's time for a 1,000-item answer.
     reply.type('application/json; charset=utf-8');
-    return JSON.stringify(batch ? { results } : results[0]);
+    const serialize = reply.compileSerializationSchema(batch ? batchResponseSchema : resultSchema) as (value: unknown) => string;
+    return serialize(batch ? { results } : results[0]);
   });
 
   function countResults(results: readonly VerifyResult[]): void {

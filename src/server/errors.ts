@@ -46,11 +46,11 @@ export function errorHandler(opts: Pick<ResolvedServerOptions, 'maxBatch' | 'bod
     if (status < 500) {
       // Fastify's own client errors (bad Content-Length, prototype poisoning, ...): the status
       // text only, never a message that might quote the request.
-      request.log.info({ errorCode: code }, 'client error');
+      request.log.info({ reqId: request.id, errorCode: code }, 'client error');
       return reply.code(status).send(errorBody(status, 'bad-request', STATUS_CODES[status] ?? 'Bad Request'));
     }
     // Unexpected: log what kind of error and where, not its message (it could quote data).
-    request.log.error({ errorType: error.name, errorCode: code, stack: error.stack?.split('\n').slice(1, 8).join('\n') }, 'internal error');
+    request.log.error({ reqId: request.id, errorType: error.name, errorCode: code, stack: error.stack?.split('\n').slice(1, 8).join('\n') }, 'internal error');
     return reply.code(500).send(errorBody(500, 'internal', 'internal error'));
   };
 }

@@ -34,7 +34,7 @@ export interface ServerOptions {
   tls?: { key: string | Buffer; cert: string | Buffer };
   /** Trust X-Forwarded-* headers (behind a reverse proxy that sets them). Default false. */
   trustProxy?: boolean;
-  /** pino level; default 'info' (one line per request). */
+  /** pino level; default 'info' (start-up, warnings, store outages, client errors; requests only with `accessLog`). */
   logLevel?: LogLevel;
   /** Where log lines go; default standard output. */
   logStream?: DestinationStream;
@@ -44,6 +44,12 @@ export interface ServerOptions {
   redisPrefix?: string;
   /** Without Redis: credentials the in-memory store keeps at most (default 1,000,000; when full of live state, new ones get 'error'). */
   maxCredentials?: number;
+  /**
+   * Log one line per HTTP request (method, route, status, ms, batch size, remote address; never
+   * the URL's query or the body). Default false: a line per request costs CPU that operators
+   * rarely want at thousands of requests per second; /metrics counts requests by route and status.
+   */
+  accessLog?: boolean;
   /** Log one line per verified item (account, outcome; never the code) from the audit channel. Default false. */
   auditLog?: boolean;
   /** Options of the verifier (digits, period, window, threads, ...). Its store is set by `redisUrl`. */
@@ -70,6 +76,7 @@ export interface ResolvedServerOptions {
   readonly redisUrl: string | undefined;
   readonly redisPrefix: string | undefined;
   readonly maxCredentials: number | undefined;
+  readonly accessLog: boolean;
   readonly auditLog: boolean;
   readonly verifier: VerifierOptions;
   readonly policy: PolicyOptions | undefined;
@@ -160,6 +167,7 @@ export function resolveServerOptions(input: unknown): ResolvedServerOptions {
     redisUrl,
     redisPrefix: o.redisPrefix === undefined ? undefined : stringOption('redisPrefix', o.redisPrefix, ''),
     maxCredentials: o.maxCredentials === undefined ? undefined : intOption('maxCredentials', o.maxCredentials, 1, 100_000_000, 0),
+    accessLog: boolOption('accessLog', o.accessLog, false),
     auditLog: boolOption('auditLog', o.auditLog, false),
     verifier: resolveVerifier(o.verifier),
     policy: o.policy === undefined ? undefined : optionsObject<PolicyOptions>('policy', o.policy),

@@ -35,6 +35,31 @@ export function verifyBodySchema(maxBatch: number): object {
   };
 }
 
+/**
+ * One result of POST /v1/verify (VerifyResult in verifier.ts), for fast-json-stringify. A field
+ * missing here would be dropped from every answer: test/server.test.ts sends a result with
+ * every field of VerifyResult (typed `Required<VerifyResult>`) through the route.
+ */
+export const resultSchema = {
+  type: 'object',
+  required: ['status'],
+  properties: {
+    status: { type: 'string' },
+    delta: { type: 'integer' },
+    step: { type: 'integer' },
+    reason: { type: 'string' },
+    retryAfterMs: { type: 'integer' },
+    rotate: { type: 'boolean' },
+  },
+} as const;
+
+/** The answer to a batch: `{ "results": [...] }`, one result per item, in order. */
+export const batchResponseSchema = {
+  type: 'object',
+  required: ['results'],
+  properties: { results: { type: 'array', items: resultSchema } },
+} as const;
+
 /** Readable text for the first validation error, without the offending value. */
 export function validationMessage(errors: readonly FastifySchemaValidationError[], maxBatch: number): string {
   // With if/then/else the real error comes first; the "if" keyword error follows it.
