@@ -14,7 +14,7 @@ import { intOption, optionsObject, TotpFleetError } from './errors.js';
 import { clockChannel } from './policy/audit.js';
 import { type ClockHealth, type ClockHealthOptions, ClockMonitor } from './policy/clock.js';
 import { type PolicyOptions, isAccount, resolvePolicy } from './policy/options.js';
-import { type PolicyStats, PolicyRunner, StatefulItems } from './policy/runner.js';
+import { type PolicyStats, PolicyRunner, StatefulItems, ValidResults } from './policy/runner.js';
 import { MemoryStore } from './store/memory.js';
 import type { Store } from './store/types.js';
 
@@ -24,6 +24,7 @@ import { type CommonOptions, type Digits, type ResolvedCommon, generatorKey, par
 import { Dispatcher, type PoolInternals, type PoolOptions, type PoolStats, RESULT_ERROR } from './pool.js';
 import { base32ByteLength, DEFAULT_MIN_SECRET_BYTES, type Secret, type SecretProblem, secretBytes } from './secret.js';
 import { type TimeOptions, resolveTime } from './totp.js';
+import { StringSet, stringHash } from './strhash.js';
 import { timeStep } from './time.js';
 import { type Core, inlineCore } from './wasm.js';
 
@@ -170,9 +171,6 @@ const MALFORMED: Readonly<Record<MalformedReason, VerifyResult>> = Object.freeze
   (['request', 'code', 'timestamp', 'account', 'secret-handle', 'secret-type', 'secret-encoding', 'secret-length'] as const)
     .map((reason) => [reason, Object.freeze({ status: 'malformed', reason })]),
 ) as Record<MalformedReason, VerifyResult>);
-
-/** Offsets deltas (-MAX_DELTA..MAX_DELTA) to indices of a per-step result table. */
-const MAX_DELTA = 16;
 
 /** A slice of a batch, validated and packed, waiting for the dispatcher. */
 interface Prepared {
@@ -450,7 +448,7 @@ export class TotpVerifier {
   async #round(requests: readonly VerifyRequest[], now: number, results: VerifyResult[]): Promise<void> {
     const n = requests.length;
     const later: Deferred[] | undefined = this.#policy === undefined ? undefined : [];
-    const seen = later === undefined ? undefined : new Set<string>();
+    const seen = later === undefined ? undefined : new StringSet(n);
     // Slices already handed out run to the end even if preparing a later one fails, so this
     // returns only when nothing of the round is running (#runSlice never rejects).
     const running: Promise<void>[] = [];
@@ -482,14 +480,14 @@ export class TotpVerifier {
    */
   #prepare(
     requests: readonly VerifyRequest[], start: number, end: number, now: number, results: VerifyResult[], pooled: boolean,
-    seen?: Set<string>, later?: Deferred[],
+    seen?: StringSet, later?: Deferred[],
   ): Prepared {
     const s = this.#settings;
     const n = end - start;
     const packed = new Int32Array(n).fill(-1);
     const steps = new Float64Array(n);
     const times = new Float64Array(n);
-    const stateful = seen === undefined ? undefined : new StatefulItems();
+    const stateful = seen === undefined ? undefined : new StatefulItems(n);
     const packer = new BatchPacker(this.#core.layout, n, pooled ? n : this.#core.layout.maxItems, this.#midWords);
     // Legacy secrets exist only where the caller lowered minSecretBytes; otherwise no flags.
     const legacy = s.minSecretBytes < DEFAULT_MIN_SECRET_BYTES ? new Uint8Array(n) : undefined;
@@ -520,12 +518,13 @@ export class TotpVerifier {
         results[i] = MALFORMED.account;
         continue;
       }
+      let hash = 0;
       if (seen !== undefined && account !== undefined) {
-        if (seen.has(account)) {
+        hash = stringHash(account);
+        if (!seen.add(account, hash)) {
           later!.push({ index: i, request: { account, code: codeText, timestamp, secret } as VerifyRequest });
           continue;
         }
-        seen.add(account);
       }
       const code = parseCode(codeText, s.digits);
       if (code < 0) {
@@ -589,7 +588,7 @@ export class TotpVerifier {
       }
       steps[j] = step;
       times[j] = time as number;
-      if (stateful !== undefined && account !== undefined) stateful.add(account, i, packed[j]!, step, time as number);
+      if (stateful !== undefined && account !== undefined) stateful.add(account, hash, i, packed[j]!, step, time as number);
     }
     if (missKeys.length > 0) this.#deriveMisses(packer, missKeys, missIds, waiting);
     const chunks = packer.finish();
@@ -614,10 +613,7 @@ export class TotpVerifier {
     const raw = await this.#dispatcher.run(p.chunks, p.total, 'verify', p.pooled);
     const { resultNoMatch, resultReplayed } = this.#core.layout;
     const { past, future } = this.#settings;
-    // Valid results are frozen and shared by the items with the same step and delta (a batch
-    // received at one moment has one current step): one object per delta, not per item.
-    const shared: (VerifyResult | undefined)[] = [];
-    let sharedStep = -1;
+    const valid = new ValidResults();
     for (let j = 0; j < p.packed.length; j++) {
       const slot = p.packed[j]!;
       if (slot < 0 || (statefulSlot !== undefined && statefulSlot[slot] === 1)) continue;
@@ -627,12 +623,7 @@ export class TotpVerifier {
       else if (r < -past || r > future) results[i] = ERROR_RESULT; // RESULT_ERROR, MALFORMED, or nonsense
       else {
         const step = p.steps[j]!;
-        if (step !== sharedStep) {
-          sharedStep = step;
-          shared.length = 0;
-        }
-        const k = r + MAX_DELTA;
-        results[i] = shared[k] ??= Object.freeze({ status: 'valid', delta: r, step: step + r });
+        results[i] = valid.get(r, step + r);
         this.#clock.add(this.#phoneOffset(step + r, p.times[j]!));
       }
     }

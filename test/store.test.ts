@@ -205,9 +205,56 @@ describe('MemoryStore bounds', () => {
     expect(Array.from(b.state)).toEqual([BEGIN_GO, BEGIN_GO, BEGIN_GO, 2 /* BEGIN_ERROR */]);
     now += LIMITS.reservationMs + 1; // the reservations lapse: nothing left to keep
     expect((await store.begin(['d'], LIMITS)).state[0]).toBe(BEGIN_GO);
-    expect(store.size).toBe(1);
+    // Expired ones are swept as new ones come in (some, or all once full): never more than 3.
+    expect(store.size).toBeLessThanOrEqual(3);
     await store.close();
     await expect(store.begin(['a'], LIMITS)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+  });
+
+  it('its own hash table keeps every credential through growth, expiry sweeps and reuse', async () => {
+    // 6,000 credentials grow the table from 1,024 slots; half of them expire and are swept
+    // (backward-shift deletion moves the others in the table), and their records are reused.
+    let now = 10_000_000;
+    const store = new MemoryStore({ maxCredentials: 6000, now: () => now });
+    const names = (tag: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${tag}-${i}`);
+    const commit = async (accounts: string[], step: (i: number) => number): Promise<void> => {
+      expect((await store.begin(accounts, LIMITS)).state.every((s) => s === BEGIN_GO)).toBe(true);
+      expect(await finish(store, accounts, accounts.map((_, i) => ({ op: OP_SUCCESS, step: step(i) }))))
+        .toEqual(accounts.map(() => DONE_COMMITTED));
+    };
+    const old = names('old', 3000);
+    const kept = names('kept', 3000);
+    await commit(old, (i) => i);
+    now += LIMITS.replayMs / 2;
+    await commit(kept, (i) => 10_000 + i);
+    expect(store.size).toBe(6000);
+    now += LIMITS.replayMs / 2 + 1; // the old ones have expired; the kept ones have not
+    const added = names('new', 3000);
+    // Full: the first new credential sweeps the expired ones away and takes a freed record.
+    await commit(added, (i) => 20_000 + i);
+    expect(store.size).toBe(6000);
+    const keptBegin = await store.begin(kept, LIMITS);
+    expect(Array.from(keptBegin.lastStep)).toEqual(kept.map((_, i) => 10_000 + i));
+    const addedBegin = await store.begin(added, LIMITS);
+    expect(Array.from(addedBegin.lastStep)).toEqual(added.map((_, i) => 20_000 + i));
+    // The old ones are gone (no mark); the store is full of live state, so they fail closed.
+    expect((await store.begin(old.slice(0, 10), LIMITS)).state.every((s) => s === 2 /* BEGIN_ERROR */)).toBe(true);
+    await store.close();
+  });
+
+  it('sweeps expired credentials as new ones come in, far below maxCredentials', async () => {
+    // 20,000 credentials over time, of which 2,000 are live at any moment: the store stays near
+    // 4/3 of the live ones (each new record sweeps four further along), with no full sweep.
+    let now = 20_000_000;
+    const store = new MemoryStore({ maxCredentials: 1_000_000, now: () => now });
+    for (let b = 0; b < 200; b++) {
+      const accounts = Array.from({ length: 100 }, (_, i) => `s${b}-${i}`);
+      await store.begin(accounts, LIMITS);
+      await finish(store, accounts, accounts.map(() => ({ op: OP_SUCCESS, step: 1 })));
+      now += LIMITS.replayMs / 20;
+    }
+    expect(store.size).toBeLessThanOrEqual(3000);
+    await store.close();
   });
 
   it('forgets a failure streak after failureMemoryMs, and a mark after replayMs', async () => {

@@ -11,12 +11,13 @@
 // verifier guarantees an account appears at most once per slice and once per round.
 
 import type { PackedEditor } from '../batch.js';
+import { noteHashes } from '../strhash.js';
 import {
   type BeginResult, type FinishOps, type Store, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_LOCKED,
   OP_FAILURE, OP_RELEASE, OP_SUCCESS,
 } from '../store/types.js';
 import type { VerifyResult } from '../verifier.js';
-import { type AuditEvent, audit } from './audit.js';
+import { type AuditEvent, audit, auditChannel } from './audit.js';
 import type { ResolvedPolicy } from './options.js';
 
 /** Requests with an account, by outcome. */
@@ -37,35 +38,74 @@ export interface RawCodes {
   readonly replayed: number;
 }
 
-/** The stateful items of one slice, column by column. */
+/** The stateful items of one slice, column by column (sized once for the slice). */
 export class StatefulItems {
+  /**
+   * The accounts, in order; passed as is to the store's begin and (when all go) finish. Frozen
+   * at begin, with their hashes noted (MemoryStore does not hash them again).
+   */
   readonly accounts: string[] = [];
+  /** stringHash of each account. */
+  readonly hash: Int32Array;
   /** Index of the request in the batch. */
-  readonly request: number[] = [];
+  readonly request: Int32Array;
   /** Index among the slice's packed items. */
-  readonly packed: number[] = [];
+  readonly packed: Int32Array;
   /** The server's current step, and the centre of the window (moved by learned drift). */
-  readonly step: number[] = [];
-  readonly center: number[] = [];
+  readonly step: Float64Array;
+  readonly center: Float64Array;
   /** The request's time, ms. */
-  readonly time: number[] = [];
+  readonly time: Float64Array;
   /** Raw kernel results, filled by the verifier. */
   raw = new Int32Array(0);
   /** Whether begin let the item go (it must be finished). */
   go = new Uint8Array(0);
 
-  add(account: string, request: number, packed: number, step: number, time: number): number {
-    this.accounts.push(account);
-    this.request.push(request);
-    this.packed.push(packed);
-    this.step.push(step);
-    this.center.push(step);
-    this.time.push(time);
-    return this.accounts.length - 1;
+  /** For at most `capacity` items. */
+  constructor(capacity: number) {
+    this.hash = new Int32Array(capacity);
+    this.request = new Int32Array(capacity);
+    this.packed = new Int32Array(capacity);
+    this.step = new Float64Array(capacity);
+    this.center = new Float64Array(capacity);
+    this.time = new Float64Array(capacity);
+  }
+
+  add(account: string, hash: number, request: number, packed: number, step: number, time: number): number {
+    const k = this.accounts.push(account) - 1;
+    this.hash[k] = hash;
+    this.request[k] = request;
+    this.packed[k] = packed;
+    this.step[k] = step;
+    this.center[k] = step;
+    this.time[k] = time;
+    return k;
   }
 
   get size(): number {
     return this.accounts.length;
+  }
+}
+
+/** Offset of delta 0 in ValidResults' table; deltas beyond ±VALID_SPAN get their own object. */
+const VALID_SPAN = 64;
+
+/**
+ * Frozen `valid` results, shared by the items with the same step and delta: a batch received at
+ * one moment has one current step, so a few objects serve 10,000 items.
+ */
+export class ValidResults {
+  #current = Number.NaN;
+  #byDelta: (VerifyResult | undefined)[] = [];
+
+  /** The result for a match at `step`, `delta` steps from the current one. */
+  get(delta: number, step: number): VerifyResult {
+    if (delta < -VALID_SPAN || delta > VALID_SPAN) return Object.freeze({ status: 'valid', delta, step });
+    if (step - delta !== this.#current) {
+      this.#current = step - delta;
+      this.#byDelta = [];
+    }
+    return (this.#byDelta[delta + VALID_SPAN] ??= Object.freeze({ status: 'valid', delta, step }));
   }
 }
 
@@ -105,6 +145,7 @@ export class PolicyRunner {
     items.go = new Uint8Array(n);
     let begun: BeginResult | undefined;
     try {
+      noteHashes(Object.freeze(items.accounts), items.hash);
       begun = await this.#store.begin(items.accounts, this.#policy.limits);
     } catch {
       begun = undefined; // fail closed below
@@ -153,15 +194,22 @@ export class PolicyRunner {
   async finish(items: StatefulItems, codes: RawCodes, results: VerifyResult[]): Promise<void> {
     const { past, future } = this.#window;
     const { driftMax } = this.#policy;
-    const which: number[] = [];
-    for (let k = 0; k < items.size; k++) if (items.go[k] === 1) which.push(k);
-    if (which.length === 0) return;
+    const n = items.size;
+    // Items begin let go, in order. Usually all of them: then the store gets the same accounts
+    // array as in begin (MemoryStore finds its records again without a lookup).
+    let count = 0;
+    for (let k = 0; k < n; k++) count += items.go[k]!;
+    if (count === 0) return;
+    const which = new Int32Array(count);
+    for (let k = 0, w = 0; k < n; k++) if (items.go[k] === 1) which[w++] = k;
+    const accounts = count === n ? items.accounts : Array.from(which, (k) => items.accounts[k]!);
     const ops: FinishOps = {
-      op: new Uint8Array(which.length),
-      step: new Float64Array(which.length),
-      drift: new Float64Array(which.length).fill(Number.NaN),
+      op: new Uint8Array(count),
+      step: new Float64Array(count),
+      drift: new Float64Array(count).fill(Number.NaN),
     };
-    which.forEach((k, w) => {
+    for (let w = 0; w < count; w++) {
+      const k = which[w]!;
       const r = items.raw[k]!;
       if (r >= -past && r <= future) {
         ops.op[w] = OP_SUCCESS;
@@ -170,52 +218,55 @@ export class PolicyRunner {
       } else {
         ops.op[w] = r === codes.noMatch ? OP_FAILURE : OP_RELEASE; // replayed, or an error
       }
-    });
+    }
     let done: Uint8Array | undefined;
     try {
-      done = await this.#store.finish(which.map((k) => items.accounts[k]!), ops, this.#policy.limits);
+      done = await this.#store.finish(accounts, ops, this.#policy.limits);
     } catch {
       done = undefined;
     }
     const stats = this.stats;
-    which.forEach((k, w) => {
-      const account = items.accounts[k]!;
+    const auditing = auditChannel.hasSubscribers;
+    const valid = new ValidResults();
+    for (let w = 0; w < count; w++) {
+      const k = which[w]!;
       const i = items.request[k]!;
       const op = ops.op[w];
       if (done === undefined) {
         // Not known to be committed (so never 'valid') nor counted (so never 'invalid').
         results[i] = STORE_ERROR;
         stats.storeErrors++;
-        this.#audit({ type: 'error', account, reason: 'store' });
+        if (auditing) this.#audit({ type: 'error', account: accounts[w]!, reason: 'store' });
       } else if (op === OP_SUCCESS && done[w] === DONE_COMMITTED) {
         const matched = ops.step[w]!;
         const delta = matched - items.step[k]!;
-        results[i] = Object.freeze({ status: 'valid', delta, step: matched });
+        results[i] = valid.get(delta, matched);
         stats.valid++;
         this.#onMatch(matched, items.time[k]!);
-        this.#audit({ type: 'valid', account, delta, ...this.#method });
+        if (auditing) this.#audit({ type: 'valid', account: accounts[w]!, delta, ...this.#method });
       } else if (op === OP_SUCCESS || items.raw[k] === codes.replayed) {
         // A used step: found by the core below the floor, or committed meanwhile elsewhere.
         results[i] = REPLAYED;
         stats.replayed++;
-        this.#audit({ type: 'replayed', account, ...this.#method });
+        if (auditing) this.#audit({ type: 'replayed', account: accounts[w]!, ...this.#method });
       } else if (op === OP_FAILURE) {
         const lockedNow = done[w] === DONE_LOCKED;
         results[i] = INVALID;
         stats.invalid++;
         if (lockedNow) stats.lockouts++;
-        this.#audit({ type: 'invalid', account, lockedNow, ...this.#method });
+        if (auditing) this.#audit({ type: 'invalid', account: accounts[w]!, lockedNow, ...this.#method });
       } else {
         results[i] = INTERNAL_ERROR;
-        this.#audit({ type: 'error', account, reason: 'internal' });
+        if (auditing) this.#audit({ type: 'error', account: accounts[w]!, reason: 'internal' });
       }
-    });
+    }
   }
 
   get #method(): Pick<AuditEvent, 'method'> {
     return this.#counters ? HOTP_METHOD : {};
   }
 
+  /** Publishes an event; callers on a per-item path check `auditChannel.hasSubscribers` first. */
   #audit(event: Omit<AuditEvent, 'verifier' | 'time'>): void {
     audit(this.#name, event);
   }

@@ -1,4 +1,4 @@
-// MemoryStore: the embedded default. State for one process, in a Map, bounded in size, with
+// MemoryStore: the embedded default. State for one process, in a hash table of its own, bounded in size, with
 // expired credentials swept. The rules are the same as RedisStore's Lua scripts (redis.ts);
 // the shared store suite (test/store.test.ts) holds both to them.
 //
@@ -6,6 +6,7 @@
 // once. Use RedisStore for a fleet.
 
 import { intOption, optionsObject, TotpFleetError } from '../errors.js';
+import { notedHashes, stringHash } from '../strhash.js';
 import {
   type AttemptLimits, type BackupCodeInfo, type BackupCodeSet, type BeginResult, type FinishOps, type Store, beginResult,
   BEGIN_ERROR, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_FAILED, DONE_LOCKED, DONE_RELEASED, DONE_REPLAYED,
@@ -19,23 +20,26 @@ export interface MemoryStoreOptions {
   now?: () => number;
 }
 
-/** One credential's state. Times are ms since the epoch; 0 means "not set". */
-interface Credential {
-  /** High-water mark: the last accepted step, -1 when none. */
-  h: number;
-  /** Consecutive failures, meaningful while fu > now. */
-  f: number;
-  fu: number;
-  /** Locked until. */
-  l: number;
-  /** Attempts in flight, meaningful while pu > now. */
-  p: number;
-  pu: number;
-  /** Learned drift, in steps. */
-  d: number;
-  /** The whole record may be dropped at this time. */
-  x: number;
-}
+// One credential's record: REC doubles in a page of records (times are ms since the epoch; 0
+// means "not set"). One record is one 64-byte cache line, and a page is one Float64Array, so
+// that millions of credentials are a few hundred arrays, not millions of objects for the GC.
+/** High-water mark: the last accepted step, -1 when none. */
+const H = 0;
+/** Consecutive failures, meaningful while FU > now. */
+const F = 1;
+const FU = 2;
+/** Locked until. */
+const L = 3;
+/** Attempts in flight, meaningful while PU > now. */
+const P = 4;
+const PU = 5;
+/** Learned drift, in steps. */
+const D = 6;
+/** (7: unused; when a record may be dropped is kept apart, in #expiry, for the sweep.) */
+const REC = 8;
+const PAGE_BITS = 16;
+const PAGE = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE - 1;
 
 /** One account's backup-code set. */
 interface BackupSet {
@@ -47,15 +51,46 @@ interface BackupSet {
 }
 
 const SWEEP_EVERY_MS = 60_000;
+/** Records swept per account begun (incremental sweep; see begin). */
+const SWEEP_PER_NEW = 4;
+/**
+ * Accounts whose table slots are read at once before they are looked up (#touch): few enough
+ * that their cache lines and TLB entries are all still there when the lookups come.
+ */
+const BLOCK = 256;
 
 /**
  * Per-credential state in this process's memory.
+ *
+ * Layout: an open-addressing hash table (linear probing, load ≤ 1/2) of [hash, record + 1]
+ * pairs in one Int32Array maps an account to a record number; records live in pages of 65,536
+ * (a Float64Array of fields, an array of account names). Freed records are reused. `begin`
+ * remembers the records it found for its `accounts` array, so that `finish` with the same array
+ * (the verifier's case) checks each record's name instead of hashing and probing again.
  *
  * @example
  * const verifier = await TotpVerifier.create({ store: new MemoryStore({ maxCredentials: 2_000_000 }) });
  */
 export class MemoryStore implements Store {
-  readonly #map = new Map<string, Credential>();
+  #slots = new Int32Array(2 * 1024);
+  #mask = 1023;
+  #count = 0;
+  readonly #pages: Float64Array[] = [];
+  readonly #names: (string | undefined)[][] = [];
+  /**
+   * When each record may be dropped (ms): apart from the records, so that the sweep reads 8
+   * bytes per record, not a 64-byte line.
+   */
+  readonly #expiry: Float64Array[] = [];
+  /** Each record's stringHash (so that removing it needs no hashing). */
+  readonly #hashes: Int32Array[] = [];
+  /** Records ever handed out (the next new one), and freed ones to reuse. */
+  #next = 0;
+  /** Where the incremental sweep goes on. */
+  #cursor = 0;
+  readonly #free: number[] = [];
+  /** begin's records per accounts array, for finish (checked by name before use). */
+  readonly #begun = new WeakMap<readonly string[], Int32Array>();
   /** Backup-code sets, by account (bounded by maxCredentials too). */
   readonly #backup = new Map<string, BackupSet>();
   /** Namespaces made by `namespace()`, closed with this store. */
@@ -64,6 +99,8 @@ export class MemoryStore implements Store {
   readonly #now: () => number;
   readonly #timer: NodeJS.Timeout;
   #lastFullSweep = -Infinity;
+  /** What #touch read (kept so that its loads are not optimised away). */
+  #touched = 0;
   #closed = false;
 
   constructor(opts?: MemoryStoreOptions) {
@@ -76,41 +113,61 @@ export class MemoryStore implements Store {
 
   /** Credentials held (live or not yet swept). */
   get size(): number {
-    return this.#map.size;
+    return this.#count;
   }
 
   async begin(accounts: readonly string[], limits: AttemptLimits): Promise<BeginResult> {
     this.#assertOpen();
     const now = this.#now();
-    const out = beginResult(accounts.length);
-    for (let i = 0; i < accounts.length; i++) {
-      let c = this.#live(accounts[i]!, now);
-      if (c === undefined) {
-        c = this.#create(accounts[i]!, now);
-        if (c === undefined) {
+    const n = accounts.length;
+    const out = beginResult(n);
+    const found = new Int32Array(n);
+    this.#begun.set(accounts, found);
+    let hashes = notedHashes(accounts);
+    if (hashes === undefined) {
+      hashes = new Int32Array(n);
+      for (let i = 0; i < n; i++) hashes[i] = stringHash(accounts[i]!);
+    }
+    // Expired credentials are swept as new ones come in: SWEEP_PER_NEW records further along
+    // per account, so that their records are reused at that rate with no pause for a full
+    // sweep (the timer's full sweep remains for an idle store).
+    this.#sweepSome(now, SWEEP_PER_NEW * n);
+    for (let i = 0; i < n; i++) {
+      if (i % BLOCK === 0) this.#touch(hashes, i, Math.min(n, i + BLOCK));
+      const account = accounts[i]!;
+      const hash = hashes[i]!;
+      let r = this.#live(account, hash, now);
+      if (r < 0) {
+        r = this.#create(account, hash, now);
+        if (r < 0) {
           out.state[i] = BEGIN_ERROR;
+          found[i] = -1;
           continue;
         }
       }
-      if (c.l > now) {
+      found[i] = r;
+      const c = this.#pages[r >>> PAGE_BITS]!;
+      const o = (r & PAGE_MASK) * REC;
+      if (c[o + L]! > now) {
         out.state[i] = BEGIN_LOCKED;
-        out.retryAfterMs[i] = c.l - now;
+        out.retryAfterMs[i] = c[o + L]! - now;
         continue;
       }
-      const f = c.fu > now ? c.f : 0;
-      const p = c.pu > now ? c.p : 0;
+      const f = c[o + FU]! > now ? c[o + F]! : 0;
+      const p = c[o + PU]! > now ? c[o + P]! : 0;
       if (f + p >= limits.maxFailures) {
         // Only attempts in flight stand in the way: they end, or expire, by pu.
         out.state[i] = BEGIN_LOCKED;
-        out.retryAfterMs[i] = p > 0 ? c.pu - now : limits.lockoutMs;
+        out.retryAfterMs[i] = p > 0 ? c[o + PU]! - now : limits.lockoutMs;
         continue;
       }
-      c.p = p + 1;
-      c.pu = now + limits.reservationMs;
-      if (c.x < c.pu) c.x = c.pu;
+      const pu = now + limits.reservationMs;
+      c[o + P] = p + 1;
+      c[o + PU] = pu;
+      this.#keep(r, pu);
       out.state[i] = BEGIN_GO;
-      out.lastStep[i] = c.h;
-      out.drift[i] = c.d;
+      out.lastStep[i] = c[o + H]!;
+      out.drift[i] = c[o + D]!;
     }
     return out;
   }
@@ -119,57 +176,77 @@ export class MemoryStore implements Store {
     this.#assertOpen();
     const now = this.#now();
     const out = new Uint8Array(accounts.length);
+    const found = this.#begun.get(accounts);
+    if (found !== undefined) this.#begun.delete(accounts);
     for (let i = 0; i < accounts.length; i++) {
       const account = accounts[i]!;
-      let c = this.#live(account, now);
-      const p = c !== undefined && c.pu > now ? Math.max(0, c.p - 1) : 0;
+      let r = found !== undefined && i < found.length ? found[i]! : -1;
+      if (r >= 0 && this.#names[r >>> PAGE_BITS]![r & PAGE_MASK] === account) {
+        if (this.#expired(r, now)) {
+          this.#remove(r);
+          r = -1;
+        }
+      } else {
+        r = this.#live(account, stringHash(account), now);
+      }
+      let c = r < 0 ? undefined : this.#pages[r >>> PAGE_BITS]!;
+      let o = (r & PAGE_MASK) * REC;
+      const p = c !== undefined && c[o + PU]! > now ? Math.max(0, c[o + P]! - 1) : 0;
       const op = ops.op[i];
       if (op === OP_SUCCESS) {
         const step = ops.step[i]!;
-        if (c !== undefined && c.h >= step) {
-          c.p = p;
+        if (c !== undefined && c[o + H]! >= step) {
+          c[o + P] = p;
           out[i] = DONE_REPLAYED;
           continue;
         }
-        c ??= this.#insert(account);
-        c.h = step;
-        c.f = 0;
-        c.fu = 0;
-        c.l = 0;
-        c.p = p;
-        c.x = Math.max(c.x, now + limits.replayMs);
+        if (c === undefined) {
+          r = this.#add(account, stringHash(account));
+          c = this.#pages[r >>> PAGE_BITS]!;
+          o = (r & PAGE_MASK) * REC;
+        }
+        c[o + H] = step;
+        c[o + F] = 0;
+        c[o + FU] = 0;
+        c[o + L] = 0;
+        c[o + P] = p;
+        this.#keep(r, now + limits.replayMs);
         const drift = ops.drift[i]!;
         if (!Number.isNaN(drift)) {
-          c.d = drift;
-          c.x = Math.max(c.x, now + limits.driftMemoryMs);
+          c[o + D] = drift;
+          this.#keep(r, now + limits.driftMemoryMs);
         }
         out[i] = DONE_COMMITTED;
       } else if (op === OP_FAILURE) {
-        c ??= this.#insert(account);
-        const f = (c.fu > now ? c.f : 0) + 1;
-        c.p = p;
+        if (c === undefined) {
+          r = this.#add(account, stringHash(account));
+          c = this.#pages[r >>> PAGE_BITS]!;
+          o = (r & PAGE_MASK) * REC;
+        }
+        const f = (c[o + FU]! > now ? c[o + F]! : 0) + 1;
+        c[o + P] = p;
         if (f >= limits.maxFailures) {
-          c.l = now + limits.lockoutMs;
-          c.f = 0;
-          c.fu = 0;
-          c.x = Math.max(c.x, c.l);
+          c[o + L] = now + limits.lockoutMs;
+          c[o + F] = 0;
+          c[o + FU] = 0;
+          this.#keep(r, c[o + L]!);
           out[i] = DONE_LOCKED;
         } else {
-          c.f = f;
-          c.fu = now + limits.failureMemoryMs;
-          c.x = Math.max(c.x, c.fu);
+          c[o + F] = f;
+          c[o + FU] = now + limits.failureMemoryMs;
+          this.#keep(r, c[o + FU]!);
           out[i] = DONE_FAILED;
         }
       } else if (op === OP_RESET) {
         if (c !== undefined) {
-          c.f = 0;
-          c.fu = 0;
-          c.l = 0;
-          c.p = p;
+          c[o + F] = 0;
+          c[o + FU] = 0;
+          c[o + L] = 0;
+          c[o + P] = p;
         }
         out[i] = DONE_COMMITTED;
       } else {
-        if (c !== undefined) c.p = p;
+        if (c !== undefined) c[o + P] = p;
         out[i] = DONE_RELEASED;
       }
     }
@@ -183,7 +260,16 @@ export class MemoryStore implements Store {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
-    this.#map.clear();
+    this.#slots = new Int32Array(2 * 16);
+    this.#mask = 15;
+    this.#count = 0;
+    this.#pages.length = 0;
+    this.#names.length = 0;
+    this.#hashes.length = 0;
+    this.#expiry.length = 0;
+    this.#next = 0;
+    this.#cursor = 0;
+    this.#free.length = 0;
     this.#backup.clear();
     for (const space of this.#spaces.values()) await space.close();
   }
@@ -200,7 +286,8 @@ export class MemoryStore implements Store {
 
   async forget(account: string): Promise<void> {
     this.#assertOpen();
-    this.#map.delete(account);
+    const r = this.#live(account, stringHash(account), this.#now());
+    if (r >= 0) this.#remove(r);
   }
 
   async putBackupCodes(account: string, set: BackupCodeSet, keepMs: number): Promise<void> {
@@ -243,33 +330,157 @@ export class MemoryStore implements Store {
     if (this.#closed) throw new TotpFleetError('ERR_STORE_UNAVAILABLE', 'the store is closed');
   }
 
-  /** The credential's record unless it has expired (then it is dropped). */
-  #live(account: string, now: number): Credential | undefined {
-    const c = this.#map.get(account);
-    if (c !== undefined && c.x <= now) {
-      this.#map.delete(account);
-      return undefined;
-    }
-    return c;
+  /**
+   * Reads the first table slot of hashes[start..end), in a loop with nothing else in it: the CPU
+   * then has many of these cache misses in flight at once, and the lookups that follow find
+   * them in cache (the table is far larger than the cache, and a lookup is mostly one miss).
+   */
+  #touch(hashes: Int32Array, start: number, end: number): void {
+    const slots = this.#slots;
+    const mask = this.#mask;
+    let any = 0;
+    for (let i = start; i < end; i++) any |= slots[2 * (hashes[i]! & mask) + 1]!;
+    this.#touched = any;
   }
 
-  /** A new record, if there is room (after sweeping expired ones at most once a second). */
-  #create(account: string, now: number): Credential | undefined {
-    if (this.#map.size >= this.#max && now - this.#lastFullSweep >= 1000) {
+  /** Keeps record `r` at least until `until` (ms). */
+  #keep(r: number, until: number): void {
+    const expiry = this.#expiry[r >>> PAGE_BITS]!;
+    if (expiry[r & PAGE_MASK]! < until) expiry[r & PAGE_MASK] = until;
+  }
+
+  /** Whether record `r` may be dropped at `now`. */
+  #expired(r: number, now: number): boolean {
+    return this.#expiry[r >>> PAGE_BITS]![r & PAGE_MASK]! <= now;
+  }
+
+  /** Where `account` is in the table, or the empty slot where it would go. */
+  #probe(account: string, hash: number): number {
+    const slots = this.#slots;
+    const mask = this.#mask;
+    let i = hash & mask;
+    for (let at = slots[2 * i + 1]!; at !== 0; i = (i + 1) & mask, at = slots[2 * i + 1]!) {
+      const r = at - 1;
+      if (slots[2 * i] === hash && this.#names[r >>> PAGE_BITS]![r & PAGE_MASK] === account) break;
+    }
+    return i;
+  }
+
+  /** The credential's record unless it has expired (then it is dropped), or -1. */
+  #live(account: string, hash: number, now: number): number {
+    const r = this.#slots[2 * this.#probe(account, hash) + 1]! - 1;
+    if (r < 0) return -1;
+    if (this.#expired(r, now)) {
+      this.#remove(r);
+      return -1;
+    }
+    return r;
+  }
+
+  /** A new record, if there is room (after sweeping expired ones at most once a second), or -1. */
+  #create(account: string, hash: number, now: number): number {
+    if (this.#count >= this.#max && now - this.#lastFullSweep >= 1000) {
       this.#lastFullSweep = now;
       this.#sweep(now);
     }
-    return this.#map.size >= this.#max ? undefined : this.#insert(account);
+    return this.#count >= this.#max ? -1 : this.#add(account, hash);
   }
 
-  #insert(account: string): Credential {
-    const c: Credential = { h: -1, f: 0, fu: 0, l: 0, p: 0, pu: 0, d: 0, x: 0 };
-    this.#map.set(account, c);
-    return c;
+  /** Adds a record for `account` (not in the table): no mark, no failures, no expiry yet. */
+  #add(account: string, hash: number): number {
+    if (2 * (this.#count + 1) > this.#mask + 1) this.#grow();
+    let r = this.#free.pop();
+    if (r === undefined) {
+      r = this.#next++;
+      if ((r & PAGE_MASK) === 0) {
+        this.#pages.push(new Float64Array(PAGE * REC));
+        this.#names.push(new Array<string | undefined>(PAGE));
+        this.#hashes.push(new Int32Array(PAGE));
+        this.#expiry.push(new Float64Array(PAGE));
+      }
+    }
+    const c = this.#pages[r >>> PAGE_BITS]!;
+    const o = (r & PAGE_MASK) * REC;
+    c[o + H] = -1;
+    c[o + F] = 0;
+    c[o + FU] = 0;
+    c[o + L] = 0;
+    c[o + P] = 0;
+    c[o + PU] = 0;
+    c[o + D] = 0;
+    this.#expiry[r >>> PAGE_BITS]![r & PAGE_MASK] = 0;
+    this.#names[r >>> PAGE_BITS]![r & PAGE_MASK] = account;
+    this.#hashes[r >>> PAGE_BITS]![r & PAGE_MASK] = hash;
+    const i = this.#probe(account, hash);
+    this.#slots[2 * i] = hash;
+    this.#slots[2 * i + 1] = r + 1;
+    this.#count++;
+    return r;
+  }
+
+  /** Drops record `r`: backward-shift deletion keeps probes short. */
+  #remove(r: number): void {
+    const slots = this.#slots;
+    const mask = this.#mask;
+    let i = this.#hashes[r >>> PAGE_BITS]![r & PAGE_MASK]! & mask;
+    while (slots[2 * i + 1] !== r + 1) i = (i + 1) & mask;
+    for (let j = (i + 1) & mask; slots[2 * j + 1] !== 0; j = (j + 1) & mask) {
+      // Move j back into the hole at i unless j's home lies cyclically in (i, j].
+      const home = slots[2 * j]! & mask;
+      if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
+      slots[2 * i] = slots[2 * j]!;
+      slots[2 * i + 1] = slots[2 * j + 1]!;
+      i = j;
+    }
+    slots[2 * i] = 0;
+    slots[2 * i + 1] = 0;
+    this.#names[r >>> PAGE_BITS]![r & PAGE_MASK] = undefined;
+    this.#free.push(r);
+    this.#count--;
+  }
+
+  /** Doubles the table (the stored hashes place every entry again; no string is hashed). */
+  #grow(): void {
+    const old = this.#slots;
+    const cap = 2 * (this.#mask + 1);
+    const slots = new Int32Array(2 * cap);
+    const mask = cap - 1;
+    for (let k = 0; k < old.length; k += 2) {
+      if (old[k + 1] === 0) continue;
+      let i = old[k]! & mask;
+      while (slots[2 * i + 1] !== 0) i = (i + 1) & mask;
+      slots[2 * i] = old[k]!;
+      slots[2 * i + 1] = old[k + 1]!;
+    }
+    this.#slots = slots;
+    this.#mask = mask;
   }
 
   #sweep(now: number): void {
-    for (const [account, c] of this.#map) if (c.x <= now) this.#map.delete(account);
+    this.#sweepSome(now, this.#next);
     for (const [account, b] of this.#backup) if (b.x <= now) this.#backup.delete(account);
+  }
+
+  /**
+   * Drops the expired ones among the next `k` records, round the records from a cursor: a
+   * sequential scan, then the removals in blocks whose table slots are read first (#touch).
+   */
+  #sweepSome(now: number, k: number): void {
+    const end = this.#next;
+    if (end === 0) return;
+    const expired: number[] = [];
+    let r = this.#cursor;
+    for (let j = Math.min(k, end); j > 0; j--, r++) {
+      if (r >= end) r = 0;
+      if (this.#expired(r, now) && this.#names[r >>> PAGE_BITS]![r & PAGE_MASK] !== undefined) expired.push(r);
+    }
+    this.#cursor = r;
+    const hashes = new Int32Array(expired.length);
+    for (let e = 0; e < expired.length; e++) hashes[e] = this.#hashes[expired[e]! >>> PAGE_BITS]![expired[e]! & PAGE_MASK]!;
+    for (let start = 0; start < expired.length; start += BLOCK) {
+      const stop = Math.min(expired.length, start + BLOCK);
+      this.#touch(hashes, start, stop);
+      for (let e = start; e < stop; e++) this.#remove(expired[e]!);
+    }
   }
 }

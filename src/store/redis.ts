@@ -2,9 +2,11 @@
 //
 // - Each begin / finish is a Lua script (scripts.ts): check-and-mark and count-and-lock are
 //   atomic. A batch is split into calls of at most `accountsPerCall` credentials (so that no
-//   script blocks Redis for long), all sent in one pipeline: one round trip per batch.
-// - One hash per credential, `<prefix>{cred:<account>}`: the hash tag keeps a credential on one
-//   slot. With an ioredis Cluster client, calls are grouped by slot.
+//   script blocks Redis for long), all sent back to back: one round trip per batch.
+// - One string per credential, `<prefix>{cred:<account>}`, holding a packed record (scripts.ts):
+//   the hash tag keeps a credential on one slot. With an ioredis Cluster client, calls are
+//   grouped by slot. (Before this layout a credential was a hash under the same name; a key
+//   left from it makes its scripts fail with WRONGTYPE: `error`, fail closed, until it expires.)
 // - EVALSHA; a call answered NOSCRIPT (a restarted server, SCRIPT FLUSH) did not run, and is
 //   sent again once with EVAL, which loads the script.
 // - Fail closed: no offline queue, no resending of commands whose answer was lost, and a
@@ -41,14 +43,15 @@ export interface RedisStoreOptions {
   accountsPerCall?: number;
 }
 
-type Script = { source: string; sha: string };
+/** A Lua script; `binary`: its answer is packed bytes (a Buffer), not text. */
+type Script = { source: string; sha: string; binary: boolean };
 
-function script(source: string): Script {
-  return { source, sha: createHash('sha1').update(source).digest('hex') };
+function script(source: string, binary = false): Script {
+  return { source, sha: createHash('sha1').update(source).digest('hex'), binary };
 }
 
 const SCRIPTS = {
-  begin: script(BEGIN), finish: script(FINISH), health: script(HEALTH),
+  begin: script(BEGIN, true), finish: script(FINISH, true), health: script(HEALTH),
   backupPut: script(BACKUP_PUT), backupInfo: script(BACKUP_INFO), backupConsume: script(BACKUP_CONSUME),
 };
 
@@ -58,6 +61,12 @@ function unavailable(cause: unknown): TotpFleetError {
   return new TotpFleetError('ERR_STORE_UNAVAILABLE', 'the Redis store did not answer', { cause });
 }
 
+/** A script's packed answer, checked for its length (anything else fails closed). */
+function reply(value: unknown, bytes: number): Buffer {
+  if (!Buffer.isBuffer(value) || value.length !== bytes) throw unavailable(new Error('a script answered in an unexpected shape'));
+  return value;
+}
+
 function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
@@ -65,10 +74,21 @@ function isNoScript(error: unknown): boolean {
 /** A script call: its keys and arguments. */
 interface Call {
   keys: string[];
-  args: string[];
+  args: (string | Buffer)[];
   /** Where its answers go among the batch's accounts. */
   at: number[];
 }
+
+/** Per-credential arguments of a call, packed into one binary ARGV string. */
+interface Packed {
+  /** Bytes per credential. */
+  readonly bytes: number;
+  /** Writes account `i`'s arguments at `offset`. */
+  write(buffer: Buffer, offset: number, i: number): void;
+}
+
+/** Bytes per credential of begin's answer and of finish's arguments: struct '<Bdd'. */
+const BDD = 17;
 
 /**
  * Per-credential state in Redis.
@@ -126,20 +146,19 @@ export class RedisStore implements Store {
 
   async begin(accounts: readonly string[], limits: AttemptLimits): Promise<BeginResult> {
     const out = beginResult(accounts.length);
-    const args = [limits.maxFailures, limits.reservationMs, limits.lockoutMs].map(String);
-    const calls = this.#calls(accounts, () => args.slice(), () => []);
+    const calls = this.#calls(accounts, [limits.maxFailures, limits.reservationMs, limits.lockoutMs].map(String));
     const answers = await this.#run(SCRIPTS.begin, calls);
     for (let c = 0; c < calls.length; c++) {
       const { at } = calls[c]!;
-      const values = answers[c] as (number | string)[];
+      const answer = reply(answers[c], BDD * at.length);
       for (let j = 0; j < at.length; j++) {
         const i = at[j]!;
-        const state = Number(values[3 * j]);
+        const state = answer[BDD * j]!;
         out.state[i] = state;
-        if (state === BEGIN_LOCKED) out.retryAfterMs[i] = Number(values[3 * j + 1]);
+        if (state === BEGIN_LOCKED) out.retryAfterMs[i] = answer.readDoubleLE(BDD * j + 1);
         else {
-          out.lastStep[i] = Number(values[3 * j + 1]);
-          out.drift[i] = Number(values[3 * j + 2]);
+          out.lastStep[i] = answer.readDoubleLE(BDD * j + 1);
+          out.drift[i] = answer.readDoubleLE(BDD * j + 9);
         }
       }
     }
@@ -150,15 +169,19 @@ export class RedisStore implements Store {
     const out = new Uint8Array(accounts.length);
     const head = [limits.maxFailures, limits.lockoutMs, limits.failureMemoryMs, limits.replayMs, limits.driftMemoryMs]
       .map(String);
-    const calls = this.#calls(accounts, () => head.slice(), (i) => {
-      const drift = ops.drift[i]!;
-      return [String(ops.op[i]), String(ops.step[i]), Number.isNaN(drift) ? '' : String(drift)];
+    const calls = this.#calls(accounts, head, {
+      bytes: BDD,
+      write: (buffer, offset, i) => {
+        buffer[offset] = ops.op[i]!;
+        buffer.writeDoubleLE(ops.step[i]!, offset + 1);
+        buffer.writeDoubleLE(ops.drift[i]!, offset + 9); // NaN keeps the stored drift
+      },
     });
     const answers = await this.#run(SCRIPTS.finish, calls);
     for (let c = 0; c < calls.length; c++) {
       const { at } = calls[c]!;
-      const values = answers[c] as number[];
-      for (let j = 0; j < at.length; j++) out[at[j]!] = Number(values[j]);
+      const answer = reply(answers[c], at.length);
+      for (let j = 0; j < at.length; j++) out[at[j]!] = answer[j]!;
     }
     return out;
   }
@@ -240,10 +263,11 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Splits a batch into script calls of at most `accountsPerCall` credentials; with a Cluster
-   * client, each call's credentials share a slot.
+   * Splits a batch into script calls of at most `accountsPerCall` credentials (with a Cluster
+   * client, each call's credentials share a slot), each with `head` and, with `packed`, one
+   * more argument: every credential's arguments, packed.
    */
-  #calls(accounts: readonly string[], head: () => string[], perKey: (i: number) => string[]): Call[] {
+  #calls(accounts: readonly string[], head: string[], packed?: Packed): Call[] {
     const groups = new Map<number, Call>();
     const calls: Call[] = [];
     const cluster = this.#client.isCluster;
@@ -252,59 +276,34 @@ export class RedisStore implements Store {
       const slot = cluster ? calculateSlot(key) : 0;
       let call = groups.get(slot);
       if (call === undefined || call.keys.length >= this.#perCall) {
-        call = { keys: [], args: head(), at: [] };
+        call = { keys: [], args: head.slice(), at: [] };
         groups.set(slot, call);
         calls.push(call);
       }
       call.keys.push(key);
-      call.args.push(...perKey(i));
       call.at.push(i);
+    }
+    if (packed !== undefined) {
+      for (const call of calls) {
+        const buffer = Buffer.allocUnsafe(packed.bytes * call.at.length);
+        for (let j = 0; j < call.at.length; j++) packed.write(buffer, packed.bytes * j, call.at[j]!);
+        call.args.push(buffer);
+      }
     }
     return calls;
   }
 
   /**
-   * Runs the calls in one pipeline (a Cluster client: all at once, each to its slot's node); a
-   * call answered NOSCRIPT did not run, and is sent again once, with EVAL.
+   * Sends every call at once, each as soon as it is encoded (Redis runs the first while the
+   * next is written: one round trip per batch, and Redis and this process work at the same
+   * time); on a Cluster client each goes to its slot's node. A call answered NOSCRIPT did not
+   * run, and is sent again once, with EVAL. Answers of binary scripts are Buffers.
    */
   async #run(s: Script, calls: Call[]): Promise<unknown[]> {
     if (this.#closed) throw new TotpFleetError('ERR_STORE_UNAVAILABLE', 'the store is closed');
     if (calls.length === 0) return [];
     await this.#connected();
-    if (this.#client.isCluster) return Promise.all(calls.map((c) => this.#runOne(s, c)));
-    let replies: [Error | null, unknown][] | null;
-    try {
-      const pipeline = this.#client.pipeline();
-      for (const c of calls) pipeline.evalsha(s.sha, c.keys.length, ...c.keys, ...c.args);
-      replies = await pipeline.exec();
-    } catch (error) {
-      throw unavailable(error);
-    }
-    if (replies === null || replies.length !== calls.length) throw unavailable(new Error('pipeline answered short'));
-    const answers: unknown[] = new Array(calls.length);
-    const again: number[] = [];
-    for (let c = 0; c < calls.length; c++) {
-      const [error, value] = replies[c]!;
-      if (error === null) answers[c] = value;
-      else if (isNoScript(error)) again.push(c);
-      else throw unavailable(error);
-    }
-    if (again.length > 0) {
-      try {
-        const pipeline = this.#client.pipeline();
-        for (const c of again) pipeline.eval(s.source, calls[c]!.keys.length, ...calls[c]!.keys, ...calls[c]!.args);
-        const retried = await pipeline.exec();
-        if (retried === null || retried.length !== again.length) throw new Error('pipeline answered short');
-        again.forEach((c, k) => {
-          const [error, value] = retried[k]!;
-          if (error !== null) throw error;
-          answers[c] = value;
-        });
-      } catch (error) {
-        throw unavailable(error);
-      }
-    }
-    return answers;
+    return Promise.all(calls.map((c) => this.#runOne(s, c)));
   }
 
   /**
@@ -329,14 +328,18 @@ export class RedisStore implements Store {
     });
   }
 
+  #call(binary: boolean, command: string, args: (string | number | Buffer)[]): Promise<unknown> {
+    return binary ? this.#client.callBuffer(command, args) : this.#client.call(command, args);
+  }
+
   async #runOne(s: Script, c: Call): Promise<unknown> {
     try {
-      return await this.#client.evalsha(s.sha, c.keys.length, ...c.keys, ...c.args);
+      return await this.#call(s.binary, 'evalsha', [s.sha, c.keys.length, ...c.keys, ...c.args]);
     } catch (error) {
       if (!isNoScript(error)) throw unavailable(error);
     }
     try {
-      return await this.#client.eval(s.source, c.keys.length, ...c.keys, ...c.args);
+      return await this.#call(s.binary, 'eval', [s.source, c.keys.length, ...c.keys, ...c.args]);
     } catch (error) {
       throw unavailable(error);
     }

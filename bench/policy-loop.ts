@@ -1,0 +1,71 @@
+// The policy suite's comparison without the bench runner: three verifiers (no store, a store
+// that answers at once, a MemoryStore in its ~1M-credential steady state) called in turn, one
+// verifyBatch of 10,000 fresh accounts each, round after round in one process; the figure is
+// the median of the per-round ratios to no store. Same fixtures, options and steady state as
+// src/bench/suites/policy.ts. The "null store" shows what the policy path costs around any
+// store; the rest of the MemoryStore's cost is the store's own.
+//
+// Run: npm run build && flock /work/bench.lock node --expose-gc --import tsx bench/policy-loop.ts [rounds]
+
+import { MemoryStore, type Store, TotpVerifier, type VerifyRequest } from '../dist/index.js';
+import { fixtures } from '../dist/bench/fixtures.js';
+import { formatMachine, machineInfo } from '../dist/bench/machine.js';
+import { beginResult } from '../dist/store/types.js';
+
+const ROUNDS = Number(process.argv[2] ?? 30);
+/** Live credentials, and the mark / failure memory (ms), as in the policy suite. */
+const LIVE = 1_000_000;
+const STATE_MS = 420_000;
+
+/**
+ * A store that lets every account go and commits or counts everything, with no state. (Only
+ * what TotpVerifier's policy path calls; the other Store methods serve HOTP and backup codes.)
+ */
+const nullStore = {
+  begin: async (accounts: readonly string[]) => beginResult(accounts.length),
+  finish: async (accounts: readonly string[], ops: { op: Uint8Array }) =>
+    Uint8Array.from(ops.op.subarray(0, accounts.length), (op) => (op === 0 ? 0 : 2)),
+  health: async () => {},
+  close: async () => {},
+} as unknown as Store;
+
+const fx = fixtures();
+let aged = 0;
+const memory = new MemoryStore({ maxCredentials: 2 * LIVE, now: () => Date.now() + aged });
+const variants: [string, Store | null][] = [['no store', null], ['null store', nullStore], ['MemoryStore', memory]];
+let generation = 0;
+
+const runners = await Promise.all(variants.map(async ([name, store]) => {
+  const verifier = await TotpVerifier.create({ threads: 0, window: 1, store, policy: { failureMemoryMs: STATE_MS } });
+  const handles = verifier.importKeys(fx.secrets);
+  const call = async (kind: 'valid' | 'invalid'): Promise<void> => {
+    if (store === memory) aged += (STATE_MS * fx.count) / LIVE;
+    const g = ++generation;
+    const codes = kind === 'valid' ? fx.valid : fx.invalid;
+    const reqs: VerifyRequest[] = new Array(fx.count);
+    for (let i = 0; i < fx.count; i++) reqs[i] = { account: `${g}:${i}`, secret: handles[i]!, code: codes[i]!, timestamp: fx.timestamp };
+    const results = await verifier.verifyBatch(reqs);
+    for (const r of results) if (r.status !== kind) throw new Error(`${name} answered ${r.status} for a ${kind} code`);
+  };
+  return { name, verifier, call };
+}));
+
+const median = (a: number[]): number => [...a].sort((p, q) => p - q)[a.length >> 1]!;
+console.log(formatMachine(machineInfo()));
+for (let k = 0; k < LIVE / fx.count; k++) await runners[2]!.call('valid'); // to the steady state
+for (const kind of ['valid', 'invalid'] as const) {
+  for (const r of runners) await r.call(kind); // warm
+  const times = runners.map(() => [] as number[]);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [v, r] of runners.entries()) {
+      const t0 = performance.now();
+      for (let c = 0; c < 3; c++) await r.call(kind);
+      times[v]!.push((performance.now() - t0) / 3);
+    }
+  }
+  const rates = times.map((t) => `${(fx.count / median(t)).toFixed(0)}k/s`); // items per ms = k/s
+  const ratios = times.slice(1).map((t) => `${(100 * median(times[0]!.map((x, i) => x / t[i]!))).toFixed(0)} %`);
+  console.log(`${kind.padEnd(8)} ${runners.map((r, v) => `${r.name} ${rates[v]}`).join('  ')}  |  ÷ no store: null store ${ratios[0]}, MemoryStore ${ratios[1]}  |  MemoryStore held ${memory.size.toLocaleString('en-US')}`);
+}
+await Promise.all(runners.map((r) => r.verifier.close()));
+await memory.close();
