@@ -187,6 +187,23 @@ describe.skipIf(!redisOk)('RedisStore keys', () => {
     }
   });
 
+  it('many calls made while the first connection is being made share one wait (no listener leak)', async () => {
+    const store = new RedisStore({ url: REDIS_URL, prefix });
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const accounts = Array.from({ length: 40 }, () => [fresh()]);
+      const answers = await Promise.all(accounts.map((a) => store.begin(a, LIMITS)));
+      expect(answers.map((b) => b.state[0])).toEqual(accounts.map(() => BEGIN_GO));
+      await new Promise((r) => setImmediate(r));
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+      await store.close();
+    }
+  });
+
   it('a call to an unreachable Redis rejects with ERR_STORE_UNAVAILABLE, quickly', async () => {
     const store = new RedisStore({ url: 'redis://127.0.0.1:1', commandTimeoutMs: 200 });
     const started = Date.now();

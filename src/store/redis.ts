@@ -109,6 +109,8 @@ export class RedisStore implements Store {
   /** Namespaces made by `namespace()`: same client, closed with this store. */
   readonly #spaces = new Map<string, RedisStore>();
   #closed = false;
+  /** The wait for the first connection, while it is being made (#connected). */
+  #connecting: Promise<void> | undefined;
 
   constructor(opts?: RedisStoreOptions) {
     const o = optionsObject<RedisStoreOptions>('opts', opts);
@@ -311,21 +313,23 @@ export class RedisStore implements Store {
    * otherwise returns at once: a lost connection fails calls fast (no offline queue) while
    * ioredis reconnects in the background.
    */
-  async #connected(): Promise<void> {
+  #connected(): Promise<void> | undefined {
     const client = this.#client;
-    if (client.status !== 'wait' && client.status !== 'connecting' && client.status !== 'connect') return;
-    if (client.status === 'wait') client.connect().catch(() => {});
-    await new Promise<void>((resolve) => {
+    if (client.status !== 'wait' && client.status !== 'connecting' && client.status !== 'connect') return undefined;
+    // One wait (two listeners) shared by every call made meanwhile, however many there are.
+    return (this.#connecting ??= new Promise<void>((resolve) => {
+      if (client.status === 'wait') client.connect().catch(() => {});
       const done = (): void => {
         clearTimeout(timer);
         client.off('ready', done);
         client.off('end', done);
+        this.#connecting = undefined;
         resolve();
       };
       const timer = setTimeout(done, this.#timeoutMs);
       client.on('ready', done);
       client.on('end', done);
-    });
+    }));
   }
 
   #call(binary: boolean, command: string, args: (string | number | Buffer)[]): Promise<unknown> {
