@@ -126,10 +126,24 @@ export interface TaskSpec {
   readonly params?: FigureParams;
 }
 
+/**
+ * A full collection (when node runs with --expose-gc), once per group before its warm-up, never
+ * between rounds. A forced mark-compact clears the weak references V8's optimised code holds
+ * (maps and objects of the last calls) and so throws away the facade's hot TurboFan code
+ * ("marking dependent code for deoptimization, reason: weak objects" under --trace-deopt): the
+ * next 4-6 calls of a 10,000-item batch run 3-10 times slower while V8 tiers up again. Before
+ * every round of 10 ms, that was every measured call, and the facade measured 0.4-0.7 M items/s
+ * against 3 M in a plain loop (issue 4). Collected once here, the group's warm-up re-tiers
+ * after it; garbage made in the rounds is collected as it would be in service, by V8 when it
+ * chooses, its pauses falling on whichever task runs then and on every task alike.
+ */
+export function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
 /** One round of one task under tinybench; its call times in milliseconds. */
 async function round(spec: TaskSpec, fn: () => unknown, budget: Budget, first: boolean): Promise<number[]> {
-  // Start from a collected heap, so one task's garbage is not the next one's pause.
-  (globalThis as { gc?: () => void }).gc?.();
+  // No gc() here: see collectGarbage.
   spec.setup?.();
   const bench = new Bench({
     name: spec.id,
@@ -244,6 +258,7 @@ export async function measureGroup(
   const cost = specs.map(() => 0);
   let every = specs.map(() => 1);
   observer?.planned(specs.length * minRounds);
+  collectGarbage();
   for (let r = 0; r < maxRounds; r++) {
     const t0 = performance.now();
     if (r >= minRounds && Number.isFinite(deadline)) {
@@ -290,8 +305,9 @@ export async function measureLatency(
   spec: { id: string; scenario: string; label: string; count: number; warmup: number },
   fn: () => Promise<unknown>,
 ): Promise<LatencyFigure> {
+  // Collected before the warm-up, not after it: a forced collection throws the warm code away.
+  collectGarbage();
   for (let i = 0; i < spec.warmup; i++) await fn();
-  (globalThis as { gc?: () => void }).gc?.();
   const us = new Float64Array(spec.count);
   for (let i = 0; i < spec.count; i++) {
     const t0 = process.hrtime.bigint();

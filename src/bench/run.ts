@@ -62,7 +62,7 @@ export async function runSuites(opts: RunOptions): Promise<Report> {
     report.note('run', `1-minute load average ${report.machine.loadAverage[0]} on ${report.machine.cores} cores at start: figures will be noisy`);
   }
   if ((globalThis as { gc?: unknown }).gc === undefined) {
-    report.note('run', 'garbage was not collected between tasks (run node with --expose-gc for steadier figures)');
+    report.note('run', 'garbage was not collected before each group of tasks (run node with --expose-gc for steadier figures)');
   }
   if (slowdown > 0) {
     report.note('run', `TEST RUN: ${SLOWDOWN_ENV}=${slowdown}: every task of ours was slowed by ${Math.round(slowdown * 100)} % (spinning after each call); these figures are not this build's`);

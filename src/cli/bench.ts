@@ -75,7 +75,7 @@ export function parseHeadroom(text: string): number {
 }
 
 /**
- * The benches collect garbage between tasks so one task's garbage is not the next one's pause.
+ * The benches collect garbage once before each group of tasks, before its warm-up (see collectGarbage).
  * `--expose-gc` is a command-line flag of node; the installed `totp-fleet` binary is started
  * without it, so it is switched on here and the function fetched from a fresh context.
  */
