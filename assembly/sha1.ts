@@ -77,10 +77,19 @@ export function loadBlockBE(src: usize, dst: usize): void {
  */
 export function sha1Digest(msg: usize, len: u32, out: usize): void {
   sha1Init(out);
+  digest64(msg, len, out, sha1Compress);
+}
+
+/**
+ * The whole-message loop of a hash with 64-byte blocks and a 64-bit big-endian bit length
+ * (SHA-1, SHA-256): `len` bytes at `msg` into the state at `out` (already initialised), one
+ * `compress` per block; the scratch blocks are wiped after.
+ */
+export function digest64(msg: usize, len: u32, out: usize, compress: (state: usize, block: usize, out: usize) => void): void {
   let pos: u32 = 0;
   while (len - pos >= 64) {
     loadBlockBE(msg + pos, MSG_PTR);
-    sha1Compress(out, MSG_PTR, out);
+    compress(out, MSG_PTR, out);
     pos += 64;
   }
   // Final block(s): the remaining bytes, 0x80, zeros, the bit length as a 64-bit big-endian.
@@ -90,11 +99,12 @@ export function sha1Digest(msg: usize, len: u32, out: usize): void {
   store<u8>(BLOCK_PTR + rest, 0x80);
   if (rest >= 56) {
     loadBlockBE(BLOCK_PTR, MSG_PTR);
-    sha1Compress(out, MSG_PTR, out);
+    compress(out, MSG_PTR, out);
     memory.fill(BLOCK_PTR, 0, 64);
   }
   store<u64>(BLOCK_PTR + 56, bswap<u64>(<u64>len << 3));
   loadBlockBE(BLOCK_PTR, MSG_PTR);
-  sha1Compress(out, MSG_PTR, out);
+  compress(out, MSG_PTR, out);
   memory.fill(BLOCK_PTR, 0, 64);
+  memory.fill(MSG_PTR, 0, 64);
 }

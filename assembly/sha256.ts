@@ -3,7 +3,8 @@
 // as sha1.ts: words are numbers (already big-endian decoded), state is 8 words in memory
 // between calls and in locals inside a compression.
 
-import { W_PTR, BLOCK_PTR, MSG_PTR } from "./layout";
+import { W_PTR } from "./layout";
+import { digest64 } from "./sha1";
 
 /** The 64 round constants (FIPS 180-4 §4.2.2), in static data. */
 export const K256: usize = memory.data<u32>([
@@ -70,36 +71,11 @@ export function sha256Compress(state: usize, block: usize, out: usize): void {
   store<u32>(out, load<u32>(state, 28) + h, 28);
 }
 
-/** Loads 64 bytes at `src` as 16 big-endian words into `dst`. */
-function loadBlockBE(src: usize, dst: usize): void {
-  for (let i: usize = 0; i < 64; i += 4) store<u32>(dst + i, bswap<u32>(load<u32>(src + i)));
-}
-
 /**
  * SHA-256 of `len` bytes at `msg`, written as 8 words (numbers) to `out`.
  * Used only for keys longer than a block, so it favours clarity over speed.
  */
 export function sha256Digest(msg: usize, len: u32, out: usize): void {
   sha256Init(out);
-  let pos: u32 = 0;
-  while (len - pos >= 64) {
-    loadBlockBE(msg + pos, MSG_PTR);
-    sha256Compress(out, MSG_PTR, out);
-    pos += 64;
-  }
-  // Final block(s): the remaining bytes, 0x80, zeros, the bit length as a 64-bit big-endian.
-  const rest = len - pos;
-  memory.fill(BLOCK_PTR, 0, 64);
-  memory.copy(BLOCK_PTR, msg + pos, rest);
-  store<u8>(BLOCK_PTR + rest, 0x80);
-  if (rest >= 56) {
-    loadBlockBE(BLOCK_PTR, MSG_PTR);
-    sha256Compress(out, MSG_PTR, out);
-    memory.fill(BLOCK_PTR, 0, 64);
-  }
-  store<u64>(BLOCK_PTR + 56, bswap<u64>(<u64>len << 3));
-  loadBlockBE(BLOCK_PTR, MSG_PTR);
-  sha256Compress(out, MSG_PTR, out);
-  memory.fill(BLOCK_PTR, 0, 64);
-  memory.fill(MSG_PTR, 0, 64);
+  digest64(msg, len, out, sha256Compress);
 }
