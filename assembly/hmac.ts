@@ -36,8 +36,11 @@ export function hmacSha1Midstates(key: usize, len: u32, mid: usize): void {
   memory.fill(MSG_PTR, 0, 64);
 }
 
-/** XORs the 64-byte block buffer with `pad` and loads it as words into the message buffer. */
-function padBlock(pad: u8): void {
+/**
+ * XORs the 64-byte block buffer with `pad` and loads it as big-endian words into the message
+ * buffer (MSG_PTR): an HMAC key block of SHA-1 or SHA-256.
+ */
+export function padBlock(pad: u8): void {
   for (let i: usize = 0; i < 64; i++) {
     store<u8>(BLOCK_PTR + i, load<u8>(BLOCK_PTR + i) ^ pad);
   }

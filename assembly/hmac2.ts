@@ -9,6 +9,7 @@ import { BLOCK_PTR, MSG_PTR, BLOCK128_PTR, MSG64_PTR, TMP64_PTR } from "./layout
 import { sha256Init, sha256Compress, sha256Digest } from "./sha256";
 import { sha512Init, sha512Compress, sha512Digest, loadBlock64BE } from "./sha512";
 import { counterBlock, digestBlock } from "./lanes";
+import { padBlock } from "./hmac";
 
 /**
  * HMAC-SHA256 midstates of the `len`-byte key at `key` into `mid`: words 0..7 the inner
@@ -23,20 +24,14 @@ export function hmacSha256Midstates(key: usize, len: u32, mid: usize): void {
   } else {
     memory.copy(BLOCK_PTR, key, len);
   }
-  pad64(0x36);
+  padBlock(0x36);
   sha256Init(mid);
   sha256Compress(mid, MSG_PTR, mid);
-  pad64(0x36 ^ 0x5c); // K0 ^ ipad ^ ipad ^ opad = K0 ^ opad
+  padBlock(0x36 ^ 0x5c); // K0 ^ ipad ^ ipad ^ opad = K0 ^ opad
   sha256Init(mid + 32);
   sha256Compress(mid + 32, MSG_PTR, mid + 32);
   memory.fill(BLOCK_PTR, 0, 64);
   memory.fill(MSG_PTR, 0, 64);
-}
-
-/** XORs the 64-byte block buffer with `pad` and loads it as big-endian words into MSG_PTR. */
-function pad64(pad: u8): void {
-  for (let i: usize = 0; i < 64; i++) store<u8>(BLOCK_PTR + i, load<u8>(BLOCK_PTR + i) ^ pad);
-  for (let i: usize = 0; i < 64; i += 4) store<u32>(MSG_PTR + i, bswap<u32>(load<u32>(BLOCK_PTR + i)));
 }
 
 /** HMAC-SHA256 of the 8-byte counter from midstates; the digest (8 words) to `out`. */
