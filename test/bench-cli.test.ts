@@ -147,7 +147,7 @@ describe('totp-fleet bench compare', () => {
     expect(r.status).toBe(0);
   });
 
-  it('takes its noise from the reports: the same 30 % drop is not flagged, but called too noisy, when the runs recorded a wide spread', () => {
+  it('takes its noise from the reports: the same 30 % drop is not flagged, but called too noisy (exit status 3), when the runs recorded a wide spread', () => {
     const noisy = FIGS.map((f) => ({ ...f, spread: 0.25 }));
     const na = file('noisy-a.json', syntheticReport(noisy));
     const nb = file('noisy-b.json', syntheticReport(noisy, { scale: (f) => (f.reference ? 1 : 0.7) }));
@@ -155,7 +155,22 @@ describe('totp-fleet bench compare', () => {
     expect(r.stdout).not.toMatch(/REGRESSION/);
     expect(r.stdout).toMatch(/slower, too noisy to tell\s+peers\s+our code ÷ the peers/);
     expect(r.stdout).toMatch(/could be neither flagged nor cleared/);
-    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/inconclusive: peers, threads, batch-sizes: the mean to the peers could not be judged/);
+    expect(r.status).toBe(3);
+  });
+
+  it('says a suite is inconclusive (exit status 3), not passed, when its runs got too few rounds to judge', () => {
+    const strip = (report: Record<string, unknown>): Record<string, unknown> => ({
+      ...report,
+      checks: (report['checks'] as { rounds: number[] }[]).map((c) => ({ ...c, rounds: c.rounds.slice(0, 3) })),
+    });
+    const fa = file('few-a.json', strip(syntheticReport(FIGS)));
+    const fb = file('few-b.json', strip(syntheticReport(FIGS, { scale: (f) => (f.reference ? 1 : 0.5) })));
+    const r = run(['compare', fa, fb]);
+    expect(r.stdout).not.toMatch(/REGRESSION/);
+    expect(r.stdout).toMatch(/too few rounds\s+peers\s+our code ÷ the peers: 0 of 1 ratio\(s\) judged/);
+    expect(r.stdout).toMatch(/3 ratio\(s\) paired on fewer than 5 rounds/);
+    expect(r.status).toBe(3);
   });
 });
 

@@ -200,6 +200,7 @@ describe('compare on reports with a real quick run\'s noise', () => {
     const r = compareReports(a, parseReport(noisyReport(rand, { ...few, slowdown: 0.5 }), 'slow'));
     expect(r.regressions).toBe(0);
     for (const c of r.comparisons.filter((x) => x.kind !== 'figure')) expect(c.verdict).toBe('too few rounds');
+    expect(r.inconclusive).toEqual(['peers']);
   });
 
   it('calls a drop too noisy to tell, rather than passing it, when the runs\' own rounds spread widely', () => {

@@ -37,7 +37,7 @@ export const TOO_NOISY = 0.5;
  * `ownRatio`: a ratio of two tasks of ours (SIMD ÷ scalar, pool ÷ inline, window ±w ÷ ±0);
  * `suite`: the geometric mean of a suite's ratios to peers.
  */
-export const BETWEEN_RUNS = Object.freeze({ peerRatio: 0.12, ownRatio: 0.12, suite: 0.075 });
+export const BETWEEN_RUNS = Object.freeze({ peerRatio: 0.12, ownRatio: 0.15, suite: 0.075 });
 
 /**
  * 'figure': an absolute figure, shown, never judged. 'peer': a peer's own figure. 'too few
@@ -69,6 +69,12 @@ export interface CompareResult {
   readonly onlyB: readonly string[];
   readonly warnings: readonly string[];
   readonly regressions: number;
+  /**
+   * Suites whose mean to the peers could not be judged (most of its ratios paired on fewer than
+   * MIN_ROUNDS rounds) or dropped but was too noisy to tell: the comparison is inconclusive
+   * there, and says so rather than pass it.
+   */
+  readonly inconclusive: readonly string[];
 }
 
 /**
@@ -174,19 +180,21 @@ export function compareReports(a: ReportData, b: ReportData): CompareResult {
       toPeers.get(ca.scenario)!.push({ log: Math.log(change), band: within });
     }
   }
-  for (const [scenario, list] of toPeers) {
+  for (const [scenario, count] of peerRatios) {
+    const list = toPeers.get(scenario) ?? [];
     // The geometric mean of the suite's ratios to peers, judged when at least half of them were
     // (a suite whose groups mostly ran fewer than MIN_ROUNDS rounds was measured on a machine
     // busy with other work, which slows our code more than the peers: its mean is biased, not
     // just noisy). Its within-run band is theirs over √n; the measured between-run noise of such
     // a mean comes on top.
+    const judged = list.length > 0 && list.length * 2 >= count;
+    // Shown when not judged too (the ratios that were): NaN when none was.
     const change = Math.exp(list.reduce((s, x) => s + x.log, 0) / list.length);
-    const judged = list.length * 2 >= (peerRatios.get(scenario) ?? 0);
-    const within = Math.hypot(...list.map((x) => x.band)) / list.length;
+    const within = judged ? Math.hypot(...list.map((x) => x.band)) / list.length : 0;
     const threshold = judged ? thresholdOf(within, BETWEEN_RUNS.suite) : 0;
     comparisons.push({
       id: `${scenario}/ours÷peers`, scenario, kind: 'suite',
-      label: `our code ÷ the peers, geometric mean of ${list.length}${judged ? '' : ` of ${peerRatios.get(scenario)}`} ratio(s)`,
+      label: judged ? `our code ÷ the peers, geometric mean of ${list.length} ratio(s)` : `our code ÷ the peers: ${list.length} of ${count} ratio(s) judged, too few for a mean`,
       a: 1, b: change, change, threshold, verdict: judged ? verdict(change, threshold) : 'too few rounds',
     });
   }
@@ -198,6 +206,9 @@ export function compareReports(a: ReportData, b: ReportData): CompareResult {
     onlyB: b.figures.filter((f) => !idsA.has(f.id)).map((f) => f.id),
     warnings,
     regressions: comparisons.filter((c) => c.verdict === 'regression').length,
+    inconclusive: comparisons
+      .filter((c) => c.kind === 'suite' && (c.verdict === 'too few rounds' || c.verdict === 'slower, too noisy to tell'))
+      .map((c) => c.scenario),
   };
 }
 
@@ -218,7 +229,7 @@ export function formatComparison(r: CompareResult, nameA: string, nameB: string,
     .sort((x, y) => order.indexOf(x.verdict) - order.indexOf(y.verdict) || (x.kind === 'suite' ? 0 : 1) - (y.kind === 'suite' ? 0 : 1) || x.change - y.change);
   const rows = shown.map((c) => [
     c.verdict === 'regression' ? 'REGRESSION' : c.verdict, c.scenario, c.label,
-    c.kind === 'suite' ? '' : num(c.a, c.kind), c.kind === 'suite' ? '' : num(c.b, c.kind), pct(c.change - 1),
+    c.kind === 'suite' ? '' : num(c.a, c.kind), c.kind === 'suite' ? '' : num(c.b, c.kind), Number.isNaN(c.change) ? '' : pct(c.change - 1),
     c.threshold > 0 ? `−${(c.threshold * 100).toFixed(1)} %` : '',
   ]);
   const judged = r.comparisons.filter((c) => c.kind !== 'figure').length - count('too few rounds');
@@ -236,12 +247,16 @@ export function formatComparison(r: CompareResult, nameA: string, nameB: string,
       `Flagged at max(${MIN_CHANGE * 100} %, ${K} × the two runs' spread and the between-run noise, in quadrature); ` +
       `between-run noise ${BETWEEN_RUNS.peerRatio * 100} % for a ratio to a peer, ${BETWEEN_RUNS.ownRatio * 100} % for a ratio of ours, ${BETWEEN_RUNS.suite * 100} % for a suite's mean (measured: README, "Capacity planning").`,
     `Not judged${all ? '' : ' (--all lists them)'}: ${count('figure')} absolute figure(s) (they move with the machine between runs), ` +
-      `${count('peer')} peer figure(s), ${count('too few rounds')} ratio(s) paired on fewer than ${MIN_ROUNDS} rounds.`,
+      `${count('peer')} peer figure(s), ${r.comparisons.filter((c) => c.kind === 'ratio' && c.verdict === 'too few rounds').length} ratio(s) paired on fewer than ${MIN_ROUNDS} rounds.`,
   ];
   const noisy = count('slower, too noisy to tell');
   if (noisy > 0) {
     lines.push(`${noisy} drop(s) could be neither flagged nor cleared: the runs' own spread allows more than −${TOO_NOISY * 100} %. ` +
       'Re-run both on a quieter machine (see the load line of each report) or with --profile full.');
+  }
+  if (r.inconclusive.length > 0) {
+    lines.push(`inconclusive: ${r.inconclusive.join(', ')}: the mean to the peers could not be judged (a run's groups got too few rounds, ` +
+      'or spread too widely: the machine was busy with other work, which slows our code more than the peers). Re-run the run(s) concerned.');
   }
   if (r.onlyA.length + r.onlyB.length > 0) lines.push(`not compared: ${r.onlyA.length} figure(s) only in a, ${r.onlyB.length} only in b`);
   return lines.join('\n');
