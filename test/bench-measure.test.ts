@@ -178,8 +178,9 @@ describe('compare on reports with a real quick run\'s noise', () => {
 
   it('flags one ratio that fell by half, though the suite\'s mean moved less than its noise', () => {
     const rand = rngOf(seed + 3);
-    const a = noisyReport(rand, realistic);
-    const b = structuredClone(a) as { checks: { id: string; measured: number; rounds: number[] }[] };
+    type Checks = { checks: { id: string; measured: number; rounds: number[] }[] };
+    const a = noisyReport(rand, realistic) as Record<string, unknown> & Checks;
+    const b = structuredClone(a);
     const hit = b.checks[1]!;
     hit.measured *= 0.5;
     hit.rounds = hit.rounds.map((x) => x * 0.5);
@@ -189,7 +190,7 @@ describe('compare on reports with a real quick run\'s noise', () => {
     const one = structuredClone(b);
     // A 15 % drop of that one ratio: within its noise.
     one.checks[1]!.measured = a.checks[1]!.measured * 0.85;
-    one.checks[1]!.rounds = (a.checks[1]!.rounds as number[]).map((x) => x * 0.85);
+    one.checks[1]!.rounds = a.checks[1]!.rounds.map((x) => x * 0.85);
     expect(compareReports(parseReport(a, 'a'), parseReport(one, 'b')).regressions).toBe(0);
   });
 

@@ -15,7 +15,9 @@
 // than MIN_ROUNDS rounds in either run (a slow peer that sat out rounds, a loaded machine) is
 // not judged: two or three rounds give no spread to judge with, and their medians moved by up to
 // 4× between runs of one build. A suite's mean is judged the same way with its own between-run
-// noise, so a slowdown of one suite is flagged even when no single ratio of it can be.
+// noise, so a slowdown of one suite is flagged even when no single ratio of it can be. A suite
+// whose mean cannot be judged (too few rounds: the machine was busy) or whose drop is too noisy
+// to tell makes the comparison inconclusive (`inconclusive`, exit status 3), never a pass.
 
 import { quantile } from './measure.js';
 import type { ReportData } from './report-file.js';
@@ -31,17 +33,20 @@ export const K = 3;
 export const TOO_NOISY = 0.5;
 
 /**
- * Between-run noise (relative, one standard deviation of b ÷ a) of two quick runs of one build
- * beyond what each run's own rounds show: measured over same-build pairs of quick runs on the
- * 2-core shared VM (README, "Capacity planning"). `peerRatio`: a ratio of ours to a peer;
- * `ownRatio`: a ratio of two tasks of ours (SIMD ÷ scalar, pool ÷ inline, window ±w ÷ ±0);
- * `suite`: the geometric mean of a suite's ratios to peers.
+ * Between-run noise (relative, of b ÷ a) of two quick runs of one build beyond what each run's
+ * own rounds show, measured on the 2-core shared VM (README, "Capacity planning"): the least with
+ * which K = 3 flags none of the same-build pairs of 5 quick runs, rounded up (a single ratio to
+ * a peer moved by about 8-10 % σ, a suite's mean less); `ownRatio` raised from 12 % to 15 % by a
+ * held-out pair. `peerRatio`: a ratio of ours to a peer; `ownRatio`: a ratio of two tasks of ours
+ * (SIMD ÷ scalar, pool ÷ inline, window ±w ÷ ±0); `suite`: the geometric mean of a suite's ratios
+ * to peers.
  */
 export const BETWEEN_RUNS = Object.freeze({ peerRatio: 0.12, ownRatio: 0.15, suite: 0.075 });
 
 /**
  * 'figure': an absolute figure, shown, never judged. 'peer': a peer's own figure. 'too few
- * rounds': a ratio paired on fewer than MIN_ROUNDS rounds in a run.
+ * rounds': a ratio paired on fewer than MIN_ROUNDS rounds in a run, or a suite's mean most of
+ * whose ratios were.
  */
 export type Verdict = 'regression' | 'improvement' | 'within noise' | 'slower, too noisy to tell' | 'too few rounds' | 'figure' | 'peer';
 
