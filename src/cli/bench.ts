@@ -42,12 +42,14 @@ Planning (from the "latency" suite's figures):
   --from FILE            plan from a report written by --json instead of measuring now (about 30 s)
 
 Comparing:
-  compare A.json B.json  flags figures and ratios of B worse than A's beyond the noise both
-                         reports recorded (corrected for the machine's speed by the peers);
-                         exit status 1 when any regression is flagged
-  --all                  list every comparison, not only the changes
+  compare A.json B.json  flags ratios of B (tasks measured in the same rounds), and per suite
+                         the mean of its ratios to the peers, worse than A's beyond both runs'
+                         spread and the noise between two runs of one build; absolute figures
+                         are shown, not judged; exit status 1 when any regression is flagged
+  --all                  list every comparison, figures too, not only the changes
 
-Exit status: 0 done; 1 regressions found (compare) or p99 unattainable (--plan); 2 usage error.`;
+Exit status: 0 done; 1 regressions found (compare) or p99 unattainable (--plan); 2 usage error;
+3 compare inconclusive (no regression flagged, but a suite's mean to its peers could not be judged).`;
 
 /** A rate: a positive integer, with an optional k or M suffix. */
 export function parseRate(text: string): number {
@@ -114,7 +116,7 @@ async function runCompare(args: string[], all: boolean): Promise<number> {
   }
   const result = compareReports(a, b);
   process.stdout.write(formatComparison(result, args[0]!, args[1]!, all) + '\n');
-  return result.regressions > 0 ? 1 : 0;
+  return result.regressions > 0 ? 1 : result.inconclusive.length > 0 ? 3 : 0;
 }
 
 /** Runs the command; resolves to the process exit status. */

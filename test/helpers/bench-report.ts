@@ -26,18 +26,25 @@ export function figure(f: FigureSpec, scale = 1): Record<string, unknown> {
   };
 }
 
-/** A report with the given figures, and for each non-reference figure a ratio to the first reference. */
+/**
+ * A report with the given figures, and for each non-reference figure a ratio to the first
+ * reference, in the numerator's suite, paired on the figures' 5 rounds as Report.ratio pairs them.
+ */
 export function syntheticReport(figs: FigureSpec[], opts: { scale?: (f: FigureSpec) => number; loads?: unknown[] } = {}): Record<string, unknown> {
   const scale = opts.scale ?? (() => 1);
   const built = figs.map((f) => figure(f, scale(f)));
   const ref = figs.findIndex((f) => f.reference);
   const checks = ref < 0 ? [] : figs.flatMap((f, i) => {
     if (f.reference) return [];
-    const r = (built[i]!['median'] as number) / (built[ref]!['median'] as number);
-    const s = Math.hypot(f.spread, figs[ref]!.spread);
+    const num = built[i]!['roundMedians'] as number[];
+    // The reference's rounds in the other order: the per-round ratios spread as both figures do.
+    const den = (built[ref]!['roundMedians'] as number[]).slice().reverse();
+    const rounds = num.map((n, k) => n / den[k]!);
+    const sorted = rounds.slice().sort((x, y) => x - y);
     return [{
-      id: `ratio/${f.id}`, scenario: 'ratio', label: `${f.id} ÷ ${figs[ref]!.id}`, unit: 'ratio',
-      measured: r, low: r * (1 - s), high: r * (1 + s), spread: 'rounds', target: undefined, pass: undefined, from: [f.id, figs[ref]!.id],
+      id: `ratio/${f.id}`, scenario: f.id.split('/')[0], label: `${f.id} ÷ ${figs[ref]!.id}`, unit: 'ratio',
+      measured: sorted[2]!, low: sorted[1]!, high: sorted[3]!, spread: 'rounds', target: undefined, pass: undefined,
+      from: [f.id, figs[ref]!.id], rounds,
     }];
   });
   return {
@@ -55,20 +62,44 @@ export function load(config: string, threads: number, offered: number, p99ms: nu
   };
 }
 
+/** Options of noisyReport. */
+export interface NoiseSpec {
+  /** Interleaved rounds of the group. */
+  rounds: number;
+  /** Each task's own noise per round (log-normal σ). */
+  noise: number;
+  /** The machine's phase per round, on every task of the round alike (log-normal σ). */
+  phase: number;
+  /** Peers in the suite, each with a ratio of ours to it (default 1). */
+  peers?: number;
+  /**
+   * Between-run noise (log-normal σ): once per report, our code's speed moves by this much, and
+   * each peer's by as much again on its own, as in two runs of one build (JIT, memory layout, the
+   * machine's other tenants), beyond anything the rounds of either run show.
+   */
+  shift?: number;
+  /** Slows ours only by this fraction. */
+  slowdown?: number;
+}
+
 /**
- * A report of one suite as a real quick run records it: our figure and a peer's, measured in
- * `rounds` interleaved rounds. Each round has a machine phase (both tasks alike, ±`phase`) and
- * each task its own noise (±`noise`, log-normal); `slowdown` slows ours only. The ratio check
- * holds the per-round ratios, as Report.ratio writes them.
+ * A report of one suite as a real quick run records it: our figure and `peers` peers', measured
+ * in `rounds` interleaved rounds. Each round has a machine phase (all tasks alike, ±`phase`) and
+ * each task its own noise (±`noise`, log-normal); each report a between-run `shift` of ours
+ * and of each peer; `slowdown` slows ours only. The ratio checks hold the per-round ratios, as
+ * Report.ratio writes them.
  */
-export function noisyReport(rand: () => number, opts: { rounds: number; noise: number; phase: number; slowdown?: number }): Record<string, unknown> {
+export function noisyReport(rand: () => number, opts: NoiseSpec): Record<string, unknown> {
   const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+  const peerCount = opts.peers ?? 1;
+  const shifts = Array.from({ length: peerCount }, () => Math.exp((opts.shift ?? 0) * gauss()));
+  const ourShift = Math.exp((opts.shift ?? 0) * gauss());
   const ours: number[] = [];
-  const peer: number[] = [];
+  const peers: number[][] = shifts.map(() => []);
   for (let r = 0; r < opts.rounds; r++) {
     const machine = Math.exp(opts.phase * gauss());
-    ours.push(2_000_000 * (1 - (opts.slowdown ?? 0)) * machine * Math.exp(opts.noise * gauss()));
-    peer.push(300_000 * machine * Math.exp(opts.noise * gauss()));
+    ours.push(2_000_000 * ourShift * (1 - (opts.slowdown ?? 0)) * machine * Math.exp(opts.noise * gauss()));
+    peers.forEach((p, i) => p.push((300_000 / (i + 1)) * machine * Math.exp(opts.noise * gauss()) / shifts[i]!));
   }
   const med = (xs: number[]): number => {
     const s = xs.slice().sort((a, b) => a - b);
@@ -81,16 +112,19 @@ export function noisyReport(rand: () => number, opts: { rounds: number; noise: n
       samples: rounds.length * 2, rounds: rounds.length, roundMedians: rounds, roundIndex: rounds.map((_, i) => i), reference, params: {},
     };
   };
-  const ratios = ours.map((o, i) => o / peer[i]!);
-  const measured = med(ratios);
+  const peerId = (i: number): string => (i === 0 ? 'node-crypto' : `peer${i}`);
   return {
     schema: REPORT_SCHEMA, profile: 'quick', machine: MACHINE, budget: {}, peers: [], suites: [],
-    figures: [fig('peers/facade/valid', ours, false), fig('peers/node-crypto/valid', peer, true)],
+    figures: [fig('peers/facade/valid', ours, false), ...peers.map((p, i) => fig(`peers/${peerId(i)}/valid`, p, true))],
     latencies: [], loads: [], notes: [],
-    checks: [{
-      id: 'peers/facade÷node-crypto', scenario: 'peers', label: 'facade ÷ node:crypto', unit: 'ratio', measured,
-      low: measured * 0.9, high: measured * 1.1, spread: 'rounds', target: undefined, pass: undefined,
-      from: ['peers/facade/valid', 'peers/node-crypto/valid'], rounds: ratios,
-    }],
+    checks: peers.map((p, i) => {
+      const ratios = ours.map((o, k) => o / p[k]!);
+      const measured = med(ratios);
+      return {
+        id: `peers/facade÷${peerId(i)}`, scenario: 'peers', label: `facade ÷ ${peerId(i)}`, unit: 'ratio', measured,
+        low: measured * 0.9, high: measured * 1.1, spread: 'rounds', target: undefined, pass: undefined,
+        from: ['peers/facade/valid', `peers/${peerId(i)}/valid`], rounds: ratios,
+      };
+    }),
   };
 }
