@@ -229,6 +229,8 @@ export interface HttpLoadResult {
   readonly statuses: Record<string, number>;
   /** The server's CPU time per item, µs: what one core of it costs without the generator beside it. */
   readonly serverCpuMicrosPerItem: number;
+  /** pacedLoad: the generator's CPU (this process, all threads) in cores over the run. */
+  readonly generatorCores?: number;
 }
 
 /**
@@ -315,12 +317,14 @@ export async function pacedLoad(opts: PacedLoadOptions): Promise<HttpLoadResult>
   const warmup = opts.warmupSeconds ?? 2;
   if (warmup > 0) await paced(opts, warmup, nextBody);
   const before = opts.counters === false ? {} : await serverCounters(opts.url, opts.token);
+  const cpu = process.cpuUsage();
   const r = await paced(opts, opts.seconds, nextBody);
+  const { user, system } = process.cpuUsage(cpu);
   const after = opts.counters === false ? {} : await serverCounters(opts.url, opts.token);
-  return { ...r, verifiesPerSecond: r.requestsPerSecond * opts.batch, ...counted(before, after) };
+  return { ...r, verifiesPerSecond: r.requestsPerSecond * opts.batch, ...counted(before, after), generatorCores: (user + system) / 1e6 / opts.seconds };
 }
 
-type PacedResult = Omit<HttpLoadResult, 'statuses' | 'serverCpuMicrosPerItem'>;
+type PacedResult = Omit<HttpLoadResult, 'statuses' | 'serverCpuMicrosPerItem' | 'generatorCores'>;
 
 async function paced(opts: PacedLoadOptions, seconds: number, nextBody: () => string): Promise<PacedResult> {
   const { hostname, port } = new URL(opts.url);
