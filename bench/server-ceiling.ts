@@ -11,9 +11,16 @@
 //    layer's (app, stand-in engine) or the server's (app, real engine) own cost. inject adds
 //    its own cost to every row alike, and no kernel time: the load test has those.
 //
+// 3. Parsing large bodies off the event-loop thread, before building it: what a parsing worker
+//    would spend (JSON.parse, the items into columns, structured clone's serialisation) and what
+//    the event-loop thread would still spend (deserialising the columns, rebuilding the items),
+//    against the JSON.parse it spends now. postMessage clones with the same serializer as
+//    v8.serialize/deserialize.
+//
 //   npm run build && flock /work/bench.lock node --import tsx bench/server-ceiling.ts
 
 import { Writable } from 'node:stream';
+import v8 from 'node:v8';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { base32, totp, TotpVerifier } from '../src/index.js';
 import { buildService } from '../src/server/app.js';
@@ -129,3 +136,30 @@ for (const [batch, requests] of [[1, 4000], [BATCH, 60]] as const) {
   });
 }
 for (const { close } of apps) await close();
+
+// --- 3. Parsing off the event-loop thread ---
+
+type Columns = { account: string[]; secret: string[]; code: string[]; timestamp: Float64Array };
+const toColumns = (body: string): Columns => {
+  const list = (JSON.parse(body) as { items: { account: string; secret: string; code: string; timestamp: number }[] }).items;
+  return { account: list.map((x) => x.account), secret: list.map((x) => x.secret), code: list.map((x) => x.code), timestamp: Float64Array.from(list, (x) => x.timestamp) };
+};
+const fromColumns = (c: Columns): unknown[] => c.account.map((account, i) => ({ account, secret: c.secret[i], code: c.code[i], timestamp: c.timestamp[i] }));
+const bodies = Array.from({ length: 100 }, () => JSON.stringify({ items: items(BATCH) }));
+const cloned = bodies.map((b) => v8.serialize(toColumns(b)));
+const ways: [string, (i: number) => unknown][] = [
+  ['event-loop thread now: JSON.parse', (i) => JSON.parse(bodies[i]!)],
+  ['event-loop thread with a parsing worker: deserialise columns, rebuild items', (i) => fromColumns(v8.deserialize(cloned[i]!) as Columns)],
+  ['the parsing worker: JSON.parse, columns, serialise', (i) => v8.serialize(toColumns(bodies[i]!))],
+];
+const spentMs: number[][] = ways.map(() => []);
+for (let round = 0; round < 8; round++) {
+  ways.forEach(([, run], w) => {
+    const before = process.cpuUsage();
+    for (let i = 0; i < bodies.length; i++) run(i);
+    const cpu = process.cpuUsage(before);
+    if (round > 0) spentMs[w]!.push((cpu.user + cpu.system) / 1000 / bodies.length);
+  });
+}
+console.log(`\nparsing a ${BATCH}-item body off the event-loop thread? CPU per request, medians of 7 rounds:`);
+ways.forEach(([name], w) => console.log(`  ${name}: ${median(spentMs[w]!).toFixed(3)} ms`));

@@ -6,7 +6,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createConnection, createServer } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type autocannonFn from 'autocannon';
 import { base32, totp } from '../index.js';
@@ -64,6 +64,8 @@ export interface ServeOptions {
   readonly baseline?: boolean;
   /** Accounts the in-memory store may hold. */
   readonly maxCredentials?: number;
+  /** Another build's CLI (dist/cli/index.js) instead of this one's: to compare builds under the same load. */
+  readonly cli?: string;
 }
 
 export interface RunningServe {
@@ -82,7 +84,7 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
   if (opts.redisUrl !== undefined) env['TOTP_FLEET_REDIS_URL'] = opts.redisUrl;
   const args = opts.baseline === true
     ? ['--input-type=module', '-e', BASELINE]
-    : [...(opts.nodeArgs ?? []), CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--max-batch', '1000',
+    : [...(opts.nodeArgs ?? []), opts.cli ?? CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--max-batch', '1000',
       '--max-credentials', String(opts.maxCredentials ?? 4_000_000), '--log-level', 'warn',
       ...(opts.redisPrefix === undefined ? [] : ['--redis-prefix', opts.redisPrefix]), ...(opts.serverArgs ?? [])];
   // The baseline imports fastify from this package's own dependencies.
@@ -215,7 +217,7 @@ export interface HttpLoadResult {
   readonly requestsPerSecond: number;
   readonly verifiesPerSecond: number;
   readonly requests: number;
-  /** Milliseconds, autocannon's (from each request's send). */
+  /** Milliseconds: httpLoad's from each request's send (autocannon's); pacedLoad's from each request's planned time. */
   readonly p50: number;
   readonly p90: number;
   readonly p99: number;
@@ -227,14 +229,38 @@ export interface HttpLoadResult {
   readonly statuses: Record<string, number>;
   /** The server's CPU time per item, µs: what one core of it costs without the generator beside it. */
   readonly serverCpuMicrosPerItem: number;
+  /** pacedLoad: the generator's CPU (this process, all threads) in cores over the run. */
+  readonly generatorCores?: number;
+}
+
+/**
+ * The request bodies in turn, forever: each pass over them gives their accounts a fresh tag
+ * (codes stay 'valid', the store's full path) while the allowance lasts; after that they
+ * repeat ('replayed').
+ */
+function bodySource(opts: Pick<HttpLoadOptions, 'bodies' | 'batch' | 'tags'>): () => string {
+  const { bodies } = opts;
+  let next = 0;
+  let tag: string | null = null;
+  return () => {
+    if (next % bodies.length === 0 && opts.tags !== undefined) tag = opts.tags.next(bodies.length * opts.batch) ?? tag;
+    const body = bodies[next++ % bodies.length]!;
+    return tag === null ? body : body.replaceAll('"account":"user-', `"account":"${tag}-`);
+  };
+}
+
+/** Results by status and server CPU per item between two readings of the server's counters. */
+function counted(before: Record<string, number>, after: Record<string, number>): Pick<HttpLoadResult, 'statuses' | 'serverCpuMicrosPerItem'> {
+  const statuses: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) if (k !== 'cpu' && v - (before[k] ?? 0) > 0) statuses[k] = v - (before[k] ?? 0);
+  const items = Object.values(statuses).reduce((a, b) => a + b, 0);
+  return { statuses, serverCpuMicrosPerItem: items > 0 ? ((after['cpu']! - before['cpu']!) / items) * 1e6 : Number.NaN };
 }
 
 /** One bounded autocannon run against POST /v1/verify. */
 export async function httpLoad(autocannon: Autocannon, opts: HttpLoadOptions): Promise<HttpLoadResult> {
-  const { bodies } = opts;
   const before = opts.counters === false ? {} : await serverCounters(opts.url, opts.token);
-  let next = 0;
-  let tag: string | null = null;
+  const nextBody = bodySource(opts);
   const result = await autocannon({
     url: opts.url + '/v1/verify',
     method: 'POST',
@@ -243,19 +269,10 @@ export async function httpLoad(autocannon: Autocannon, opts: HttpLoadOptions): P
     duration: opts.seconds,
     ...(opts.rate === undefined ? {} : { overallRate: opts.rate }),
     requests: [{
-      setupRequest: (req) => {
-        // Each pass over the bodies gives their accounts a fresh tag (codes stay 'valid', the
-        // store's full path) while the allowance lasts; after that they repeat ('replayed').
-        if (next % bodies.length === 0 && opts.tags !== undefined) tag = opts.tags.next(bodies.length * opts.batch) ?? tag;
-        const body = bodies[next++ % bodies.length]!;
-        return { ...req, body: tag === null ? body : body.replaceAll('"account":"user-', `"account":"${tag}-`) };
-      },
+      setupRequest: (req) => ({ ...req, body: nextBody() }),
     }],
   });
   const after = opts.counters === false ? {} : await serverCounters(opts.url, opts.token);
-  const statuses: Record<string, number> = {};
-  for (const [k, v] of Object.entries(after)) if (k !== 'cpu' && v - (before[k] ?? 0) > 0) statuses[k] = v - (before[k] ?? 0);
-  const items = Object.values(statuses).reduce((a, b) => a + b, 0);
   const rps = result.requests.total / Math.max(1e-9, result.duration);
   return {
     requestsPerSecond: rps,
@@ -268,7 +285,123 @@ export async function httpLoad(autocannon: Autocannon, opts: HttpLoadOptions): P
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
-    statuses,
-    serverCpuMicrosPerItem: items > 0 ? ((after['cpu']! - before['cpu']!) / items) * 1e6 : Number.NaN,
+    ...counted(before, after),
+  };
+}
+
+export interface PacedLoadOptions extends HttpLoadOptions {
+  readonly rate: number;
+  /**
+   * Seconds of the same load sent first and not counted (default 2): a server that has just
+   * started runs its first thousands of requests unoptimised (measured: at 5,000/s a fresh
+   * `serve`, and the empty route too, answer late for the first ~2 s), which is start-up, not
+   * the steady state the latency target is about.
+   */
+  readonly warmupSeconds?: number;
+}
+
+/**
+ * An open-loop load: `rate` requests per second at evenly spaced planned times (sent in ticks of
+ * about 1 ms), whatever the answers, over `connections` keep-alive connections (one request at
+ * a time on each; a planned request waits for a free one). Latency runs from a request's planned
+ * time to its response, so a late generator or a queue in front of the server counts against
+ * the server (no coordinated omission). Raw sockets and prepared request text, as autocannon
+ * does: node:http's client costs more CPU than the server it measures.
+ *
+ * autocannon's `overallRate` paces differently: each connection sends its whole quota for a
+ * second back to back at the start of that second, so "5,000/s" on 64 connections is bursts of
+ * 64 concurrent requests until the quota is spent, then a pause.
+ */
+export async function pacedLoad(opts: PacedLoadOptions): Promise<HttpLoadResult> {
+  const nextBody = bodySource(opts);
+  const warmup = opts.warmupSeconds ?? 2;
+  if (warmup > 0) await paced(opts, warmup, nextBody);
+  const before = opts.counters === false ? {} : await serverCounters(opts.url, opts.token);
+  const cpu = process.cpuUsage();
+  const r = await paced(opts, opts.seconds, nextBody);
+  const { user, system } = process.cpuUsage(cpu);
+  const after = opts.counters === false ? {} : await serverCounters(opts.url, opts.token);
+  return { ...r, verifiesPerSecond: r.requestsPerSecond * opts.batch, ...counted(before, after), generatorCores: (user + system) / 1e6 / opts.seconds };
+}
+
+type PacedResult = Omit<HttpLoadResult, 'statuses' | 'serverCpuMicrosPerItem' | 'generatorCores'>;
+
+async function paced(opts: PacedLoadOptions, seconds: number, nextBody: () => string): Promise<PacedResult> {
+  const { hostname, port } = new URL(opts.url);
+  const head = `POST /v1/verify HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${opts.token}\r\n` +
+    'Content-Type: application/json\r\nConnection: keep-alive\r\nContent-Length: ';
+  const { rate } = opts;
+  const total = Math.round(rate * seconds);
+  const latencies: number[] = [];
+  const planned: number[] = []; // planned times of requests not yet sent
+  const sentAt = new Map<Socket, number>(); // the planned time of each connection's request out
+  const idle: Socket[] = [];
+  let sent = 0;
+  let answered = 0;
+  let non2xx = 0;
+  let errors = 0;
+  let timeouts = 0;
+  let done: () => void = () => {};
+  const finished = new Promise<void>((resolve) => { done = resolve; });
+  const settle = (): void => {
+    if (++answered === total) done();
+  };
+  const sockets = await Promise.all(Array.from({ length: opts.connections }, () => new Promise<Socket>((resolve, reject) => {
+    const socket = createConnection(Number(port), hostname, () => resolve(socket)).once('error', reject);
+  })));
+  const fire = (socket: Socket): void => {
+    const at = planned.shift();
+    if (at === undefined) {
+      idle.push(socket);
+      return;
+    }
+    const body = nextBody();
+    sentAt.set(socket, at);
+    socket.write(head + Buffer.byteLength(body) + '\r\n\r\n' + body);
+  };
+  for (const socket of sockets) {
+    let buffer = '';
+    socket.setEncoding('latin1');
+    // Bounded: a connection silent for 10 s with a request out is a timeout.
+    socket.setTimeout(10_000, () => {
+      if (sentAt.delete(socket)) { timeouts++; settle(); }
+      socket.destroy();
+    });
+    socket.on('error', () => { errors++; });
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      for (;;) {
+        const end = buffer.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(buffer.slice(0, end))?.[1] ?? 0);
+        if (buffer.length < end + 4 + length) return;
+        if (!buffer.startsWith('HTTP/1.1 200')) non2xx++;
+        buffer = buffer.slice(end + 4 + length);
+        latencies.push(performance.now() - sentAt.get(socket)!);
+        sentAt.delete(socket);
+        settle();
+        fire(socket);
+      }
+    });
+    idle.push(socket);
+  }
+  const start = performance.now();
+  const tick = (): void => {
+    const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000));
+    for (; sent < due; sent++) planned.push(start + (sent * 1000) / rate);
+    while (idle.length > 0 && planned.length > 0) fire(idle.pop()!);
+    if (sent < total) setTimeout(tick, 1);
+  };
+  tick();
+  let limit: NodeJS.Timeout | undefined;
+  await Promise.race([finished, new Promise((resolve) => { limit = setTimeout(resolve, (seconds + 15) * 1000); })]);
+  clearTimeout(limit);
+  for (const socket of sockets) socket.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number): number => latencies.length === 0 ? Number.NaN
+    : Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]! * 10) / 10;
+  return {
+    requestsPerSecond: latencies.length / seconds, verifiesPerSecond: latencies.length / seconds, requests: latencies.length,
+    p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1), non2xx, errors, timeouts,
   };
 }

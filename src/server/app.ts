@@ -8,7 +8,7 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { AUDIT_CHANNEL, type AuditEvent } from '../policy/audit.js';
-import type { VerifyRequest, VerifyResult } from '../verifier.js';
+import type { VerifyRequest, VerifyResult, VerifyStatus } from '../verifier.js';
 import { TokenSet } from './auth.js';
 import { type Engine, engineSelfTest } from './engine.js';
 import { ServerMetrics } from './metrics.js';
@@ -137,16 +137,20 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     },
   });
 
-  const authenticate = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (opts.insecureNoAuth) return;
-    const outcome = tokens.check(request.headers.authorization);
-    if (outcome === 'ok') return;
+  // A callback-style hook (an async one costs a promise per request): done() lets the request
+  // through; a refusal is answered here and done() is not called.
+  const authenticate = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    const outcome = opts.insecureNoAuth ? 'ok' : tokens.check(request.headers.authorization);
+    if (outcome === 'ok') {
+      done();
+      return;
+    }
     metrics.authFailures.inc({ reason: outcome });
     // RFC 6750 §3: a missing token gets a bare challenge; a wrong one says invalid_token.
     reply.header('www-authenticate', outcome === 'missing' ? 'Bearer realm="totp-fleet"' : 'Bearer realm="totp-fleet", error="invalid_token"');
     // Refused before the body is read: a client without a token cannot make the server parse 1 MiB.
     reply.header('connection', 'close');
-    await reply.code(401).send(errorBody(401, 'unauthorized', outcome === 'missing' ? 'a bearer token is required' : 'the bearer token is not valid'));
+    void reply.code(401).send(errorBody(401, 'unauthorized', outcome === 'missing' ? 'a bearer token is required' : 'the bearer token is not valid'));
   };
 
   // JSON only: a text/plain body would otherwise reach the schema as a string.
@@ -215,14 +219,21 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     return serialize(batch ? { results } : results[0]);
   });
 
+  // One counter update per status present (each prom-client update builds its labels' key).
+  const tally: Record<VerifyStatus, number> = { valid: 0, invalid: 0, replayed: 0, locked: 0, malformed: 0, error: 0 };
+  const statuses = Object.keys(tally) as VerifyStatus[];
   function countResults(results: readonly VerifyResult[]): void {
-    const tally = new Map<string, number>();
     let storeErrors = 0;
     for (const r of results) {
-      tally.set(r.status, (tally.get(r.status) ?? 0) + 1);
+      tally[r.status]++;
       if (r.status === 'error' && r.reason === 'store') storeErrors++;
     }
-    for (const [status, n] of tally) metrics.verifications.inc({ status }, n);
+    for (const status of statuses) {
+      const n = tally[status];
+      if (n === 0) continue;
+      tally[status] = 0;
+      metrics.verifications.inc({ status }, n);
+    }
     if (storeErrors > 0) {
       metrics.storeErrors.inc({ source: 'verify' }, storeErrors);
       storeDown(undefined); // readiness goes red at once; a probe brings it back
