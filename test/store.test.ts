@@ -187,6 +187,43 @@ describe.skipIf(!redisOk)('RedisStore keys', () => {
     }
   });
 
+  it('a key lives as long as its state needs: begin covers a success, a longer need moves the expiry, nothing shortens it', async () => {
+    const own = testPrefix();
+    const store = new RedisStore({ url: REDIS_URL, prefix: own });
+    const redis = new Redis(REDIS_URL);
+    // Durations far apart, so that the few ms between the calls and PTTL cannot blur them.
+    const limits: AttemptLimits = { ...LIMITS, reservationMs: 60_000, replayMs: 600_000, failureMemoryMs: 6_000_000, lockoutMs: 60_000_000 };
+    const ttl = async (account: string): Promise<number> => redis.pttl(store.keyOf(account));
+    const near = (ms: number, want: number): void => {
+      expect(ms).toBeLessThanOrEqual(want);
+      expect(ms).toBeGreaterThan(want - 5_000);
+    };
+    try {
+      const [ok, bad, gone] = ['ok', 'bad', 'gone'];
+      await store.begin([ok, bad, gone], limits);
+      for (const a of [ok, bad, gone]) near(await ttl(a), 660_000); // reservation + a success's mark
+      await finish(store, [ok, bad, gone], [{ op: OP_SUCCESS, step: 7 }, { op: OP_FAILURE }, { op: OP_RELEASE }], limits);
+      near(await ttl(ok), 660_000); // the mark fits in what begin gave it
+      near(await ttl(bad), 6_000_000); // the failure memory does not: moved
+      near(await ttl(gone), 660_000);
+      // A success after the failure keeps the longer expiry (its fields still say what they say).
+      await store.begin([bad], limits);
+      await finish(store, [bad], [{ op: OP_SUCCESS, step: 9 }], limits);
+      near(await ttl(bad), 6_000_000);
+      // Locking moves it to the lock's end.
+      const lock: AttemptLimits = { ...limits, maxFailures: 1 };
+      await store.begin([ok], lock);
+      expect(await finish(store, [ok], [{ op: OP_FAILURE }], lock)).toEqual([DONE_LOCKED]);
+      near(await ttl(ok), 60_000_000);
+      expect((await store.begin([ok], lock)).state[0]).toBe(BEGIN_LOCKED);
+    } finally {
+      const keys = await redis.keys(`${own}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
+      await store.close();
+    }
+  });
+
   it('many calls made while the first connection is being made share one wait (no listener leak)', async () => {
     const store = new RedisStore({ url: REDIS_URL, prefix });
     const warnings: string[] = [];
