@@ -311,6 +311,48 @@ describe('MemoryStore bounds', () => {
     await store.close();
   });
 
+  it('keeps names of every kind apart: short, 40 and 41 characters, 512, beyond Latin-1, NUL, case', async () => {
+    let now = 30_000_000;
+    const store = new MemoryStore({ now: () => now });
+    const accounts = ['a', 'A', 'ab', 'a\u0000', 'a\u0100', 'ü', 'u', '名前', '😀', 'a'.repeat(40), 'a'.repeat(41), 'b'.repeat(512),
+      `${'a'.repeat(39)}b`, `${'a'.repeat(40)}b`];
+    expect((await store.begin(accounts, LIMITS)).state.every((s) => s === BEGIN_GO)).toBe(true);
+    expect(await finish(store, accounts, accounts.map((_, i) => ({ op: OP_SUCCESS, step: 100 + i }))))
+      .toEqual(accounts.map(() => DONE_COMMITTED));
+    expect(store.size).toBe(accounts.length);
+    expect(Array.from((await store.begin(accounts, LIMITS)).lastStep)).toEqual(accounts.map((_, i) => 100 + i));
+    await finish(store, accounts, accounts.map(() => ({ op: OP_RELEASE })));
+    // Once expired, their records go to other names, long to short and short to long.
+    now += LIMITS.replayMs + LIMITS.reservationMs + 1;
+    const others = accounts.map((a) => `${a}'`).reverse();
+    expect(Array.from((await store.begin(others, LIMITS)).lastStep)).toEqual(others.map(() => -1));
+    await finish(store, others, others.map((_, i) => ({ op: OP_SUCCESS, step: 500 + i })));
+    expect(Array.from((await store.begin(accounts, LIMITS)).lastStep)).toEqual(accounts.map(() => -1));
+    expect(Array.from((await store.begin(others, LIMITS)).lastStep)).toEqual(others.map((_, i) => 500 + i));
+    await store.close();
+  });
+
+  it("finish never writes to a record that was freed and given to another account after begin", async () => {
+    let now = 40_000_000;
+    const store = new MemoryStore({ maxCredentials: 1, now: () => now });
+    const first = ['first'];
+    expect((await store.begin(first, LIMITS)).state[0]).toBe(BEGIN_GO);
+    // The reservation lapses; a new account takes the only record (the store is full).
+    now += LIMITS.reservationMs + 1;
+    expect(await attempt(store, 'second', { op: OP_SUCCESS, step: 77 })).toBe('committed');
+    // finish of the first begin: its record is the second's now, so the failure is counted
+    // for the first alone; the second keeps its mark and has no failure.
+    expect(await finish(store, first, [{ op: OP_FAILURE }])).toEqual([DONE_FAILED]);
+    const b = await store.begin(['second'], LIMITS);
+    expect(b.lastStep[0]).toBe(77);
+    await finish(store, ['second'], [{ op: OP_RELEASE }]);
+    expect(await attempt(store, 'second', { op: OP_FAILURE })).toBe('failed');
+    expect(await attempt(store, 'second', { op: OP_FAILURE })).toBe('failed');
+    expect(await attempt(store, 'second', { op: OP_FAILURE })).toBe('locked-now'); // the third, not the second
+    expect(await attempt(store, 'first', { op: OP_FAILURE })).toBe('failed'); // its second
+    await store.close();
+  });
+
   it('forgets a failure streak after failureMemoryMs, and a mark after replayMs', async () => {
     let now = 5_000_000;
     const store = new MemoryStore({ now: () => now });
