@@ -26,8 +26,9 @@ export interface MemoryStoreOptions {
 // The account's name is kept the same way: up to NAME_BYTES Latin-1 characters (user names,
 // e-mail addresses) are copied into a page of bytes; only longer or other names are kept as
 // the caller's string. (Keeping every caller's string made the garbage collector copy each new
-// account's name out of the young generation and track a pointer to it from an old page: its
-// scavenges took 6-10 ms every ~6 batches of 10,000 new accounts, against ~1 ms without.)
+// account's name out of the young generation and track a pointer to it from an old page: over
+// 650 batches of 10,000 new accounts its scavenges took 1.7 s, against 0.7 s with the names
+// here. The name's 40 bytes are one more cache line per new account in begin, though.)
 /** High-water mark: the last accepted step, -1 when none. */
 const H = 0;
 /** Consecutive failures, meaningful while FU > now. */
