@@ -7,12 +7,14 @@
 //
 //   npm run build && flock /work/bench.lock node tools/compare-redis-scripts.mjs A B
 //
-// A and B are package roots with dist/ (another worktree of this repository, built). CALLS
+// A and B are package roots with dist/ (another worktree of this repository, built); this
+// package's own dist/ is used too (deleteKeys). CALLS
 // (default 40) per build and outcome; REDIS_URL (default redis://127.0.0.1:6379). Keys go under
 // a prefix of this process's own and are deleted at the end.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
+import { deleteKeys } from '../dist/bench/redis.js';
 
 if (process.argv.length !== 4) {
   console.error('usage: node tools/compare-redis-scripts.mjs A B   (package roots, built)');
@@ -21,7 +23,8 @@ if (process.argv.length !== 4) {
 const N = 1000;
 const CALLS = Number(process.env.CALLS ?? 40);
 const prefix = `totp-fleet-scripts:${process.pid}:`;
-const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const redis = new Redis(url);
 // begin: maxFailures, reservationMs, lockoutMs, replayMs (a build that takes three ignores the
 // fourth); finish: maxFailures, lockoutMs, failureMemoryMs, replayMs, driftMemoryMs, then the ops.
 const BEGIN_ARGS = ['10', '60000', '900000', '420000'];
@@ -68,11 +71,6 @@ try {
     console.log(`${label.padEnd(16)} Redis time per account: ${line.join(', ')}`);
   }
 } finally {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 10_000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
   redis.disconnect();
+  await deleteKeys(prefix, url);
 }
