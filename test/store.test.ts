@@ -187,6 +187,43 @@ describe.skipIf(!redisOk)('RedisStore keys', () => {
     }
   });
 
+  it('a key lives as long as its state needs: begin covers a success, a longer need moves the expiry, nothing shortens it', async () => {
+    const own = testPrefix();
+    const store = new RedisStore({ url: REDIS_URL, prefix: own });
+    const redis = new Redis(REDIS_URL);
+    // Durations far apart, so that the few ms between the calls and PTTL cannot blur them.
+    const limits: AttemptLimits = { ...LIMITS, reservationMs: 60_000, replayMs: 600_000, failureMemoryMs: 6_000_000, lockoutMs: 60_000_000 };
+    const ttl = async (account: string): Promise<number> => redis.pttl(store.keyOf(account));
+    const near = (ms: number, want: number): void => {
+      expect(ms).toBeLessThanOrEqual(want);
+      expect(ms).toBeGreaterThan(want - 5_000);
+    };
+    try {
+      const [ok, bad, gone] = ['ok', 'bad', 'gone'];
+      await store.begin([ok, bad, gone], limits);
+      for (const a of [ok, bad, gone]) near(await ttl(a), 660_000); // reservation + a success's mark
+      await finish(store, [ok, bad, gone], [{ op: OP_SUCCESS, step: 7 }, { op: OP_FAILURE }, { op: OP_RELEASE }], limits);
+      near(await ttl(ok), 660_000); // the mark fits in what begin gave it
+      near(await ttl(bad), 6_000_000); // the failure memory does not: moved
+      near(await ttl(gone), 660_000);
+      // A success after the failure keeps the longer expiry (its fields still say what they say).
+      await store.begin([bad], limits);
+      await finish(store, [bad], [{ op: OP_SUCCESS, step: 9 }], limits);
+      near(await ttl(bad), 6_000_000);
+      // Locking moves it to the lock's end.
+      const lock: AttemptLimits = { ...limits, maxFailures: 1 };
+      await store.begin([ok], lock);
+      expect(await finish(store, [ok], [{ op: OP_FAILURE }], lock)).toEqual([DONE_LOCKED]);
+      near(await ttl(ok), 60_000_000);
+      expect((await store.begin([ok], lock)).state[0]).toBe(BEGIN_LOCKED);
+    } finally {
+      const keys = await redis.keys(`${own}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      await redis.quit();
+      await store.close();
+    }
+  });
+
   it('many calls made while the first connection is being made share one wait (no listener leak)', async () => {
     const store = new RedisStore({ url: REDIS_URL, prefix });
     const warnings: string[] = [];
@@ -271,6 +308,48 @@ describe('MemoryStore bounds', () => {
       now += LIMITS.replayMs / 20;
     }
     expect(store.size).toBeLessThanOrEqual(3000);
+    await store.close();
+  });
+
+  it('keeps names of every kind apart: short, 40 and 41 characters, 512, beyond Latin-1, NUL, case', async () => {
+    let now = 30_000_000;
+    const store = new MemoryStore({ now: () => now });
+    const accounts = ['a', 'A', 'ab', 'a\u0000', 'a\u0100', 'ü', 'u', '名前', '😀', 'a'.repeat(40), 'a'.repeat(41), 'b'.repeat(512),
+      `${'a'.repeat(39)}b`, `${'a'.repeat(40)}b`];
+    expect((await store.begin(accounts, LIMITS)).state.every((s) => s === BEGIN_GO)).toBe(true);
+    expect(await finish(store, accounts, accounts.map((_, i) => ({ op: OP_SUCCESS, step: 100 + i }))))
+      .toEqual(accounts.map(() => DONE_COMMITTED));
+    expect(store.size).toBe(accounts.length);
+    expect(Array.from((await store.begin(accounts, LIMITS)).lastStep)).toEqual(accounts.map((_, i) => 100 + i));
+    await finish(store, accounts, accounts.map(() => ({ op: OP_RELEASE })));
+    // Once expired, their records go to other names, long to short and short to long.
+    now += LIMITS.replayMs + LIMITS.reservationMs + 1;
+    const others = accounts.map((a) => `${a}'`).reverse();
+    expect(Array.from((await store.begin(others, LIMITS)).lastStep)).toEqual(others.map(() => -1));
+    await finish(store, others, others.map((_, i) => ({ op: OP_SUCCESS, step: 500 + i })));
+    expect(Array.from((await store.begin(accounts, LIMITS)).lastStep)).toEqual(accounts.map(() => -1));
+    expect(Array.from((await store.begin(others, LIMITS)).lastStep)).toEqual(others.map((_, i) => 500 + i));
+    await store.close();
+  });
+
+  it("finish never writes to a record that was freed and given to another account after begin", async () => {
+    let now = 40_000_000;
+    const store = new MemoryStore({ maxCredentials: 1, now: () => now });
+    const first = ['first'];
+    expect((await store.begin(first, LIMITS)).state[0]).toBe(BEGIN_GO);
+    // The reservation lapses; a new account takes the only record (the store is full).
+    now += LIMITS.reservationMs + 1;
+    expect(await attempt(store, 'second', { op: OP_SUCCESS, step: 77 })).toBe('committed');
+    // finish of the first begin: its record is the second's now, so the failure is counted
+    // for the first alone; the second keeps its mark and has no failure.
+    expect(await finish(store, first, [{ op: OP_FAILURE }])).toEqual([DONE_FAILED]);
+    const b = await store.begin(['second'], LIMITS);
+    expect(b.lastStep[0]).toBe(77);
+    await finish(store, ['second'], [{ op: OP_RELEASE }]);
+    expect(await attempt(store, 'second', { op: OP_FAILURE })).toBe('failed');
+    expect(await attempt(store, 'second', { op: OP_FAILURE })).toBe('failed');
+    expect(await attempt(store, 'second', { op: OP_FAILURE })).toBe('locked-now'); // the third, not the second
+    expect(await attempt(store, 'first', { op: OP_FAILURE })).toBe('failed'); // its second
     await store.close();
   });
 

@@ -148,7 +148,7 @@ export class RedisStore implements Store {
 
   async begin(accounts: readonly string[], limits: AttemptLimits): Promise<BeginResult> {
     const out = beginResult(accounts.length);
-    const calls = this.#calls(accounts, [limits.maxFailures, limits.reservationMs, limits.lockoutMs].map(String));
+    const calls = this.#calls(accounts, [limits.maxFailures, limits.reservationMs, limits.lockoutMs, limits.replayMs].map(String));
     const answers = await this.#run(SCRIPTS.begin, calls);
     for (let c = 0; c < calls.length; c++) {
       const { at } = calls[c]!;
