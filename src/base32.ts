@@ -5,6 +5,8 @@
 // silently change the key: invalid characters, impossible lengths, misplaced padding and
 // non-zero trailing bits are all refused. Error messages never quote the input.
 
+import { charCodeAt } from './charcode.js';
+
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 /** 5-bit value → character code. */
@@ -81,7 +83,7 @@ export function decode(text: string, options: DecodeOptions = {}): Uint8Array {
   let data = 0;
   let padding = 0;
   for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
+    const c = charCodeAt(text, i);
     if (c === SPACE || c === HYPHEN) continue;
     if (c === EQUALS) padding++;
     else if (padding > 0) throw new Base32Error('base32: misplaced or wrong padding');
@@ -99,7 +101,7 @@ export function decode(text: string, options: DecodeOptions = {}): Uint8Array {
   let bits = 0;
   let j = 0;
   for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
+    const c = charCodeAt(text, i);
     if (c === SPACE || c === HYPHEN) continue;
     if (c === EQUALS) break;
     const v = c < 128 ? DECODE[c]! : -1;

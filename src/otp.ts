@@ -3,6 +3,7 @@
 
 import { type Algorithm, algorithmCode, algorithmOption } from './algorithm.js';
 import { BatchPacker, packParams, runChunks } from './batch.js';
+import { charCodeAt } from './charcode.js';
 import { boolOption, choiceOption, intOption } from './errors.js';
 import { DEFAULT_MIN_SECRET_BYTES, type SecretRules, describeSecretProblem, secretBytes } from './secret.js';
 import { inlineCore } from './wasm.js';
@@ -54,13 +55,16 @@ export function resolveCommon(opts: CommonOptions): ResolvedCommon {
  */
 export function parseCode(code: unknown, digits: number): number {
   if (typeof code !== 'string' || code.length !== digits) return -1;
+  // Once per request on the hot path. `bad` collects the sign bit of (c - 48) and of (57 - c)
+  // for every character: negative exactly when one is not an ASCII digit; one test at the end.
   let value = 0;
+  let bad = 0;
   for (let i = 0; i < digits; i++) {
-    const c = code.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
+    const c = charCodeAt(code, i) - 48;
+    bad |= c | (9 - c);
     value = value * 10 + c;
   }
-  return value;
+  return bad < 0 ? -1 : value;
 }
 
 /** A code as the zero-padded string users type. */

@@ -172,26 +172,37 @@ export class Dispatcher {
    * result per item, in order. Never rejects: a chunk that cannot be run is RESULT_ERROR.
    */
   async run(chunks: readonly PackedChunk[], total: number, mode: KernelMode, pooled: boolean): Promise<Int32Array> {
+    if (!pooled || this.#pool === undefined) return this.runInline(chunks, total, mode);
     // Every slot starts as an error, so nothing unanswered can read as a match.
     const out = new Int32Array(total).fill(RESULT_ERROR);
     try {
-      if (!pooled || this.#pool === undefined) {
-        let offset = 0;
-        for (const c of chunks) {
-          this.#runInline(c, mode, out, offset);
-          offset += c.count;
-        }
-      } else {
-        let offset = 0;
-        const runs: Promise<void>[] = [];
-        for (const c of chunks) {
-          runs.push(this.#runOnPool(c, mode, out, offset));
-          offset += c.count;
-        }
-        await Promise.all(runs);
+      let offset = 0;
+      const runs: Promise<void>[] = [];
+      for (const c of chunks) {
+        runs.push(this.#runOnPool(c, mode, out, offset));
+        offset += c.count;
       }
+      await Promise.all(runs);
     } finally {
       // Nothing reads the chunks after this (retries are over), so their buffers can be reused.
+      for (const c of chunks) releaseChunk(c);
+    }
+    return out;
+  }
+
+  /**
+   * `run` on the calling thread, now: the results, without a promise (a batch of one pays for
+   * every microtask). Never throws: a chunk that cannot be run is RESULT_ERROR.
+   */
+  runInline(chunks: readonly PackedChunk[], total: number, mode: KernelMode): Int32Array {
+    const out = new Int32Array(total).fill(RESULT_ERROR);
+    try {
+      let offset = 0;
+      for (const c of chunks) {
+        this.#runInline(c, mode, out, offset);
+        offset += c.count;
+      }
+    } finally {
       for (const c of chunks) releaseChunk(c);
     }
     return out;

@@ -5,6 +5,7 @@
 import { getRandomValues } from 'node:crypto';
 import { type Algorithm, algorithmOption, SECRET_BYTES } from './algorithm.js';
 import { Base32Error, decode } from './base32.js';
+import { charCodeAt } from './charcode.js';
 import { intOption, optionsObject } from './errors.js';
 
 /** Raw key bytes, or base32 text such as an authenticator app shows. */
@@ -47,7 +48,7 @@ export function generateSecret(opts?: GenerateSecretOptions): Uint8Array {
 export function base32ByteLength(text: string): number {
   let data = 0;
   for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+    const c = charCodeAt(text, i);
     if (c !== 0x20 && c !== 0x2d && c !== 0x3d) data++;
   }
   return Math.floor((data * 5) / 8);

@@ -172,14 +172,44 @@ const MALFORMED: Readonly<Record<MalformedReason, VerifyResult>> = Object.freeze
     .map((reason) => [reason, Object.freeze({ status: 'malformed', reason })]),
 ) as Record<MalformedReason, VerifyResult>);
 
-/** A slice of a batch, validated and packed, waiting for the dispatcher. */
-interface Prepared {
-  readonly start: number;
+/** Per-request arrays of a slice, reused from slice to slice (see takeScratch). */
+interface Scratch {
   /** Per request of the slice: its index among the packed items, or -1 (answered already). */
   readonly packed: Int32Array;
   readonly steps: Float64Array;
   /** Per request of the slice: its time in ms (the request's timestamp, or the batch's). */
   readonly times: Float64Array;
+}
+
+/**
+ * Scratch arrays not in use. A slice takes one (or makes one) and gives it back when it has
+ * been answered; slices running at the same time each hold their own. Fresh typed arrays per
+ * slice cost more than their use: 20 bytes per request allocated, zeroed and collected.
+ */
+const spareScratch: Scratch[] = [];
+/** Kept only up to this many requests each, and this many at once. */
+const SCRATCH_MAX_ITEMS = 65_536;
+const SCRATCH_SPARES = 4;
+
+function takeScratch(n: number): Scratch {
+  for (let k = spareScratch.length - 1; k >= 0; k--) {
+    if (spareScratch[k]!.packed.length >= n) return spareScratch.splice(k, 1)[0]!;
+  }
+  return { packed: new Int32Array(n), steps: new Float64Array(n), times: new Float64Array(n) };
+}
+
+function releaseScratch(scratch: Scratch): void {
+  if (scratch.packed.length > SCRATCH_MAX_ITEMS) return;
+  spareScratch.push(scratch);
+  if (spareScratch.length > SCRATCH_SPARES) spareScratch.shift();
+}
+
+/** A slice of a batch, validated and packed, waiting for the dispatcher. */
+interface Prepared {
+  readonly start: number;
+  /** Requests in the slice (the scratch arrays may be longer). */
+  readonly count: number;
+  readonly scratch: Scratch;
   readonly chunks: PackedChunk[];
   readonly total: number;
   /** Whether the batch this slice belongs to runs on the workers. */
@@ -188,6 +218,17 @@ interface Prepared {
   readonly legacy: Uint8Array | undefined;
   /** With a store: the stateful items (packed, with an account), or undefined when none. */
   readonly stateful: StatefulItems | undefined;
+}
+
+/**
+ * With a store, what a round shares across its slices: the accounts seen so far (made at the
+ * first request with an account) and the requests put off to the next round.
+ */
+interface RoundState {
+  seen: StringSet | undefined;
+  readonly later: Deferred[];
+  /** Requests in the round: the most accounts `seen` will hold. */
+  readonly size: number;
 }
 
 /** A request put off to the next round (its account was already in this one), as read. */
@@ -447,26 +488,34 @@ export class TotpVerifier {
    */
   async #round(requests: readonly VerifyRequest[], now: number, results: VerifyResult[]): Promise<void> {
     const n = requests.length;
-    const later: Deferred[] | undefined = this.#policy === undefined ? undefined : [];
-    const seen = later === undefined ? undefined : new StringSet(n);
-    // Slices already handed out run to the end even if preparing a later one fails, so this
-    // returns only when nothing of the round is running (#runSlice never rejects).
-    const running: Promise<void>[] = [];
-    try {
-      // Large batches go out in slices: each slice is packed and handed to a worker before the
-      // next is packed, so packing here overlaps hashing there. Small batches are one slice.
-      const pooled = this.#dispatcher.pooled(n);
-      const slice = this.#dispatcher.sliceItems(n);
-      for (let start = 0; start < n; start += slice) {
-        const prepared = this.#prepare(requests, start, Math.min(n, start + slice), now, results, pooled, seen, later);
-        running.push(this.#runSlice(prepared, results).then(() => flagRotation(prepared, results)));
-        // Let the pool hand the slice to a worker now (piscina distributes queued tasks in a
-        // microtask), rather than after every slice is packed.
-        if (start + slice < n) await undefined;
+    const round: RoundState | undefined = this.#policy === undefined ? undefined : { seen: undefined, later: [], size: n };
+    // Large batches go out in slices: each slice is packed and handed to a worker before the
+    // next is packed, so packing here overlaps hashing there. Small batches are one slice.
+    const pooled = this.#dispatcher.pooled(n);
+    const slice = this.#dispatcher.sliceItems(n);
+    if (slice >= n) {
+      // One slice (every inline batch): nothing to overlap, so no promise per slice.
+      const prepared = this.#prepare(requests, 0, n, now, results, pooled, round);
+      const running = this.#runSlice(prepared, results);
+      if (running !== undefined) await running;
+    } else {
+      // Slices already handed out run to the end even if preparing a later one fails, so this
+      // returns only when nothing of the round is running (#runSlice never rejects).
+      const running: Promise<void>[] = [];
+      try {
+        for (let start = 0; start < n; start += slice) {
+          const prepared = this.#prepare(requests, start, Math.min(n, start + slice), now, results, pooled, round);
+          const run = this.#runSlice(prepared, results);
+          if (run !== undefined) running.push(run);
+          // Let the pool hand the slice to a worker now (piscina distributes queued tasks in a
+          // microtask), rather than after every slice is packed.
+          if (start + slice < n) await undefined;
+        }
+      } finally {
+        await Promise.all(running);
       }
-    } finally {
-      await Promise.all(running);
     }
+    const later = round?.later;
     if (later !== undefined && later.length > 0) {
       const again = new Array<VerifyResult>(later.length);
       await this.#round(later.map((d) => d.request), now, again);
@@ -480,25 +529,33 @@ export class TotpVerifier {
    */
   #prepare(
     requests: readonly VerifyRequest[], start: number, end: number, now: number, results: VerifyResult[], pooled: boolean,
-    seen?: StringSet, later?: Deferred[],
+    round?: RoundState,
   ): Prepared {
     const s = this.#settings;
     const n = end - start;
-    const packed = new Int32Array(n).fill(-1);
-    const steps = new Float64Array(n);
-    const times = new Float64Array(n);
-    const stateful = seen === undefined ? undefined : new StatefulItems(n);
+    const scratch = takeScratch(n);
+    const { packed, steps, times } = scratch;
+    const counting = this.#counters !== undefined;
+    const ring = this.#ring;
+    const params = this.#params;
+    const digits = s.digits;
+    // Made at the first request with an account: most batches of most fleets have none.
+    let stateful: StatefulItems | undefined;
     const packer = new BatchPacker(this.#core.layout, n, pooled ? n : this.#core.layout.maxItems, this.#midWords);
     // Legacy secrets exist only where the caller lowered minSecretBytes; otherwise no flags.
     const legacy = s.minSecretBytes < DEFAULT_MIN_SECRET_BYTES ? new Uint8Array(n) : undefined;
     const cache = this.#cache.capacity > 0 ? this.#cache : undefined;
     // Cache misses: distinct secrets to derive, and the packed items waiting for each.
-    const missKeys: Uint8Array[] = [];
+    let missKeys: Uint8Array[] | undefined;
     const missIds: string[] = [];
     const missById = new Map<string, number>();
     const waiting: number[] = []; // pairs: packed index, miss number
+    // The step of the last time seen: the requests of a batch mostly share one time.
+    let lastTime = Number.NaN;
+    let lastStep = -1;
     for (let j = 0; j < n; j++) {
       const i = start + j;
+      packed[j] = -1;
       // Each field is read exactly once, here: a getter or Proxy that throws (or answers
       // differently on a second read) makes this item malformed, not the batch rejected.
       let account: unknown, codeText: unknown, timestamp: unknown, secret: unknown;
@@ -514,35 +571,41 @@ export class TotpVerifier {
         continue;
       }
       // A HOTP request needs its account: the counter is the account's.
-      if (account !== undefined && !isAccount(account) || account === undefined && this.#counters !== undefined) {
+      if (account !== undefined && !isAccount(account) || account === undefined && counting) {
         results[i] = MALFORMED.account;
         continue;
       }
       let hash = 0;
-      if (seen !== undefined && account !== undefined) {
+      if (round !== undefined && account !== undefined) {
         hash = stringHash(account);
-        if (!seen.add(account, hash)) {
-          later!.push({ index: i, request: { account, code: codeText, timestamp, secret } as VerifyRequest });
+        if (!(round.seen ??= new StringSet(round.size)).add(account, hash)) {
+          round.later.push({ index: i, request: { account, code: codeText, timestamp, secret } as VerifyRequest });
           continue;
         }
       }
-      const code = parseCode(codeText, s.digits);
+      const code = parseCode(codeText, digits);
       if (code < 0) {
         results[i] = MALFORMED.code;
         continue;
       }
       // HOTP: the time plays no part; the counter is set from the store in the policy's begin.
-      const time = timestamp === undefined || this.#counters !== undefined ? now : timestamp;
-      const step = this.#counters !== undefined ? 0 : timeStep(time, s);
-      if (step < 0) {
-        results[i] = MALFORMED.timestamp;
-        continue;
+      const time = timestamp === undefined || counting ? now : timestamp;
+      let step: number;
+      if (time === lastTime) step = lastStep;
+      else {
+        step = counting ? 0 : timeStep(time, s);
+        if (step < 0) {
+          results[i] = MALFORMED.timestamp;
+          continue;
+        }
+        lastTime = time as number;
+        lastStep = step;
       }
       // A secret that is not what it claims (a typed array whose getters throw) is malformed.
       try {
-        const handleAt = this.#ring.offsetOf(secret);
+        const handleAt = ring.offsetOf(secret);
         if (handleAt >= 0) {
-          packed[j] = packer.addMid(this.#ring.data, handleAt, step, code, this.#params);
+          packed[j] = packer.addMid(ring.data, handleAt, step, code, params);
         } else if (handleAt !== NOT_A_HANDLE) {
           results[i] = MALFORMED['secret-handle'];
           continue;
@@ -551,7 +614,7 @@ export class TotpVerifier {
           // turning them into a lookup key costs more than the SIMD derivation it would save.)
           const at = cache.lookup(secret);
           if (at >= 0) {
-            packed[j] = packer.addMid(cache.data, at, step, code, this.#params);
+            packed[j] = packer.addMid(cache.data, at, step, code, params);
           } else {
             let miss = missById.get(secret);
             if (miss === undefined) {
@@ -560,11 +623,11 @@ export class TotpVerifier {
                 results[i] = MALFORMED[key];
                 continue;
               }
-              miss = missKeys.push(key) - 1;
+              miss = (missKeys ??= []).push(key) - 1;
               missIds.push(secret);
               missById.set(secret, miss);
             }
-            packed[j] = packer.addPending(step, code, this.#params);
+            packed[j] = packer.addPending(step, code, params);
             waiting.push(packed[j]!, miss);
           }
         } else {
@@ -573,12 +636,12 @@ export class TotpVerifier {
             results[i] = MALFORMED[key];
             continue;
           }
-          packed[j] = packer.addKey(key, step, code, this.#params);
+          packed[j] = packer.addKey(key, step, code, params);
           if (typeof secret === 'string') key.fill(0); // our own decoded copy, now packed
         }
         if (legacy !== undefined) {
           // The secret is valid by now (a handle, a cache hit, or checked above).
-          const bytes = handleAt >= 0 ? (this.#ring.isLegacy(handleAt) ? 0 : DEFAULT_MIN_SECRET_BYTES)
+          const bytes = handleAt >= 0 ? (ring.isLegacy(handleAt) ? 0 : DEFAULT_MIN_SECRET_BYTES)
             : typeof secret === 'string' ? base32ByteLength(secret) : (secret as Uint8Array).length;
           if (bytes < DEFAULT_MIN_SECRET_BYTES) legacy[j] = 1;
         }
@@ -588,48 +651,95 @@ export class TotpVerifier {
       }
       steps[j] = step;
       times[j] = time as number;
-      if (stateful !== undefined && account !== undefined) stateful.add(account, hash, i, packed[j]!, step, time as number);
+      if (round !== undefined && account !== undefined) {
+        (stateful ??= new StatefulItems(n)).add(account, hash, i, packed[j]!, step, time as number);
+      }
     }
-    if (missKeys.length > 0) this.#deriveMisses(packer, missKeys, missIds, waiting);
+    if (missKeys !== undefined) this.#deriveMisses(packer, missKeys, missIds, waiting);
     const chunks = packer.finish();
     let total = 0;
     for (const c of chunks) total += c.count;
-    return { start, packed, steps, times, chunks, total, pooled, legacy, stateful: stateful?.size ? stateful : undefined };
+    return { start, count: n, scratch, chunks, total, pooled, legacy, stateful: stateful?.size ? stateful : undefined };
   }
 
   /**
    * Runs a prepared slice and answers its packed requests in `results`: stateless ones from the
    * kernel's results; stateful ones through the policy (begin before the kernel, finish after).
+   * Undefined when it is done already: an inline slice without stateful items runs here, now.
    */
-  async #runSlice(p: Prepared, results: VerifyResult[]): Promise<void> {
-    if (p.total === 0) return;
-    const items = p.stateful;
-    let statefulSlot: Uint8Array | undefined;
-    if (items !== undefined) {
-      await this.#policy!.begin(items, new PackedEditor(this.#core.layout, p.chunks), results);
-      statefulSlot = new Uint8Array(p.total);
-      for (let k = 0; k < items.size; k++) statefulSlot[items.packed[k]!] = 1;
+  #runSlice(p: Prepared, results: VerifyResult[]): Promise<void> | undefined {
+    if (p.stateful === undefined && !p.pooled) {
+      try {
+        if (p.total > 0) this.#answer(p, this.#dispatcher.runInline(p.chunks, p.total, 'verify'), undefined, results);
+        flagRotation(p, results);
+      } finally {
+        releaseScratch(p.scratch);
+      }
+      return undefined;
     }
-    const raw = await this.#dispatcher.run(p.chunks, p.total, 'verify', p.pooled);
-    const { resultNoMatch, resultReplayed } = this.#core.layout;
+    return this.#runSliceLater(p, results);
+  }
+
+  async #runSliceLater(p: Prepared, results: VerifyResult[]): Promise<void> {
+    try {
+      if (p.total === 0) return;
+      const items = p.stateful;
+      let statefulSlot: Uint8Array | undefined;
+      if (items !== undefined) {
+        await this.#policy!.begin(items, new PackedEditor(this.#core.layout, p.chunks), results);
+        statefulSlot = new Uint8Array(p.total);
+        for (let k = 0; k < items.size; k++) statefulSlot[items.packed[k]!] = 1;
+      }
+      const raw = await this.#dispatcher.run(p.chunks, p.total, 'verify', p.pooled);
+      this.#answer(p, raw, statefulSlot, results);
+      if (items !== undefined) {
+        const { resultNoMatch, resultReplayed } = this.#core.layout;
+        for (let k = 0; k < items.size; k++) items.raw[k] = raw[items.packed[k]!]!;
+        await this.#policy!.finish(items, { noMatch: resultNoMatch, replayed: resultReplayed }, results);
+      }
+      flagRotation(p, results);
+    } finally {
+      releaseScratch(p.scratch);
+    }
+  }
+
+  /** Answers the slice's packed stateless requests from the kernel's results `raw`. */
+  #answer(p: Prepared, raw: Int32Array, statefulSlot: Uint8Array | undefined, results: VerifyResult[]): void {
+    const { resultNoMatch } = this.#core.layout;
     const { past, future } = this.#settings;
+    const { packed, steps, times } = p.scratch;
+    const clock = this.#clock;
     const valid = new ValidResults();
-    for (let j = 0; j < p.packed.length; j++) {
-      const slot = p.packed[j]!;
+    // Matches of one batch mostly share one delta, step and time: their result and clock offset
+    // are made once. (The clock still gets one sample per match.)
+    let lastR = Number.NaN;
+    let lastStep = Number.NaN;
+    let lastTime = Number.NaN;
+    let lastResult: VerifyResult = ERROR_RESULT;
+    let lastOffset = 0;
+    for (let j = 0; j < p.count; j++) {
+      const slot = packed[j]!;
       if (slot < 0 || (statefulSlot !== undefined && statefulSlot[slot] === 1)) continue;
       const r = raw[slot]!;
       const i = p.start + j;
       if (r === resultNoMatch) results[i] = INVALID_RESULT;
       else if (r < -past || r > future) results[i] = ERROR_RESULT; // RESULT_ERROR, MALFORMED, or nonsense
       else {
-        const step = p.steps[j]!;
-        results[i] = valid.get(r, step + r);
-        this.#clock.add(this.#phoneOffset(step + r, p.times[j]!));
+        const step = steps[j]!;
+        const time = times[j]!;
+        if (r !== lastR || step !== lastStep) {
+          lastResult = valid.get(r, step + r);
+          lastR = r;
+          lastStep = step;
+          lastTime = Number.NaN;
+        }
+        results[i] = lastResult;
+        if (time !== lastTime) {
+          lastOffset = this.#phoneOffset(step + r, time);
+          lastTime = time;
+        }
+        clock.add(lastOffset);
       }
-    }
-    if (items !== undefined) {
-      for (let k = 0; k < items.size; k++) items.raw[k] = raw[items.packed[k]!]!;
-      await this.#policy!.finish(items, { noMatch: resultNoMatch, replayed: resultReplayed }, results);
     }
   }
 

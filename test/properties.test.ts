@@ -124,3 +124,21 @@ describe('base32 round trips', () => {
     }));
   });
 });
+
+describe('parseCode (the hot path\'s code parser) against a regular expression', () => {
+  // Strings near a code: digits mixed with what R4 refuses (signs, spaces, Unicode digits,
+  // characters just outside '0'..'9'), at and around each code length.
+  const charArb = fc.constantFrom(...'0123456789', '/', ':', ' ', '+', '-', '.', 'e', '\u0660', '\uff11', '\u0000', '\uffff');
+  const textArb = fc.array(charArb, { minLength: 0, maxLength: 9 }).map((cs) => cs.join(''));
+
+  it('answers the number exactly when the text is `digits` ASCII digits, else -1', async () => {
+    const { parseCode } = await import('../src/otp.js');
+    fc.assert(fc.property(textArb, digitsArb, (text, digits) => {
+      const want = new RegExp(`^[0-9]{${digits}}$`).test(text) ? Number(text) : -1;
+      expect(parseCode(text, digits)).toBe(want);
+    }), { numRuns: 5000 });
+    for (const value of [123456, '12345\u0660', ['123456'], { toString: () => '123456' }, null, undefined]) {
+      expect(parseCode(value, 6)).toBe(-1);
+    }
+  });
+});

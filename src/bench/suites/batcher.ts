@@ -5,10 +5,14 @@
 // the default options (threads = available parallelism) and with threads 0; base32 secrets,
 // key cache warm. One timed call of the throughput task is 100k verify() calls made at once
 // and awaited together with Promise.all, as 100k concurrent requests of a server would be.
+// In the same rounds, two floors (bench/floor.ts) beside the 1 M/s target: 100k no-op async
+// calls, and 100k calls to a coalescer that does nothing but answer them in one microtask (the
+// promise handling and collection any batcher of concurrent calls pays), with batcher ÷ floor.
 
 import { TotpVerifier } from '../../index.js';
 import { assertResults, countValid, type Kind, makeRequests } from '../facade.js';
 import { fixtures } from '../fixtures.js';
+import { asyncFloor, coalescerFloor } from '../floor.js';
 import { measureLatency, type TaskSpec } from '../measure.js';
 import type { Suite, SuiteContext } from '../suite.js';
 
@@ -50,9 +54,28 @@ async function run(ctx: SuiteContext): Promise<void> {
         });
       }
     }
+    const items = makeRequests(fx, 'valid', 'base32', CONCURRENT);
+    const floors: [string, string, (items: readonly unknown[]) => Promise<number>][] = [
+      ['async', `floor: ${CONCURRENT / 1000}k concurrent no-op async calls (Promise.all)`, asyncFloor],
+      ['coalescer', `floor: ${CONCURRENT / 1000}k concurrent calls to a coalescer that does nothing`, coalescerFloor],
+    ];
+    for (const [key, label, floor] of floors) {
+      rateLabels.push(label);
+      tasks.push({
+        id: `${ID}/floor/${key}`, scenario: ID, label, items: CONCURRENT, async: true,
+        fn: async () => {
+          const n = await floor(items);
+          if (n !== CONCURRENT) throw new Error(`${ID}: floor ${key} answered ${n} of ${CONCURRENT}`);
+        },
+      });
+    }
     // Half the suite's time: the lone-call latencies below take the rest.
     const figs = await ctx.measure(tasks, { groupsLeft: 2 });
     figs.forEach((f, i) => report.rate(ID, rateLabels[i]!, f, 1_000_000));
+    const coalescer = figs[figs.length - 1]!;
+    for (let t = 0; t < figs.length - floors.length; t++) {
+      report.ratio(ID, `${rateLabels[t]} ÷ coalescer floor`, figs[t]!, coalescer, undefined, 'fraction');
+    }
     for (let c = 0; c < CONFIGS.length; c++) {
       report.note(ID, `${CONFIGS[c]!.label}: ${verifiers[c]!.stats().batcher.batches} batches formed in all (maxBatch 8192 by default)`);
     }

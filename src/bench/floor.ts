@@ -1,0 +1,112 @@
+// Floors: the least any implementation must spend, measured in the same run as what they bound,
+// so that a target out of reach shows the figure that puts it there.
+//
+// - requestFloor: the irreducible JavaScript per request of a verifyBatch: read the request's
+//   fields once, parse the code, compute the time step (the facade's own parseCode and
+//   timeStep). No packing, no kernel, no result objects.
+// - serialFigure: two costs paid one after the other (kernel + floor), as a rate per round.
+
+import { parseCode } from '../otp.js';
+import { timeStep } from '../time.js';
+import type { VerifyRequest } from '../verifier.js';
+import { type Fixtures, PERIOD } from './fixtures.js';
+import type { Figure } from './measure.js';
+import { pairedRounds } from './report.js';
+
+/**
+ * One call of the request floor over `reqs`: returns how many requests parsed (every one, for
+ * the fixtures: a wrong count throws in the caller, so the work cannot be optimised away).
+ */
+export function requestFloor(reqs: readonly VerifyRequest[], fx: Fixtures, now: number): number {
+  const opts = { period: PERIOD, t0: 0 };
+  let ok = 0;
+  for (let i = 0; i < reqs.length; i++) {
+    const req: unknown = reqs[i];
+    if (req === null || typeof req !== 'object') continue;
+    const { code: codeText, timestamp, secret } = req as Partial<Record<keyof VerifyRequest, unknown>>;
+    const code = parseCode(codeText, 6);
+    const step = timeStep(timestamp === undefined ? now : timestamp, opts);
+    if (code >= 0 && step === fx.step && secret !== undefined) ok++;
+  }
+  return ok;
+}
+
+/**
+ * A figure computed from two measured in the same rounds: `combine(a, b)` of their rates, per
+ * round (over the rounds both ran) and for the medians and quartiles.
+ */
+export function derivedFigure(
+  id: string, label: string, a: Figure, b: Figure, combine: (a: number, b: number) => number,
+): Figure {
+  const rounds = pairedRounds(a, b).map(([x, y]) => combine(x, y));
+  const ib = new Set(b.roundIndex ?? b.roundMedians.map((_, i) => i));
+  return {
+    id, scenario: a.scenario, label, items: a.items,
+    median: combine(a.median, b.median), p25: combine(a.p25, b.p25), p75: combine(a.p75, b.p75),
+    rme: Math.max(a.rme, b.rme), samples: Math.min(a.samples, b.samples), rounds: rounds.length,
+    roundMedians: rounds, roundIndex: (a.roundIndex ?? a.roundMedians.map((_, i) => i)).filter((r) => ib.has(r)),
+    reference: false, params: a.params,
+  };
+}
+
+/**
+ * The rate of doing `a`'s work and then `b`'s for each item: 1 / (1/a + 1/b). With a = kernel
+ * and b = request floor, its ratio to the kernel is the most a facade that runs both can reach
+ * (the ceiling of "facade ÷ raw kernel").
+ */
+export function serialFigure(id: string, label: string, a: Figure, b: Figure): Figure {
+  return derivedFigure(id, label, a, b, (x, y) => 1 / (1 / x + 1 / y));
+}
+
+/**
+ * The most a pool of `threads` workers can reach on `cores` cores when the calling thread does
+ * all of each item but the kernel (it validates, packs and answers; workers hash): per item the
+ * calling thread spends J = 1/inline − 1/kernel, the workers K = 1/kernel shared among them,
+ * and all threads J + K shared among the cores: 1 / max(J, K/threads, (J + K)/cores). `inline`
+ * and `kernel` are rates of the same items; pool overheads (copies, messages) are left out, so
+ * this is a bound, not a prediction.
+ */
+export function poolCeiling(id: string, label: string, inline: Figure, kernel: Figure, threads: number, cores: number): Figure {
+  return derivedFigure(id, label, inline, kernel, (i, k) => {
+    const callingThread = Math.max(0, 1 / i - 1 / k);
+    return 1 / Math.max(callingThread, 1 / k / threads, 1 / i / cores);
+  });
+}
+
+/** What a no-op async call answers: its argument. */
+async function noop(x: unknown): Promise<unknown> {
+  return x;
+}
+
+/** `items.length` no-op async calls at once, awaited together; how many answered. */
+export async function asyncFloor(items: readonly unknown[]): Promise<number> {
+  return (await Promise.all(items.map(noop))).length;
+}
+
+/**
+ * `items.length` calls at once to a coalescer that does nothing else: each call gets a pending
+ * promise, and one microtask answers them all (each with its own item), as the batcher answers
+ * a batch. Unlike `asyncFloor`, every promise is still pending when Promise.all is given it,
+ * which costs a reaction per call and keeps 100k promises alive across collections: the least
+ * any batcher of concurrent calls pays here. Returns how many answered with their own item.
+ */
+export async function coalescerFloor(items: readonly unknown[]): Promise<number> {
+  let resolves: ((value: unknown) => void)[] = [];
+  let queued: unknown[] = [];
+  const flush = (): void => {
+    const answer = resolves;
+    const batch = queued;
+    resolves = [];
+    queued = [];
+    for (let i = 0; i < batch.length; i++) answer[i]!(batch[i]);
+  };
+  const call = (item: unknown): Promise<unknown> => {
+    const promise = new Promise((resolve) => resolves.push(resolve));
+    if (queued.push(item) === 1) queueMicrotask(flush);
+    return promise;
+  };
+  const out = await Promise.all(items.map(call));
+  let same = 0;
+  for (let i = 0; i < out.length; i++) if (out[i] === items[i]) same++;
+  return same;
+}
