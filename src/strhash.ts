@@ -11,6 +11,7 @@
 // hashes are never shown.
 
 import { randomBytes } from 'node:crypto';
+import { charCodeAt } from './charcode.js';
 
 /** The process's seed. */
 const SEED = randomBytes(4).readInt32LE(0);
@@ -21,7 +22,7 @@ const SEED = randomBytes(4).readInt32LE(0);
  */
 export function stringHash(s: string): number {
   let h = SEED ^ 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ charCodeAt(s, i), 0x01000193);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -5,6 +5,7 @@
 // One process only: two verifier processes with a MemoryStore each would each accept a code
 // once. Use RedisStore for a fleet.
 
+import { charCodeAt } from '../charcode.js';
 import { intOption, optionsObject, TotpFleetError } from '../errors.js';
 import { notedHashes, stringHash } from '../strhash.js';
 import {
@@ -393,7 +394,7 @@ export class MemoryStore implements Store {
     if (len !== account.length) return false;
     const chars = this.#chars[r >>> PAGE_BITS]!;
     const at = (r & PAGE_MASK) * NAME_BYTES;
-    for (let i = 0; i < len; i++) if (chars[at + i] !== account.charCodeAt(i)) return false;
+    for (let i = 0; i < len; i++) if (chars[at + i] !== charCodeAt(account, i)) return false;
     return true;
   }
 
@@ -405,7 +406,7 @@ export class MemoryStore implements Store {
       const chars = this.#chars[r >>> PAGE_BITS]!;
       const at = (r & PAGE_MASK) * NAME_BYTES;
       let i = 0;
-      for (let u = 0; i < len && (u = account.charCodeAt(i)) < 256; i++) chars[at + i] = u;
+      for (let u = 0; i < len && (u = charCodeAt(account, i)) < 256; i++) chars[at + i] = u;
       if (i === len) {
         c[(r & PAGE_MASK) * REC + N] = len;
         return;
