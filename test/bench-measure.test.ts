@@ -119,6 +119,24 @@ describe('Report.ratio', () => {
     expect(c.rounds).toEqual([10, 10]);
     expect(c.measured).toBe(10);
   });
+
+  it('shows a ceiling beside its target as within or out of reach, never as a target met', () => {
+    const report = new Report(machineInfo(), 'test', PROFILES.quick!.budget);
+    const a = fig('a', [3, 3, 3], [0, 1, 2]);
+    const b = fig('b', [2, 2, 2], [0, 1, 2]);
+    const target = report.ratio('s', 'ours ÷ base', a, b, 1.7);
+    const reachable = report.ratio('s', 'ceiling: high', a, b, 1.4, 'ratio', true);
+    const out = report.ratio('s', 'ceiling: low', b, a, 1.7, 'ratio', true);
+    expect(target.pass).toBe(false);
+    expect(reachable.bound).toBe(true);
+    expect(reachable.pass).toBeUndefined();
+    expect(out.pass).toBeUndefined();
+    const table = report.checksTable('s').split('\n');
+    expect(table.find((l) => l.includes('ours ÷ base'))).toMatch(/MISS$/);
+    expect(table.find((l) => l.includes('ceiling: high'))).toMatch(/within reach$/);
+    expect(table.find((l) => l.includes('ceiling: low'))).toMatch(/OUT OF REACH$/);
+    expect(report.summary()).toContain('0 of 1 targets met');
+  });
 });
 
 describe('compare on reports with a real quick run\'s noise', () => {

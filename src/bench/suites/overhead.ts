@@ -75,7 +75,7 @@ async function run(ctx: SuiteContext): Promise<void> {
       core.wipe(n);
       report.ratio(ID, `facade ÷ raw kernel, ${kind}`, facade!, kernel!, 0.8, 'fraction');
       const ceiling = serialFigure(`${ID}/kernel+floor/${kind}`, `kernel + request floor, ${kind}`, kernel!, floor!);
-      report.ratio(ID, `ceiling: kernel ÷ (kernel + request floor), ${kind}`, ceiling, kernel!, 0.8, 'fraction');
+      report.ratio(ID, `ceiling: kernel ÷ (kernel + request floor), ${kind}`, ceiling, kernel!, 0.8, 'fraction', true);
       report.ratio(ID, `facade ÷ (kernel + request floor), ${kind}`, facade!, ceiling, undefined, 'fraction');
       report.ratio(ID, `facade ÷ runChunk, ${kind}`, facade!, chunkFig!, undefined, 'fraction');
       report.ratio(ID, `runChunk ÷ raw kernel, ${kind}`, chunkFig!, kernel!, undefined, 'fraction');

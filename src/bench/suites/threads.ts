@@ -61,9 +61,9 @@ async function run(ctx: SuiteContext): Promise<void> {
         if (figs.length === 2) ctx.report.ratio(ID, `1 thread (pool) ÷ threads 0 (inline), ${size / 1000}k, ${kind}`, figs[1]!, figs[0]!);
         for (let t = 2; t < figs.length; t++) {
           ctx.report.ratio(ID, `ceiling: ${t} threads ÷ threads 0 (calling thread's share, ${cores} cores), ${size / 1000}k, ${kind}`,
-            ceiling(t), figs[0]!, t === 2 ? 1.7 : undefined);
+            ceiling(t), figs[0]!, t === 2 ? 1.7 : undefined, 'ratio', true);
           ctx.report.ratio(ID, `ceiling: ${t} threads ÷ 1 thread (calling thread's share, ${cores} cores), ${size / 1000}k, ${kind}`,
-            ceiling(t), ceiling(1), t === 2 ? 1.7 : undefined);
+            ceiling(t), ceiling(1), t === 2 ? 1.7 : undefined, 'ratio', true);
         }
       }
     }
