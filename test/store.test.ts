@@ -180,8 +180,7 @@ describe.skipIf(!redisOk)('RedisStore keys', () => {
       ].sort());
       for (const key of keys) expect(await redis.pttl(key), key).toBeGreaterThan(0);
     } finally {
-      const keys = await redis.keys(`${own}*`);
-      if (keys.length > 0) await redis.del(...keys);
+      await deleteKeys(own);
       await redis.quit();
       await store.close();
     }
@@ -217,8 +216,7 @@ describe.skipIf(!redisOk)('RedisStore keys', () => {
       near(await ttl(ok), 60_000_000);
       expect((await store.begin([ok], lock)).state[0]).toBe(BEGIN_LOCKED);
     } finally {
-      const keys = await redis.keys(`${own}*`);
-      if (keys.length > 0) await redis.del(...keys);
+      await deleteKeys(own);
       await redis.quit();
       await store.close();
     }
