@@ -7,6 +7,7 @@
 // items in flight, a batch is refused at once with ERR_OVERLOADED.
 
 import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { type KernelMode, type PackedChunk, releaseChunk, runChunk, warmCore, wipeChunk } from './batch.js';
 import { intOption, TotpFleetError } from './errors.js';
@@ -24,6 +25,8 @@ const OWNER_SLOTS = 65_536;
 
 /** The compiled worker: dist/worker.js, also when this file runs from src/ under a test runner. */
 const WORKER_URL = new URL('../dist/worker.js', import.meta.url);
+/** What piscina loads: a CommonJS entry that import()s the worker module (see worker-entry.cts). */
+const WORKER_ENTRY = new URL('../dist/worker-entry.cjs', import.meta.url);
 
 export interface PoolOptions {
   /** Worker threads; 0 runs everything inline. Default: the available parallelism. */
@@ -94,12 +97,13 @@ export class Dispatcher {
     this.#core = inlineCore();
     warmCore(this.#core);
     if (this.threads > 0) {
+      const file = internals.workerFile ?? WORKER_URL;
       const workerData: PoolWorkerData & Record<string, unknown> = {
         ...internals.workerData, module: coreModule(), owners: this.#owners,
+        workerModule: file instanceof URL ? file.href : file.startsWith('file:') ? file : pathToFileURL(file).href,
       };
-      const file = internals.workerFile ?? WORKER_URL;
       this.#pool = new Piscina<WorkerTask, Int32Array>({
-        filename: file instanceof URL ? file.href : file,
+        filename: WORKER_ENTRY.href,
         minThreads: this.threads,
         maxThreads: this.threads,
         idleTimeout: Infinity,
@@ -172,7 +176,8 @@ export class Dispatcher {
    * result per item, in order. Never rejects: a chunk that cannot be run is RESULT_ERROR.
    */
   async run(chunks: readonly PackedChunk[], total: number, mode: KernelMode, pooled: boolean): Promise<Int32Array> {
-    if (!pooled || this.#pool === undefined) return this.runInline(chunks, total, mode);
+    // A batch packed in the inline core runs there, now (BatchPacker's `core`).
+    if (!pooled || this.#pool === undefined || chunks[0]?.core !== undefined) return this.runInline(chunks, total, mode);
     // Every slot starts as an error, so nothing unanswered can read as a match.
     const out = new Int32Array(total).fill(RESULT_ERROR);
     try {
@@ -203,7 +208,8 @@ export class Dispatcher {
         offset += c.count;
       }
     } finally {
-      for (const c of chunks) releaseChunk(c);
+      // A chunk packed in the core was wiped there when it ran (runChunk always wipes).
+      for (const c of chunks) if (c.core === undefined) releaseChunk(c);
     }
     return out;
   }

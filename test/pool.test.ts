@@ -6,6 +6,7 @@ import { TotpVerifier, totp, type VerifyRequest, type VerifyResult } from '../sr
 import { TotpFleetError } from '../src/errors.js';
 
 const FAULTY = new URL('./fixtures/faulty-worker.mjs', import.meta.url);
+const UNLOADABLE = new URL('./fixtures/unloadable-worker.mjs', import.meta.url);
 const TS = 1_700_000_015_000;
 
 /** A seeded PRNG (mulberry32), so a failure reproduces. */
@@ -82,6 +83,20 @@ describe('pool with 2 threads', () => {
   });
 });
 
+/**
+ * verifyBatch(reqs) on `v`, whose workers all fail: malformed items are answered before dispatch
+ * (as in `reference`); everything dispatched is an error, never valid, never invalid, never dropped.
+ */
+async function expectDispatchedErrors(v: TotpVerifier, reqs: VerifyRequest[], reference: VerifyResult[]): Promise<void> {
+  const results = await v.verifyBatch(reqs);
+  expect(results).toHaveLength(reqs.length);
+  for (let i = 0; i < reqs.length; i++) {
+    if (reference[i]!.status === 'malformed') expect(results[i]).toEqual(reference[i]);
+    else expect(results[i]).toEqual({ status: 'error', reason: 'internal' });
+  }
+  expect(v.stats().pool.chunksFailed).toBeGreaterThan(0);
+}
+
 describe('worker faults', () => {
   const reqs = mixedRequests(20_000, 5);
   let reference: VerifyResult[];
@@ -119,16 +134,30 @@ describe('worker faults', () => {
   it('items of a chunk that fails twice are errors: never valid, never invalid, never dropped', async () => {
     const v = await faulty('exit', 1_000_000);
     try {
-      const results = await v.verifyBatch(reqs);
-      expect(results).toHaveLength(reqs.length);
-      for (let i = 0; i < reqs.length; i++) {
-        // Malformed items are answered before dispatch; everything dispatched is an error.
-        if (reference[i]!.status === 'malformed') expect(results[i]).toEqual(reference[i]);
-        else expect(results[i]).toEqual({ status: 'error', reason: 'internal' });
-      }
-      expect(v.stats().pool.chunksFailed).toBeGreaterThan(0);
+      await expectDispatchedErrors(v, reqs, reference);
     } finally {
       await v.close();
+    }
+  });
+});
+
+describe('a worker module that cannot load', () => {
+  it('answers every dispatched item error, keeps the process alive, and a pool with a good module still works after', async () => {
+    const reqs = mixedRequests(5_000, 9);
+    const single = await TotpVerifier.create({ threads: 0, window: 2 });
+    const reference = await single.verifyBatch(reqs);
+    await single.close();
+    const bad = await TotpVerifier.createWithInternals({ threads: 2, window: 2, inlineThreshold: 100 }, { workerFile: UNLOADABLE });
+    try {
+      await expectDispatchedErrors(bad, reqs, reference);
+    } finally {
+      await bad.close();
+    }
+    const good = await TotpVerifier.create({ threads: 2, window: 2, inlineThreshold: 100 });
+    try {
+      expect(await good.verifyBatch(reqs)).toEqual(reference);
+    } finally {
+      await good.close();
     }
   });
 });
