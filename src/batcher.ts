@@ -18,10 +18,12 @@ export interface BatcherOptions {
 export class Batcher<Req, Res> {
   readonly #run: (requests: Req[]) => Promise<Res[]>;
   readonly #opts: BatcherOptions;
-  // Waiting calls, in parallel arrays (one object per call would double the garbage).
+  // Waiting calls, in parallel arrays (one object per call would double the garbage). Only
+  // each call's resolve function is kept: a failed batch resolves its calls with a rejected
+  // promise, which rejects them, so the reject functions die young. (100k concurrent calls
+  // keep 100k of whatever is kept here alive through every scavenge until they are answered.)
   #requests: Req[] = [];
-  #resolves: ((result: Res) => void)[] = [];
-  #rejects: ((error: unknown) => void)[] = [];
+  #resolves: ((result: Res | PromiseLike<Res>) => void)[] = [];
   #running = 0;
   #scheduled = false;
   #timer: NodeJS.Timeout | undefined;
@@ -44,9 +46,8 @@ export class Batcher<Req, Res> {
       return Promise.reject(new TotpFleetError('ERR_OVERLOADED',
         `overloaded: ${queued} calls waiting, limit ${this.#opts.maxQueue}; retry later`));
     }
-    const promise = new Promise<Res>((resolve, reject) => {
+    const promise = new Promise<Res>((resolve) => {
       this.#resolves.push(resolve);
-      this.#rejects.push(reject);
     });
     this.#requests.push(request);
     if (queued + 1 >= this.#opts.maxBatch) this.#flush();
@@ -87,11 +88,9 @@ export class Batcher<Req, Res> {
       const max = this.#opts.maxBatch;
       const requests = this.#requests.length <= max ? this.#requests : this.#requests.splice(0, max);
       const resolves = requests === this.#requests ? this.#resolves : this.#resolves.splice(0, max);
-      const rejects = requests === this.#requests ? this.#rejects : this.#rejects.splice(0, max);
       if (requests === this.#requests) {
         this.#requests = [];
         this.#resolves = [];
-        this.#rejects = [];
       }
       this.#running++;
       this.#batches++;
@@ -100,7 +99,10 @@ export class Batcher<Req, Res> {
           for (let i = 0; i < resolves.length; i++) resolves[i]!(results[i]!);
         },
         (error: unknown) => {
-          for (const reject of rejects) reject(error);
+          // Resolving with a rejected promise rejects: one promise for the batch, handled by
+          // every call that adopts it.
+          const failed = Promise.reject(error);
+          for (const resolve of resolves) resolve(failed);
         },
       ).finally(() => {
         this.#running--;

@@ -9,7 +9,7 @@
 import { type Algorithm, algorithmCode, MID_WORDS } from './algorithm.js';
 import { type BackupCodeOptions, BackupCodes } from './backup.js';
 import { Batcher } from './batcher.js';
-import { BatchPacker, deriveMidstates, type PackedChunk, PackedEditor, packParams } from './batch.js';
+import { BatchPacker, deriveMidstates, type PackedChunk, PackedEditor, packParams, wipeCore } from './batch.js';
 import { intOption, optionsObject, TotpFleetError } from './errors.js';
 import { clockChannel } from './policy/audit.js';
 import { type ClockHealth, type ClockHealthOptions, ClockMonitor } from './policy/clock.js';
@@ -237,6 +237,9 @@ interface Deferred {
   readonly request: VerifyRequest;
 }
 
+/** Rounds of fewer requests get a new (small) "seen" set; larger ones reuse the verifier's spare. */
+const SPARE_SEEN_MIN = 1024;
+
 /** Statuses that say something about the account's secret, and so carry `rotate`. */
 const ROTATE_STATUSES: ReadonlySet<VerifyStatus> = new Set(['valid', 'invalid', 'replayed', 'locked']);
 
@@ -278,6 +281,8 @@ export class TotpVerifier {
   readonly #batcher: Batcher<VerifyRequest, VerifyResult>;
   /** Replay protection and failure limits; undefined with `store: null`. */
   readonly #policy: PolicyRunner | undefined;
+  /** The "seen in this round" set of a finished round, kept for the next one (see #round). */
+  #spareSeen: StringSet | undefined;
   readonly #store: Store | undefined;
   readonly #ownsStore: boolean;
   readonly #clock: ClockMonitor;
@@ -324,7 +329,7 @@ export class TotpVerifier {
     this.#ownsStore = store === undefined;
     this.#store = store === undefined ? new MemoryStore() : ((store as Store | null) ?? undefined);
     // HOTP matches say nothing about clocks.
-    const onMatch = counters !== undefined ? () => {} : (step: number, timeMs: number) => this.#clock.add(this.#phoneOffset(step, timeMs));
+    const onMatch = counters !== undefined ? () => {} : (step: number, timeMs: number, times: number) => this.#clock.addRepeated(this.#phoneOffset(step, timeMs), times);
     this.#policy = this.#store === undefined ? undefined
       : new PolicyRunner(this.#store, policy, s, name, onMatch, counters !== undefined);
     this.#backup = this.#store === undefined ? undefined
@@ -495,7 +500,14 @@ export class TotpVerifier {
     const slice = this.#dispatcher.sliceItems(n);
     if (slice >= n) {
       // One slice (every inline batch): nothing to overlap, so no promise per slice.
-      const prepared = this.#prepare(requests, 0, n, now, results, pooled, round);
+      let prepared: Prepared;
+      try {
+        prepared = this.#prepare(requests, 0, n, now, results, pooled, round);
+      } catch (error) {
+        // An inline slice is packed straight into the core: nothing of it may stay there.
+        if (!pooled) wipeCore(this.#core);
+        throw error;
+      }
       const running = this.#runSlice(prepared, results);
       if (running !== undefined) await running;
     } else {
@@ -515,12 +527,26 @@ export class TotpVerifier {
         await Promise.all(running);
       }
     }
+    // No slice of the round reads its set now: keep it for the next large round.
+    if (round?.seen !== undefined && round.seen.limit >= SPARE_SEEN_MIN) this.#spareSeen = round.seen;
     const later = round?.later;
     if (later !== undefined && later.length > 0) {
       const again = new Array<VerifyResult>(later.length);
       await this.#round(later.map((d) => d.request), now, again);
       for (let k = 0; k < later.length; k++) results[later[k]!.index] = again[k]!;
     }
+  }
+
+  /**
+   * An empty set for a round of `size` requests: the spare one when it fits (large enough, and
+   * not so large that emptying it costs more than a new one), else a new one.
+   */
+  #seenSet(size: number): StringSet {
+    const spare = this.#spareSeen;
+    if (size < SPARE_SEEN_MIN || spare === undefined || spare.limit < size || spare.limit > 4 * size) return new StringSet(size);
+    this.#spareSeen = undefined;
+    spare.clear();
+    return spare;
   }
 
   /**
@@ -541,7 +567,10 @@ export class TotpVerifier {
     const digits = s.digits;
     // Made at the first request with an account: most batches of most fleets have none.
     let stateful: StatefulItems | undefined;
-    const packer = new BatchPacker(this.#core.layout, n, pooled ? n : this.#core.layout.maxItems, this.#midWords);
+    // Inline, the first chunk is packed straight into the core, where the kernel reads it
+    // (`leaveCore` below moves it out when the core is needed before it runs).
+    const packer = pooled ? new BatchPacker(this.#core.layout, n, n, this.#midWords)
+      : new BatchPacker(this.#core.layout, n, this.#core.layout.maxItems, this.#midWords, this.#core);
     // Legacy secrets exist only where the caller lowered minSecretBytes; otherwise no flags.
     const legacy = s.minSecretBytes < DEFAULT_MIN_SECRET_BYTES ? new Uint8Array(n) : undefined;
     const cache = this.#cache.capacity > 0 ? this.#cache : undefined;
@@ -578,7 +607,7 @@ export class TotpVerifier {
       let hash = 0;
       if (round !== undefined && account !== undefined) {
         hash = stringHash(account);
-        if (!(round.seen ??= new StringSet(round.size)).add(account, hash)) {
+        if (!(round.seen ??= this.#seenSet(round.size)).add(account, hash)) {
           round.later.push({ index: i, request: { account, code: codeText, timestamp, secret } as VerifyRequest });
           continue;
         }
@@ -652,9 +681,12 @@ export class TotpVerifier {
       steps[j] = step;
       times[j] = time as number;
       if (round !== undefined && account !== undefined) {
-        (stateful ??= new StatefulItems(n)).add(account, hash, i, packed[j]!, step, time as number);
+        (stateful ??= this.#policy!.items(n)).add(account, hash, i, packed[j]!, step, time as number);
       }
     }
+    // Deriving misses uses the core; stateful items wait for the store (and the core may run
+    // other batches meanwhile): either way the packed chunk leaves the core first.
+    if (stateful !== undefined || missKeys !== undefined) packer.leaveCore();
     if (missKeys !== undefined) this.#deriveMisses(packer, missKeys, missIds, waiting);
     const chunks = packer.finish();
     let total = 0;
@@ -687,19 +719,22 @@ export class TotpVerifier {
       let statefulSlot: Uint8Array | undefined;
       if (items !== undefined) {
         await this.#policy!.begin(items, new PackedEditor(this.#core.layout, p.chunks), results);
-        statefulSlot = new Uint8Array(p.total);
-        for (let k = 0; k < items.size; k++) statefulSlot[items.packed[k]!] = 1;
+        // Usually every packed item has an account: then none is left for #answer.
+        if (items.size < p.total) {
+          statefulSlot = new Uint8Array(p.total);
+          for (let k = 0; k < items.size; k++) statefulSlot[items.packed[k]!] = 1;
+        }
       }
       const raw = await this.#dispatcher.run(p.chunks, p.total, 'verify', p.pooled);
-      this.#answer(p, raw, statefulSlot, results);
+      if (items === undefined || statefulSlot !== undefined) this.#answer(p, raw, statefulSlot, results);
       if (items !== undefined) {
         const { resultNoMatch, resultReplayed } = this.#core.layout;
-        for (let k = 0; k < items.size; k++) items.raw[k] = raw[items.packed[k]!]!;
-        await this.#policy!.finish(items, { noMatch: resultNoMatch, replayed: resultReplayed }, results);
+        await this.#policy!.finish(items, { raw, noMatch: resultNoMatch, replayed: resultReplayed }, results);
       }
       flagRotation(p, results);
     } finally {
       releaseScratch(p.scratch);
+      if (p.stateful !== undefined) this.#policy!.release(p.stateful);
     }
   }
 

@@ -2,6 +2,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { Batcher } from '../src/batcher.js';
 import { TotpVerifier, totp } from '../src/index.js';
 
 const TS = 1_700_000_000_000;
@@ -59,6 +60,34 @@ describe('batcher', () => {
       for (const s of answered) expect((s as PromiseFulfilledResult<{ status: string }>).value.status).toBe('valid');
     } finally {
       await v.close();
+    }
+  });
+});
+
+describe('Batcher', () => {
+  it('rejects every call of a failed batch with its error, leaves no unhandled rejection, and runs the next batch', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => { unhandled.push(reason); };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const failure = new Error('store down');
+      let fail = true;
+      const batcher = new Batcher<number, number>(
+        async (requests) => {
+          if (fail) throw failure;
+          return requests.map((x) => x * 2);
+        },
+        { maxBatch: 100, maxDelayMs: 0, maxQueue: 10_000, concurrency: 1 },
+      );
+      const failed = await Promise.allSettled(Array.from({ length: 250 }, (_, i) => batcher.submit(i)));
+      expect(failed.every((s) => s.status === 'rejected' && s.reason === failure)).toBe(true);
+      fail = false;
+      expect(await Promise.all([1, 2, 3].map((x) => batcher.submit(x)))).toEqual([2, 4, 6]);
+      // Node reports unhandled rejections after the microtask queue drains: give it a turn.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
     }
   });
 });

@@ -3,8 +3,10 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { base32, TotpVerifier, type VerifyRequest } from '../src/index.js';
-import { BatchPacker, packParams, type PackedChunk, releaseChunk, runChunks, type KernelMode } from '../src/batch.js';
-import { instantiateCore } from '../src/wasm.js';
+import {
+  BatchPacker, deriveMidstates, packParams, type PackedChunk, releaseChunk, runChunks, type KernelMode, wipeCore,
+} from '../src/batch.js';
+import { type Core, inlineCore, instantiateCore } from '../src/wasm.js';
 import { Prng } from './helpers/prng.js';
 import { refHotp, refVerify } from './helpers/reference.js';
 
@@ -158,5 +160,124 @@ describe('released chunk buffers', () => {
     structuredClone(chunk.fixed, { transfer: [chunk.fixed] });
     releaseChunk(chunk);
     expect(pack(333).fixed.byteLength).toBeGreaterThan(0);
+  });
+});
+
+describe('a batch packed straight into the core (the inline path)', () => {
+  const params = packParams(layout, 6, 1, 1);
+  const expected = (items: readonly { expected: number | null }[]) => items.map((it) => it.expected);
+  const answers = (raw: Int32Array) => Array.from(raw, (r) => (r === layout.resultNoMatch ? null : r));
+  const coreIsClean = (c: Core) => {
+    const v = c.views;
+    return v.keyPool.every((b) => b === 0) && v.mid.every((w) => w === 0) && v.code.every((w) => w === 0) &&
+      v.keyOff.every((w) => w === 0) && v.keyLen.every((w) => w === 0) && v.floor.every((w) => w === 0);
+  };
+  /** Midstates of every item's key (10 words each), derived on a core of their own. */
+  const midsOf = (items: readonly { key: Uint8Array }[]) => {
+    const mids = new Uint32Array(items.length * 10);
+    deriveMidstates(instantiateCore(), items.map((it) => it.key), mids, layout.algSha1, 10);
+    return mids;
+  };
+
+  for (const kernel of ['verify', 'verify-scalar'] as KernelMode[]) {
+    for (const set of SETS) {
+      it(`${kernel}: ${set.name}: the first chunk in the core, the rest in buffers; the same results; the core wiped`, () => {
+        const packer = new BatchPacker(layout, set.items.length, layout.maxItems, 32, core);
+        for (const item of set.items) packer.addKey(item.key, STEP, Number(item.code), params);
+        const chunks = packer.finish();
+        expect(chunks.length).toBeGreaterThan(1);
+        expect(chunks[0]!.core).toBe(core);
+        expect(chunks[0]!.fixed.byteLength).toBe(0);
+        expect(chunks.slice(1).every((c) => c.core === undefined && c.fixed.byteLength > 0)).toBe(true);
+        expect(answers(runChunks(core, chunks, kernel))).toEqual(expected(set.items));
+        expect(coreIsClean(core)).toBe(true);
+      });
+    }
+  }
+
+  it.each([
+    ['while the first chunk is filling (5000 of 8192)', 5000],
+    ['after the first chunk was closed (10000 items)', 10_000],
+  ])('leaveCore %s moves it to a buffer and wipes the core; items added later and fillMid still land', (_, at) => {
+    const items = SETS[0]!.items.slice(0, 12_000);
+    const mids = midsOf(items);
+    // SHA-1 items in 16-word slots: the core's stride in force (40 after the last test's run)
+    // is narrower than the packed one, and the wipe must still reach every word.
+    core.setMidStride(40);
+    const packer = new BatchPacker(layout, items.length, layout.maxItems, 16, core);
+    const pending: number[] = [];
+    items.forEach((item, i) => {
+      if (i === at) {
+        packer.leaveCore();
+        expect(coreIsClean(core)).toBe(true);
+        for (const k of pending) packer.fillMid(k, mids, k * 10);
+      }
+      // Every third item's midstates come later (as a cache miss's do), the rest now.
+      if (i % 3 === 0) pending.push(packer.addPending(STEP, Number(item.code), params));
+      else packer.addMid(mids, i * 10, STEP, Number(item.code), params);
+    });
+    for (const k of pending) packer.fillMid(k, mids, k * 10);
+    const chunks = packer.finish();
+    expect(chunks.every((c) => c.core === undefined)).toBe(true);
+    expect(coreIsClean(core)).toBe(true);
+    expect(answers(runChunks(core, chunks, 'verify'))).toEqual(expected(items));
+  });
+
+  it('a chunk packed in one core and run on another is refused, and both cores are wiped', () => {
+    const other = instantiateCore();
+    const items = SETS[0]!.items.slice(0, 100);
+    const packer = new BatchPacker(layout, items.length, layout.maxItems, 10, core);
+    for (const item of items) packer.addKey(item.key, STEP, Number(item.code), params);
+    const chunks = packer.finish();
+    expect(() => runChunks(other, chunks, 'verify')).toThrow(expect.objectContaining({ code: 'ERR_CORE_FAILED' }));
+    expect(coreIsClean(core)).toBe(true);
+    expect(coreIsClean(other)).toBe(true);
+  });
+
+  it('wipeCore clears a chunk that will not be run', () => {
+    const items = SETS[1]!.items.slice(0, 50); // 256-byte keys
+    const packer = new BatchPacker(layout, items.length, layout.maxItems, 32, core);
+    for (const item of items) packer.addKey(item.key, STEP, Number(item.code), params);
+    packer.finish();
+    expect(coreIsClean(core)).toBe(false);
+    wipeCore(core);
+    expect(coreIsClean(core)).toBe(true);
+  });
+});
+
+describe('the inline core holds nothing of a batch once it is answered', () => {
+  const clean = () => {
+    const v = inlineCore().views;
+    return v.keyPool.every((b) => b === 0) && v.mid.every((w) => w === 0) && v.code.every((w) => w === 0);
+  };
+  const items = SETS[0]!.items.slice(0, 9000); // two chunks: the first packed in the core
+  const expectedOf = (e: number | null) =>
+    e === null ? { status: 'invalid' } : { status: 'valid', delta: e, step: Number(STEP) + e };
+
+  it.each([
+    ['key handles', 'handle', false],
+    ['raw bytes', 'bytes', false],
+    ['base32, cache misses then hits', 'base32', false],
+    ['every other request with an account (stateful: the chunk leaves the core for the store)', 'handle', true],
+  ] as const)('%s', async (_, form, accounts) => {
+    const v = await TotpVerifier.create({ threads: 0 });
+    try {
+      const handles = form === 'handle' ? v.importKeys(items.map((it) => it.key)) : [];
+      const reqs: VerifyRequest[] = items.map((it, i) => ({
+        secret: form === 'handle' ? handles[i]! : form === 'bytes' ? it.key : base32.encode(it.key),
+        code: it.code,
+        timestamp: TS,
+        ...(accounts && i % 2 === 0 ? { account: `user-${i}` } : {}),
+      }));
+      for (let round = 0; round < 2; round++) {
+        const results = await v.verifyBatch(reqs);
+        // Accounts: the second round replays every code the first accepted.
+        expect(results).toEqual(items.map((it, i) =>
+          accounts && i % 2 === 0 && round === 1 && it.expected !== null ? { status: 'replayed' } : expectedOf(it.expected)));
+        expect(clean()).toBe(true);
+      }
+    } finally {
+      await v.close();
+    }
   });
 });
