@@ -70,6 +70,29 @@ describe(`ClockMonitor (seed ${seed})`, () => {
     expect(Math.abs(h.offsetSeconds)).toBeGreaterThan(10);
   });
 
+  it('addRepeated(x, k) gives the same summaries and events as k add(x), across alarms and the ring wrapping', () => {
+    const rng = new Prng(seed ^ 0x5eed);
+    const events: [string, string][] = [];
+    const single = new ClockMonitor({ samples: 16, minSamples: 4 }, PERIOD, (h) => events.push(['single', JSON.stringify(h)]));
+    const repeated = new ClockMonitor({ samples: 16, minSamples: 4 }, PERIOD, (h) => events.push(['repeated', JSON.stringify(h)]));
+    let changes = 0;
+    for (let run = 0; run < 400; run++) {
+      // Runs of one offset, long and short, that swing the mean across ±threshold and back.
+      const offset = (rng.u32() % 81) - 40 + (rng.u32() % 4) / 4;
+      const times = rng.u32() % 3 === 0 ? rng.u32() % 40 : rng.u32() % 4;
+      const before = events.length;
+      for (let t = 0; t < times; t++) single.add(offset);
+      const mid = events.length;
+      repeated.addRepeated(offset, times);
+      const fromSingle = events.slice(before, mid).map(([, h]) => h);
+      const fromRepeated = events.slice(mid).map(([, h]) => h);
+      expect(fromRepeated).toEqual(fromSingle);
+      expect(repeated.summary()).toEqual(single.summary());
+      changes += fromSingle.length;
+    }
+    expect(changes).toBeGreaterThan(20); // the runs did move the verdict back and forth
+  });
+
   it('refuses bad options', () => {
     expect(() => new ClockMonitor({ samples: 8 }, PERIOD, () => {})).toThrow(/"clock.samples" expected an integer 16..100000, got 8/);
     expect(() => new ClockMonitor({ thresholdSeconds: '10' }, PERIOD, () => {})).toThrow(TypeError);

@@ -63,20 +63,58 @@ export class ClockMonitor {
 
   /** Records one match: (phone − server) estimated in seconds. */
   add(offsetSeconds: number): void {
+    this.addRepeated(offsetSeconds, 1);
+  }
+
+  /**
+   * Records `times` matches with the same offset: the same sums, ring and events as `times`
+   * calls of add (each is judged as it lands), without a call and an offset per match (the
+   * matches of one batch mostly share their step and time).
+   */
+  addRepeated(offsetSeconds: number, times: number): void {
     const ring = this.#ring;
-    const old = ring[this.#next]!;
-    if (this.#count === ring.length) {
-      this.#sum -= old;
-      this.#sumSq -= old * old;
-    } else {
-      this.#count++;
+    const size = ring.length;
+    const min = this.#min;
+    const square = offsetSeconds * offsetSeconds;
+    // The running state in locals; written back (and judged by #judge, which may publish) only
+    // when a verdict would change or the sums are due to be recomputed.
+    let next = this.#next;
+    let count = this.#count;
+    let sum = this.#sum;
+    let sumSq = this.#sumSq;
+    let sinceExact = this.#sinceExact;
+    for (let t = 0; t < times; t++) {
+      if (count === size) {
+        const old = ring[next]!;
+        sum -= old;
+        sumSq -= old * old;
+      } else {
+        count++;
+      }
+      ring[next] = offsetSeconds;
+      sum += offsetSeconds;
+      sumSq += square;
+      next = next + 1 === size ? 0 : next + 1;
+      if (++sinceExact >= 1_000_000 || (count >= min && this.#verdict(sum / count) !== this.#status)) {
+        this.#next = next;
+        this.#count = count;
+        this.#sum = sum;
+        this.#sumSq = sumSq;
+        this.#sinceExact = sinceExact;
+        if (sinceExact >= 1_000_000) this.#recompute();
+        this.#judge();
+        next = this.#next;
+        count = this.#count;
+        sum = this.#sum;
+        sumSq = this.#sumSq;
+        sinceExact = this.#sinceExact;
+      }
     }
-    ring[this.#next] = offsetSeconds;
-    this.#sum += offsetSeconds;
-    this.#sumSq += offsetSeconds * offsetSeconds;
-    this.#next = this.#next + 1 === ring.length ? 0 : this.#next + 1;
-    if (++this.#sinceExact >= 1_000_000) this.#recompute();
-    this.#judge();
+    this.#next = next;
+    this.#count = count;
+    this.#sum = sum;
+    this.#sumSq = sumSq;
+    this.#sinceExact = sinceExact;
   }
 
   summary(): ClockHealth {
@@ -96,16 +134,20 @@ export class ClockMonitor {
     };
   }
 
+  /** The status a judgement with this mean gives (from the current one). */
+  #verdict(mean: number): ClockStatus {
+    const abs = Math.abs(mean);
+    // Hysteresis: raised at the threshold, cleared below 70% of it, so that a skew near the
+    // threshold does not flap.
+    if (abs >= this.#threshold) return mean < 0 ? 'server-ahead' : 'server-behind';
+    if (abs < 0.7 * this.#threshold || this.#status === 'insufficient-data') return 'ok';
+    return this.#status;
+  }
+
   #judge(): void {
     const n = this.#count;
     if (n < this.#min) return;
-    const mean = this.#sum / n;
-    const abs = Math.abs(mean);
-    let status = this.#status;
-    // Hysteresis: raised at the threshold, cleared below 70% of it, so that a skew near the
-    // threshold does not flap.
-    if (abs >= this.#threshold) status = mean < 0 ? 'server-ahead' : 'server-behind';
-    else if (abs < 0.7 * this.#threshold || status === 'insufficient-data') status = 'ok';
+    const status = this.#verdict(this.#sum / n);
     if (status !== this.#status) {
       this.#status = status;
       this.#onChange(this.summary());

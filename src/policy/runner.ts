@@ -34,17 +34,29 @@ export interface PolicyStats {
 
 /** The raw kernel results this layer reads. */
 export interface RawCodes {
+  /** The slice's kernel results, by packed index (StatefulItems.packed). */
+  readonly raw: Int32Array;
   readonly noMatch: number;
   readonly replayed: number;
 }
 
-/** The stateful items of one slice, column by column (sized once for the slice). */
+/**
+ * The stateful items of one slice, column by column (sized for `capacity` items). Taken from and
+ * given back to a PolicyRunner (items, release), which keeps a few for later slices: the columns
+ * of a 10,000-item slice are ~500 KB, and allocating typed arrays that large per call cost more
+ * than the work done in them (each is a fresh zeroed backing store outside the JS heap).
+ */
 export class StatefulItems {
   /**
-   * The accounts, in order; passed as is to the store's begin and (when all go) finish. Frozen
-   * at begin, with their hashes noted (MemoryStore does not hash them again).
+   * The accounts, in order; passed as is to the store's begin and (when all go) finish. Made
+   * with `capacity` slots, of which the first `size` are set; `seal` (at begin) trims it to
+   * `size` and freezes it, and its hashes are noted (MemoryStore does not hash them again). A
+   * new array for each slice (stores may key what they remember by it). Preallocated rather
+   * than pushed to: growing an array to 10,000 strings cost ~9 ns per add.
    */
-  readonly accounts: string[] = [];
+  accounts: string[];
+  #size = 0;
+  readonly capacity: number;
   /** stringHash of each account. */
   readonly hash: Int32Array;
   /** Index of the request in the batch. */
@@ -56,13 +68,23 @@ export class StatefulItems {
   readonly center: Float64Array;
   /** The request's time, ms. */
   readonly time: Float64Array;
-  /** Raw kernel results, filled by the verifier. */
-  raw = new Int32Array(0);
   /** Whether begin let the item go (it must be finished). */
-  go = new Uint8Array(0);
+  readonly go: Uint8Array;
+  /** finish's columns: the items that went, and their ops (FinishOps). */
+  readonly which: Int32Array;
+  readonly op: Uint8Array;
+  readonly opStep: Float64Array;
+  readonly opDrift: Float64Array;
 
   /** For at most `capacity` items. */
   constructor(capacity: number) {
+    this.capacity = capacity;
+    this.accounts = new Array<string>(capacity);
+    this.go = new Uint8Array(capacity);
+    this.which = new Int32Array(capacity);
+    this.op = new Uint8Array(capacity);
+    this.opStep = new Float64Array(capacity);
+    this.opDrift = new Float64Array(capacity);
     this.hash = new Int32Array(capacity);
     this.request = new Int32Array(capacity);
     this.packed = new Int32Array(capacity);
@@ -72,7 +94,9 @@ export class StatefulItems {
   }
 
   add(account: string, hash: number, request: number, packed: number, step: number, time: number): number {
-    const k = this.accounts.push(account) - 1;
+    const k = this.#size;
+    this.accounts[k] = account; // throws once sealed (frozen)
+    this.#size = k + 1;
     this.hash[k] = hash;
     this.request[k] = request;
     this.packed[k] = packed;
@@ -83,9 +107,29 @@ export class StatefulItems {
   }
 
   get size(): number {
-    return this.accounts.length;
+    return this.#size;
+  }
+
+  /** Trims `accounts` to `size` and freezes it (no more adds); returns it. */
+  seal(): readonly string[] {
+    const accounts = this.accounts;
+    if (!Object.isFrozen(accounts)) {
+      accounts.length = this.#size;
+      Object.freeze(accounts);
+    }
+    return accounts;
+  }
+
+  /** Empties it for another slice. */
+  reset(): void {
+    this.accounts = new Array<string>(this.capacity);
+    this.#size = 0;
   }
 }
+
+/** StatefulItems a PolicyRunner keeps for later slices, and the largest it keeps. */
+const SPARE_ITEMS = 4;
+const SPARE_CAPACITY = 1 << 16;
 
 /** Offset of delta 0 in ValidResults' table; deltas beyond ±VALID_SPAN get their own object. */
 const VALID_SPAN = 64;
@@ -121,14 +165,15 @@ export class PolicyRunner {
   readonly #policy: ResolvedPolicy;
   readonly #window: { past: number; future: number };
   readonly #name: string;
-  /** Called with (matched step, request time ms) for each committed match (clock health). */
-  readonly #onMatch: (step: number, timeMs: number) => void;
+  /** Called with (matched step, request time ms, matches) for committed matches (clock health). */
+  readonly #onMatch: (step: number, timeMs: number, times: number) => void;
   /** HOTP: each item's counter is its account's last accepted counter + 1, read in begin. */
   readonly #counters: boolean;
+  readonly #spare: StatefulItems[] = [];
 
   constructor(
     store: Store, policy: ResolvedPolicy, window: { past: number; future: number }, name: string,
-    onMatch: (step: number, timeMs: number) => void, counters = false,
+    onMatch: (step: number, timeMs: number, times: number) => void, counters = false,
   ) {
     this.#counters = counters;
     this.#store = store;
@@ -138,14 +183,33 @@ export class PolicyRunner {
     this.#onMatch = onMatch;
   }
 
+  /** Empty StatefulItems for up to `capacity` items: a kept one, or a new one. */
+  items(capacity: number): StatefulItems {
+    const spare = this.#spare;
+    for (let k = spare.length - 1; k >= 0; k--) {
+      const items = spare[k]!;
+      if (items.capacity >= capacity) {
+        spare[k] = spare[spare.length - 1]!;
+        spare.pop();
+        items.reset();
+        return items;
+      }
+    }
+    return new StatefulItems(capacity);
+  }
+
+  /** Takes back items whose slice is answered (nothing reads them any more). */
+  release(items: StatefulItems): void {
+    if (this.#spare.length < SPARE_ITEMS && items.capacity <= SPARE_CAPACITY) this.#spare.push(items);
+  }
+
   /** Begins the items: answers the locked ones (and all on a store failure), edits the rest. */
   async begin(items: StatefulItems, editor: PackedEditor, results: VerifyResult[]): Promise<void> {
     const n = items.size;
-    items.raw = new Int32Array(n);
-    items.go = new Uint8Array(n);
+    items.go.fill(0, 0, n);
     let begun: BeginResult | undefined;
     try {
-      noteHashes(Object.freeze(items.accounts), items.hash);
+      noteHashes(items.seal(), items.hash);
       begun = await this.#store.begin(items.accounts, this.#policy.limits);
     } catch {
       begun = undefined; // fail closed below
@@ -197,26 +261,27 @@ export class PolicyRunner {
     const n = items.size;
     // Items begin let go, in order. Usually all of them: then the store gets the same accounts
     // array as in begin (MemoryStore finds its records again without a lookup).
+    const { go, which, packed } = items;
     let count = 0;
-    for (let k = 0; k < n; k++) count += items.go[k]!;
+    for (let k = 0; k < n; k++) if (go[k] === 1) which[count++] = k;
     if (count === 0) return;
-    const which = new Int32Array(count);
-    for (let k = 0, w = 0; k < n; k++) if (items.go[k] === 1) which[w++] = k;
-    const accounts = count === n ? items.accounts : Array.from(which, (k) => items.accounts[k]!);
+    const raw = codes.raw;
+    const accounts = count === n ? items.accounts : Array.from(which.subarray(0, count), (k) => items.accounts[k]!);
     const ops: FinishOps = {
-      op: new Uint8Array(count),
-      step: new Float64Array(count),
-      drift: new Float64Array(count).fill(Number.NaN),
+      op: items.op.subarray(0, count),
+      step: items.opStep.subarray(0, count),
+      drift: items.opDrift.subarray(0, count).fill(Number.NaN),
     };
     for (let w = 0; w < count; w++) {
       const k = which[w]!;
-      const r = items.raw[k]!;
+      const r = raw[packed[k]!]!;
       if (r >= -past && r <= future) {
         ops.op[w] = OP_SUCCESS;
         ops.step[w] = items.center[k]! + r;
         if (driftMax > 0) ops.drift[w] = Math.max(-driftMax, Math.min(driftMax, ops.step[w]! - items.step[k]!));
       } else {
         ops.op[w] = r === codes.noMatch ? OP_FAILURE : OP_RELEASE; // replayed, or an error
+        ops.step[w] = 0;
       }
     }
     let done: Uint8Array | undefined;
@@ -228,6 +293,15 @@ export class PolicyRunner {
     const stats = this.stats;
     const auditing = auditChannel.hasSubscribers;
     const valid = new ValidResults();
+    // Matches of one slice mostly share their step, delta and time: one result object for a
+    // run of them, and the clock gets the run in one call (one sample per match still). With
+    // audit subscribers each match goes to the clock before its event, as it lands.
+    let lastMatched = Number.NaN;
+    let lastDelta = Number.NaN;
+    let lastResult: VerifyResult = INTERNAL_ERROR;
+    let runStep = Number.NaN;
+    let runTime = Number.NaN;
+    let runLength = 0;
     for (let w = 0; w < count; w++) {
       const k = which[w]!;
       const i = items.request[k]!;
@@ -240,11 +314,28 @@ export class PolicyRunner {
       } else if (op === OP_SUCCESS && done[w] === DONE_COMMITTED) {
         const matched = ops.step[w]!;
         const delta = matched - items.step[k]!;
-        results[i] = valid.get(delta, matched);
+        if (matched !== lastMatched || delta !== lastDelta) {
+          lastResult = valid.get(delta, matched);
+          lastMatched = matched;
+          lastDelta = delta;
+        }
+        results[i] = lastResult;
         stats.valid++;
-        this.#onMatch(matched, items.time[k]!);
-        if (auditing) this.#audit({ type: 'valid', account: accounts[w]!, delta, ...this.#method });
-      } else if (op === OP_SUCCESS || items.raw[k] === codes.replayed) {
+        const time = items.time[k]!;
+        if (matched === runStep && time === runTime) {
+          runLength++;
+        } else {
+          if (runLength > 0) this.#onMatch(runStep, runTime, runLength);
+          runStep = matched;
+          runTime = time;
+          runLength = 1;
+        }
+        if (auditing) {
+          this.#onMatch(runStep, runTime, runLength);
+          runLength = 0;
+          this.#audit({ type: 'valid', account: accounts[w]!, delta, ...this.#method });
+        }
+      } else if (op === OP_SUCCESS || raw[packed[k]!] === codes.replayed) {
         // A used step: found by the core below the floor, or committed meanwhile elsewhere.
         results[i] = REPLAYED;
         stats.replayed++;
@@ -260,6 +351,7 @@ export class PolicyRunner {
         if (auditing) this.#audit({ type: 'error', account: accounts[w]!, reason: 'internal' });
       }
     }
+    if (runLength > 0) this.#onMatch(runStep, runTime, runLength);
   }
 
   get #method(): Pick<AuditEvent, 'method'> {
