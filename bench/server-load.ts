@@ -70,7 +70,7 @@ try {
     const firstResponse = s.baseline ? {} : await checkRequest(target.url, TOKEN, bodies[0]!);
     const load = {
       url: target.url, token: TOKEN, bodies, batch: s.batch, connections: s.connections, seconds: DURATION,
-      ...(s.rate === undefined ? {} : { rate: s.rate }), tags, counters: !s.baseline,
+      ...(s.rate === undefined ? {} : { rate: s.rate }), tags, counters: !s.baseline, pid: target.pid,
     };
     const r = s.paced === true
       ? await pacedLoad({ ...load, rate: s.rate!, ...(values.warmup === undefined ? {} : { warmupSeconds: Number(values.warmup) }) })
@@ -80,7 +80,8 @@ try {
     console.log(`${s.name}: ${Math.round(r.requestsPerSecond)} req/s, ${Math.round(r.verifiesPerSecond)} verifies/s, ` +
       `p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms; non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts}; ` +
       `results ${JSON.stringify(r.statuses)}` +
-      (s.baseline ? '' : `; server CPU ${r.serverCpuMicrosPerItem.toFixed(1)} µs per item (${Math.round(1e6 / r.serverCpuMicrosPerItem)} verifies per CPU-second)`) +
+      (s.baseline ? '' : `; server CPU ${r.serverCpuMicrosPerItem.toFixed(1)} µs per item (${Math.round(1e6 / r.serverCpuMicrosPerItem)} verifies per CPU-second), ` +
+        `${r.serverFaultsPerItem.toFixed(3)} page faults per item`) +
       (r.generatorCores === undefined ? '' : `; generator ${r.generatorCores.toFixed(2)} cores`));
   }
 } finally {

@@ -5,6 +5,7 @@
 
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { serverFaults } from '../src/bench/http-load.js';
 import { planCapacity } from '../src/bench/plan.js';
 import { PROFILES } from '../src/bench/profiles.js';
 import { createProgress } from '../src/bench/progress.js';
@@ -22,18 +23,21 @@ describe('bench suite "http"', () => {
     const report = await runSuites({ profile, only: ['http'], progress: createProgress(process.stderr, true) });
     const ids = report.figures.map((f) => f.id);
     const servers = redis ? ['memory', 'redis'] : ['memory'];
-    expect(ids).toEqual(['http/baseline/single', ...servers.flatMap((s) => ['single', 'batch100', 'batch1000'].map((k) => `http/${s}/${k}`))]);
+    expect(ids).toEqual(['http/baseline/single', 'http/baseline/batch1000', ...servers.flatMap((s) => ['single', 'batch100', 'batch1000'].map((k) => `http/${s}/${k}`))]);
     for (const f of report.figures) {
       expect(f.roundIndex).toEqual([0, 1]);
       expect(f.median).toBeGreaterThan(0);
-      expect(f.reference).toBe(f.id === 'http/baseline/single');
+      expect(f.reference).toBe(f.id.startsWith('http/baseline/'));
     }
     expect(report.figures.find((f) => f.id === 'http/memory/batch1000')!.items).toBe(1000);
     expect(report.checks.map((c) => c.label)).toContain('serve, in-memory store: single item ÷ empty fastify route');
+    expect(report.checks.map((c) => c.label)).toContain('serve, in-memory store: batches of 1,000 ÷ empty fastify route with the same bodies');
     expect(report.loads.map((l) => `${l.config} ${l.offered}`)).toEqual(servers.flatMap((s) => [1000, 5000].map((r) =>
       `HTTP single item, serve, ${s === 'memory' ? 'in-memory store' : 'RedisStore (local Redis)'} ${r}`)));
     for (const l of report.loads) expect(l.p99).toBeGreaterThan(0);
-    expect(report.notes.some((n) => /server CPU [\d.]+ µs per item/.test(n.text))).toBe(true);
+    expect(report.notes.some((n) => /server CPU [\d.]+ µs per item, median of 2 rounds \(rounds [\d.]+-[\d.]+\)/.test(n.text))).toBe(true);
+    // Linux: the server's page faults beside its CPU time (how much the store's growth took).
+    if (process.platform === 'linux') expect(report.notes.some((n) => /[\d.]+ page faults per item/.test(n.text))).toBe(true);
     if (!redis) expect(report.notes.some((n) => /RedisStore skipped/.test(n.text))).toBe(true);
     // The HTTP loads are for reading, not for --plan, which plans the in-process verifier.
     const data = parseReport(JSON.parse(JSON.stringify(report)), 'http');
@@ -47,4 +51,18 @@ describe('bench suite "http"', () => {
       }
     }
   }, 120_000);
+
+  it("reads a process's page faults from /proc, NaN where it cannot", () => {
+    if (process.platform === 'linux') {
+      const before = serverFaults(process.pid);
+      expect(before).toBeGreaterThan(0);
+      // 64 MiB (above malloc's largest mmap threshold: fresh pages from the kernel) touched page
+      // by page: each 4 KiB page a fault, or each 2 MiB one where transparent huge pages are on.
+      const touched = Buffer.allocUnsafeSlow(64 << 20);
+      for (let i = 0; i < touched.length; i += 4096) touched[i] = 1;
+      expect(serverFaults(process.pid) - before).toBeGreaterThanOrEqual(32);
+    }
+    expect(serverFaults(undefined)).toBeNaN();
+    expect(serverFaults(2 ** 30)).toBeNaN(); // no such process
+  });
 });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SERVE_ENV } from '../src/bench/http-load.js';
 import { totp } from '../src/index.js';
 import { KEY_B32 } from './helpers/fixtures.js';
 import { authed, CLI, post, spawnServe, stop, TOKEN } from './helpers/server.js';
@@ -70,12 +71,22 @@ describe('start-up', () => {
 
   it('npm start serves with a generated token in a 0600 file, kept across restarts', async () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
-    const args = pkg.scripts.start.split(' ').slice(2); // after "node dist/cli/index.js"
+    const words = pkg.scripts.start.split(' ');
+    // Leading KEY=VALUE words: the environment npm start gives the server (the load benches
+    // start theirs with the same, SERVE_ENV).
+    const startEnv: Record<string, string> = {};
+    while (/^[A-Z_]+=/.test(words[0]!)) {
+      const w = words.shift()!;
+      startEnv[w.slice(0, w.indexOf('='))] = w.slice(w.indexOf('=') + 1);
+    }
+    expect(startEnv).toEqual(SERVE_ENV);
+    expect(words.slice(0, 2)).toEqual(['node', 'dist/cli/index.js']);
+    const args = words.slice(2);
     expect(args.slice(0, 1)).toEqual(['serve']);
     const dir = mkdtempSync(join(tmp, 'start-'));
     const tokenFile = join(dir, '.totp-fleet-token');
     const withFile = args.slice(1).map((a) => (a === '.totp-fleet-token' ? tokenFile : a));
-    const first = await spawnServe(withFile, { TOTP_FLEET_TOKENS: '' });
+    const first = await spawnServe(withFile, { ...startEnv, TOTP_FLEET_TOKENS: '' });
     expect(first.stderr).toMatch(/generated a bearer token in .*\.totp-fleet-token \(mode 0600\)/);
     expect(first.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(first.stderr).not.toMatch(/deprecat|warning/i);
@@ -86,7 +97,7 @@ describe('start-up', () => {
     expect((await post(first.url, item('npm-start'), authed(token))).json.status).toBe('valid');
     expect((await post(first.url, item('npm-start-2'))).status).toBe(401);
     expect(await stop(first)).toBe(0);
-    const second = await spawnServe(withFile, { TOTP_FLEET_TOKENS: '' });
+    const second = await spawnServe(withFile, { ...startEnv, TOTP_FLEET_TOKENS: '' });
     expect(second.stderr).not.toMatch(/generated/);
     expect(readFileSync(tokenFile, 'utf8').trim()).toBe(token);
     expect((await post(second.url, item('npm-start-3'), authed(token))).status).toBe(200);

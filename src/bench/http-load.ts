@@ -6,6 +6,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type autocannonFn from 'autocannon';
@@ -66,20 +67,33 @@ export interface ServeOptions {
   readonly maxCredentials?: number;
   /** Another build's CLI (dist/cli/index.js) instead of this one's: to compare builds under the same load. */
   readonly cli?: string;
+  /** More environment variables for the server, over this process's and SERVE_ENV (e.g. `GLIBC_TUNABLES: ''` to measure without it). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface RunningServe {
   readonly url: string;
+  /** The server's process id: its page faults are read from /proc (see serverFaults). */
+  readonly pid: number | undefined;
   /** SIGTERM, and the exit code once it exited. */
   stop(): Promise<number | null>;
 }
+
+/**
+ * The environment `npm start` gives the server (package.json), and so every server these
+ * benches start unless `ServeOptions.env` says otherwise: glibc's malloc asks for transparent
+ * huge pages, so the in-memory store's pages fault 2 MiB at a time (~40 → ~2 page faults per
+ * 1,000-item request of new accounts, ~13 % less server CPU per item; README, Operations).
+ * glibc reads it at process start, so `serve` cannot set it for itself.
+ */
+export const SERVE_ENV: Readonly<Record<string, string>> = { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
 
 /**
  * Starts `totp-fleet serve` (or the baseline) as a child process on an ephemeral loopback port;
  * resolves once it listens. The token travels in the environment, never on the command line.
  */
 export async function startServe(opts: ServeOptions): Promise<RunningServe> {
-  const env: NodeJS.ProcessEnv = { ...process.env, TOTP_FLEET_TOKENS: opts.token };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...SERVE_ENV, ...opts.env, TOTP_FLEET_TOKENS: opts.token };
   delete env['TOTP_FLEET_REDIS_URL'];
   if (opts.redisUrl !== undefined) env['TOTP_FLEET_REDIS_URL'] = opts.redisUrl;
   const args = opts.baseline === true
@@ -99,7 +113,7 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
     });
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the server exited (${code}) before listening: ${err.slice(0, 500)}`)); });
   });
-  return { url, stop: () => stopChild(child) };
+  return { url, pid: child.pid, stop: () => stopChild(child) };
 }
 
 function stopChild(child: ChildProcess): Promise<number | null> {
@@ -181,6 +195,23 @@ export async function serverCounters(url: string, token: string): Promise<Record
   return out;
 }
 
+/**
+ * Minor page faults of a process so far (Linux: /proc/PID/stat), NaN elsewhere. Each is a page
+ * the kernel had to find and zero: a server whose in-memory store grows takes about one per
+ * 20 new accounts, and on a VM a fault can cost 10-30 µs (measured on the 2-core Firecracker
+ * VM of the README), enough to move the server's CPU per item.
+ */
+export function serverFaults(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    // Fields after "(comm) ": state, ppid, pgrp, session, tty_nr, tpgid, flags, minflt, ...
+    const fields = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ');
+    return Number(fields[7]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Hands out fresh account tags for passes over a body list, up to an allowance of accounts. */
 export class AccountTags {
   #left: number;
@@ -211,6 +242,8 @@ export interface HttpLoadOptions {
   readonly tags?: AccountTags;
   /** The baseline has no /metrics. */
   readonly counters?: boolean;
+  /** The server's process id, for its page faults (serverFaultsPerItem). */
+  readonly pid?: number | undefined;
 }
 
 export interface HttpLoadResult {
@@ -227,8 +260,16 @@ export interface HttpLoadResult {
   readonly timeouts: number;
   /** Items answered during the run, by status (from the server's counters). */
   readonly statuses: Record<string, number>;
-  /** The server's CPU time per item, µs: what one core of it costs without the generator beside it. */
+  /**
+   * The server's CPU time per item, µs: what one core of it costs without the generator beside
+   * it. On a VM without steal accounting (/proc/stat's steal stays 0 on the README's machine)
+   * it includes time the vCPU spent on other things (the host's, interrupts): there a fixed work
+   * unit took 23 ms of CPU time (median of 60), 28 ms at p90 and 127 ms at worst. Compare
+   * medians of rounds, not single figures.
+   */
   readonly serverCpuMicrosPerItem: number;
+  /** The server's minor page faults per item (NaN without a pid or /proc). */
+  readonly serverFaultsPerItem: number;
   /** pacedLoad: the generator's CPU (this process, all threads) in cores over the run. */
   readonly generatorCores?: number;
 }
@@ -249,17 +290,26 @@ function bodySource(opts: Pick<HttpLoadOptions, 'bodies' | 'batch' | 'tags'>): (
   };
 }
 
-/** Results by status and server CPU per item between two readings of the server's counters. */
-function counted(before: Record<string, number>, after: Record<string, number>): Pick<HttpLoadResult, 'statuses' | 'serverCpuMicrosPerItem'> {
+/** The server's counters (serverCounters) and its page faults ('faults'), or nothing for the baseline. */
+async function readings(opts: Pick<HttpLoadOptions, 'url' | 'token' | 'counters' | 'pid'>): Promise<Record<string, number>> {
+  if (opts.counters === false) return {};
+  return { ...(await serverCounters(opts.url, opts.token)), faults: serverFaults(opts.pid) };
+}
+
+type Counted = Pick<HttpLoadResult, 'statuses' | 'serverCpuMicrosPerItem' | 'serverFaultsPerItem'>;
+
+/** Results by status, server CPU and page faults per item between two readings. */
+function counted(before: Record<string, number>, after: Record<string, number>): Counted {
   const statuses: Record<string, number> = {};
-  for (const [k, v] of Object.entries(after)) if (k !== 'cpu' && v - (before[k] ?? 0) > 0) statuses[k] = v - (before[k] ?? 0);
+  for (const [k, v] of Object.entries(after)) if (k !== 'cpu' && k !== 'faults' && v - (before[k] ?? 0) > 0) statuses[k] = v - (before[k] ?? 0);
   const items = Object.values(statuses).reduce((a, b) => a + b, 0);
-  return { statuses, serverCpuMicrosPerItem: items > 0 ? ((after['cpu']! - before['cpu']!) / items) * 1e6 : Number.NaN };
+  const per = (key: string): number => (items > 0 ? (after[key]! - before[key]!) / items : Number.NaN);
+  return { statuses, serverCpuMicrosPerItem: per('cpu') * 1e6, serverFaultsPerItem: per('faults') };
 }
 
 /** One bounded autocannon run against POST /v1/verify. */
 export async function httpLoad(autocannon: Autocannon, opts: HttpLoadOptions): Promise<HttpLoadResult> {
-  const before = opts.counters === false ? {} : await serverCounters(opts.url, opts.token);
+  const before = await readings(opts);
   const nextBody = bodySource(opts);
   const result = await autocannon({
     url: opts.url + '/v1/verify',
@@ -272,7 +322,7 @@ export async function httpLoad(autocannon: Autocannon, opts: HttpLoadOptions): P
       setupRequest: (req) => ({ ...req, body: nextBody() }),
     }],
   });
-  const after = opts.counters === false ? {} : await serverCounters(opts.url, opts.token);
+  const after = await readings(opts);
   const rps = result.requests.total / Math.max(1e-9, result.duration);
   return {
     requestsPerSecond: rps,
@@ -316,15 +366,15 @@ export async function pacedLoad(opts: PacedLoadOptions): Promise<HttpLoadResult>
   const nextBody = bodySource(opts);
   const warmup = opts.warmupSeconds ?? 2;
   if (warmup > 0) await paced(opts, warmup, nextBody);
-  const before = opts.counters === false ? {} : await serverCounters(opts.url, opts.token);
+  const before = await readings(opts);
   const cpu = process.cpuUsage();
   const r = await paced(opts, opts.seconds, nextBody);
   const { user, system } = process.cpuUsage(cpu);
-  const after = opts.counters === false ? {} : await serverCounters(opts.url, opts.token);
+  const after = await readings(opts);
   return { ...r, verifiesPerSecond: r.requestsPerSecond * opts.batch, ...counted(before, after), generatorCores: (user + system) / 1e6 / opts.seconds };
 }
 
-type PacedResult = Omit<HttpLoadResult, 'statuses' | 'serverCpuMicrosPerItem' | 'generatorCores'>;
+type PacedResult = Omit<HttpLoadResult, keyof Counted | 'generatorCores'>;
 
 async function paced(opts: PacedLoadOptions, seconds: number, nextBody: () => string): Promise<PacedResult> {
   const { hostname, port } = new URL(opts.url);

@@ -6,8 +6,9 @@
 // store's full path (check, mark, commit), until an allowance of accounts is spent.
 //
 // Throughput: single-item requests (requests/s = verifies/s), batches of 100 and of 1,000 items
-// (verifies/s), and the empty fastify route (the machine's ceiling for one HTTP request: the
-// suite's peer, which `compare` uses to tell a slower machine from a slower build), measured
+// (verifies/s), and the empty fastify route with single items and with the 1,000-item bodies
+// (the machine's ceiling for one HTTP request, and for receiving and parsing a large one: the
+// suite's peers, which `compare` uses to tell a slower machine from a slower build), measured
 // in interleaved rounds like every other group. Latency: single-item requests at a few offered
 // rates (autocannon's overallRate), p50/p90/p99/max.
 
@@ -86,8 +87,10 @@ async function run(ctx: SuiteContext): Promise<void> {
     if (redis) {
       targets.push({ key: 'redis', label: 'serve, RedisStore (local Redis)', server: await startServe({ token, redisUrl: REDIS_URL, redisPrefix: prefix }), tags: new AccountTags(ACCOUNT_ALLOWANCE), reference: false });
     }
-    // The tasks of the throughput group: the baseline with single items, each server with each shape.
-    const tasks = targets.flatMap((t) => (t.reference ? SHAPES.slice(0, 1) : SHAPES).map((shape) => ({ target: t, shape })));
+    // The tasks of the throughput group: the baseline with single items and with the 1,000-item
+    // bodies (parsed, then a constant answer: what HTTP and JSON.parse leave of this machine at
+    // that moment, so that a slow figure can be told from a slow machine), each server with each shape.
+    const tasks = targets.flatMap((t) => (t.reference ? SHAPES.filter((x) => x.key !== 'batch100') : SHAPES).map((shape) => ({ target: t, shape })));
     const bodies = new Map<string, string[]>();
     for (const { target, shape } of tasks) {
       const list = requestBodies(`${target.key}-${shape.key}`, shape.batch, shape.batch === 1 ? 10_000 : Math.max(8, Math.ceil(20_000 / shape.batch)), now);
@@ -104,7 +107,8 @@ async function run(ctx: SuiteContext): Promise<void> {
     const latencyShare = (targets.length - 1) * OFFERED_RATES.length;
     const throughputEnd = start + Math.max(0, ctx.deadline - start) * (tasks.length / (tasks.length + latencyShare / 2));
     const seconds = Math.max(MIN_SECONDS, Math.min(2, (throughputEnd - start) / 1000 / tasks.length / 3));
-    const perTask = tasks.map((): { rates: number[]; rounds: number[]; requests: number; last?: HttpLoadResult } => ({ rates: [], rounds: [], requests: 0 }));
+    const perTask = tasks.map((): { rates: number[]; rounds: number[]; requests: number; cpu: number[]; faults: number[]; last?: HttpLoadResult } =>
+      ({ rates: [], rounds: [], requests: 0, cpu: [], faults: [] }));
     ctx.observer.planned(tasks.length * 3);
     for (let r = 0; r < ctx.profile.budget.rounds; r++) {
       // At least two rounds (a spread for compare); then only while another fits.
@@ -114,12 +118,14 @@ async function run(ctx: SuiteContext): Promise<void> {
         ctx.observer.round(`${target.label}, ${shape.label}`);
         const res = await httpLoad(autocannon, {
           url: target.server.url, token, bodies: bodies.get(`${target.key}/${shape.key}`)!, batch: shape.batch,
-          connections: shape.connections, seconds, tags: target.tags, counters: !target.reference,
+          connections: shape.connections, seconds, tags: target.tags, counters: !target.reference, pid: target.server.pid,
         });
         assertHealthy(target, shape, res);
         perTask[i]!.rates.push(res.verifiesPerSecond);
         perTask[i]!.rounds.push(r);
         perTask[i]!.requests += res.requests;
+        perTask[i]!.cpu.push(res.serverCpuMicrosPerItem);
+        perTask[i]!.faults.push(res.serverFaultsPerItem);
         perTask[i]!.last = res;
       }
     }
@@ -132,13 +138,19 @@ async function run(ctx: SuiteContext): Promise<void> {
     for (const t of targets.filter((x) => !x.reference)) {
       report.ratio(ID, `${t.label}: single item ÷ empty fastify route`, fig(t.key, 'single')!, fig('baseline', 'single')!, undefined, 'fraction');
       report.ratio(ID, `${t.label}: batches of 1,000 ÷ single items (verifies/s)`, fig(t.key, 'batch1000')!, fig(t.key, 'single')!);
+      report.ratio(ID, `${t.label}: batches of 1,000 ÷ empty fastify route with the same bodies`, fig(t.key, 'batch1000')!, fig('baseline', 'batch1000')!, undefined, 'fraction');
       report.rate(ID, `${t.label}: batches of 1,000, verifies/s`, fig(t.key, 'batch1000')!, 500_000);
     }
     for (const [i, { target, shape }] of tasks.entries()) {
-      const last = perTask[i]!.last;
+      const { last, cpu, faults } = perTask[i]!;
       if (target.reference || last === undefined) continue;
-      report.note(ID, `${target.label}, ${shape.label}: server CPU ${last.serverCpuMicrosPerItem.toFixed(1)} µs per item ` +
-        `(${Math.round(1e6 / last.serverCpuMicrosPerItem).toLocaleString('en-US')} verifies per server CPU-second); last round's results ${JSON.stringify(last.statuses)}`);
+      // Medians over the rounds: one round's CPU time can be far off on a shared VM (see
+      // serverCpuMicrosPerItem), and the page faults say how much of it the store's growth took.
+      const us = middle(cpu);
+      const range = cpu.length > 1 ? ` (rounds ${Math.min(...cpu).toFixed(1)}-${Math.max(...cpu).toFixed(1)})` : '';
+      const pageFaults = faults.every(Number.isFinite) ? `, ${middle(faults).toFixed(3)} page faults per item` : '';
+      report.note(ID, `${target.label}, ${shape.label}: server CPU ${us.toFixed(1)} µs per item, median of ${cpu.length} rounds${range}${pageFaults} ` +
+        `(${Math.round(1e6 / us).toLocaleString('en-US')} verifies per server CPU-second); last round's results ${JSON.stringify(last.statuses)}`);
     }
 
     // Latency at offered rates, one server at a time, the rest of the time shared out.
@@ -152,7 +164,7 @@ async function run(ctx: SuiteContext): Promise<void> {
         // Open loop (pacedLoad): latency from each request's planned time, after a short warm-up
         // of the same load (the connections are new; the server is warm from the rounds above).
         const res = await pacedLoad({
-          url: target.server.url, token, bodies: list, batch: 1, connections: 64, seconds: secs, rate, tags: target.tags,
+          url: target.server.url, token, bodies: list, batch: 1, connections: 64, seconds: secs, rate, tags: target.tags, pid: target.server.pid,
           warmupSeconds: Math.min(1, secs / 4),
         });
         assertHealthy(target, SHAPES[0]!, res);
@@ -171,6 +183,11 @@ async function run(ctx: SuiteContext): Promise<void> {
     await Promise.all(targets.map((t) => t.server.stop()));
     if (redis) await deleteKeys(prefix);
   }
+}
+
+/** The median of a few figures (NaN for none). */
+function middle(xs: readonly number[]): number {
+  return xs.length === 0 ? Number.NaN : quantile(xs.slice().sort((a, b) => a - b), 0.5);
 }
 
 /** Every request answered 200 and no item failed; otherwise the figures would not be of verification. */
