@@ -11,9 +11,9 @@
 // Uses internals from dist/ (wasm.js, batch.js), the same compiled code the facade runs.
 
 import { TotpVerifier } from '../../index.js';
-import { loadChunk, runChunk, warmCore } from '../../batch.js';
+import { loadChunk, warmCore } from '../../batch.js';
 import { instantiateCore } from '../../wasm.js';
-import { packChunk } from '../kernel.js';
+import { kernelTask, packChunk, runChunkTask } from '../kernel.js';
 import { batchTask, type Kind, makeRequests } from '../facade.js';
 import { fixtures } from '../fixtures.js';
 import { requestFloor, serialFigure } from '../floor.js';
@@ -35,7 +35,6 @@ async function run(ctx: SuiteContext): Promise<void> {
     const handles = verifier.importKeys(keys);
     for (const [k, kind] of (['valid', 'invalid'] as Kind[]).entries()) {
       const codes = (kind === 'valid' ? fx.valid : fx.invalid).slice(0, n);
-      const want = kind === 'valid' ? n : 0;
       const expected = kind === 'valid' ? 0 : core.layout.resultNoMatch;
       const chunk = packChunk(core, keys, codes, fx.step);
       const reqs = makeRequests(fx, kind, 'handle', n, handles);
@@ -43,24 +42,11 @@ async function run(ctx: SuiteContext): Promise<void> {
       loadChunk(core, chunk);
       core.verifyBatch(n);
       if (!core.views.result.subarray(0, n).every((r) => r === expected)) throw new Error(`${ID}: kernel answered wrongly`);
-      const out = new Int32Array(n);
       const tasks: TaskSpec[] = [
-        {
-          // Raw kernel: the chunk is put in memory before each round (runChunk wipes it); only
-          // core.verifyBatch is timed.
-          id: `${ID}/kernel/${kind}`, scenario: ID, items: n, async: false,
-          label: `raw kernel core.verifyBatch(8192), pre-packed, ${kind}`,
-          setup: () => loadChunk(core, chunk),
-          fn: () => expectCount('kernel', core.verifyBatch(n), want),
-        },
-        {
-          id: `${ID}/runChunk/${kind}`, scenario: ID, items: n, async: false,
-          label: `runChunk(8192): copy in, kernel, copy out, wipe, ${kind}`,
-          fn: () => {
-            runChunk(core, chunk, 'verify', out, 0);
-            if (out[0] !== expected || out[n - 1] !== expected) throw new Error(`${ID}: runChunk answered wrongly`);
-          },
-        },
+        // Raw kernel: the chunk is put in memory before each round (runChunk wipes it); only
+        // core.verifyBatch is timed.
+        kernelTask(core, chunk, kind, `${ID}/kernel/${kind}`, ID, `raw kernel core.verifyBatch(8192), pre-packed, ${kind}`),
+        runChunkTask(core, chunk, kind, `${ID}/runChunk/${kind}`, ID, `runChunk(8192): copy in, kernel, copy out, wipe, ${kind}`),
         await batchTask({
           id: `${ID}/facade/${kind}`, scenario: ID,
           label: `facade verifyBatch(8192), KeyHandle, threads 0, ${kind}`,

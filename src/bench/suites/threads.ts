@@ -11,12 +11,11 @@
 
 import { TotpVerifier } from '../../index.js';
 import { batchTask, type Kind, makeRequests } from '../facade.js';
-import { loadChunk, warmCore } from '../../batch.js';
+import { warmCore } from '../../batch.js';
 import { instantiateCore } from '../../wasm.js';
 import { fixtures } from '../fixtures.js';
 import { poolCeiling } from '../floor.js';
-import { packChunk } from '../kernel.js';
-import { expectCount } from '../peers/peer.js';
+import { kernelTask, packChunk } from '../kernel.js';
 import type { Suite, SuiteContext } from '../suite.js';
 
 const ID = 'threads';
@@ -42,12 +41,8 @@ async function run(ctx: SuiteContext): Promise<void> {
           params: { kind, threads, batch: size },
         }, verifiers[c]!, reqs, kind, fx)));
         const chunk = packChunk(core, fx.secrets.slice(0, n), (kind === 'valid' ? fx.valid : fx.invalid).slice(0, n), fx.step);
-        tasks.push({
-          id: `${ID}/kernel/${size}/${kind}`, scenario: ID, items: n, async: false,
-          label: `raw kernel core.verifyBatch(8192), pre-packed, ${kind} (for the ceilings)`,
-          setup: () => loadChunk(core, chunk),
-          fn: () => expectCount('kernel', core.verifyBatch(n), kind === 'valid' ? n : 0),
-        });
+        tasks.push(kernelTask(core, chunk, kind, `${ID}/kernel/${size}/${kind}`, ID,
+          `raw kernel core.verifyBatch(8192), pre-packed, ${kind} (for the ceilings)`));
         const figs = await ctx.measure(tasks, { groupsLeft: groupsLeft-- });
         const kernel = figs.pop()!;
         core.wipe(n);

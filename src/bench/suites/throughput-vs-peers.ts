@@ -7,10 +7,17 @@
 // cache warmed by one untimed batch; the KeyHandle variant (`importKeys`) is shown beside it.
 // All tasks are measured interleaved, so the ratios compare figures taken under the same
 // conditions. A peer that is not installed is noted and left out; the rest still runs.
+//
+// The raw kernel (core.verifyBatch over 8192 pre-packed items, midstates ready: no request is
+// read and no result made) runs in the same rounds: raw kernel ÷ peer is the most any facade
+// over this kernel can reach against that peer, printed beside each target as a ceiling.
 
 import { TotpVerifier } from '../../index.js';
+import { warmCore } from '../../batch.js';
+import { instantiateCore } from '../../wasm.js';
 import { batchTask, type Kind, makeRequests, type SecretForm } from '../facade.js';
 import { fixtures } from '../fixtures.js';
+import { kernelTask, packChunk } from '../kernel.js';
 import type { TaskSpec } from '../measure.js';
 import { PEERS, peerTasks } from '../peer-tasks.js';
 import type { Suite, SuiteContext } from '../suite.js';
@@ -24,6 +31,9 @@ async function run(ctx: SuiteContext): Promise<void> {
   const { report } = ctx;
   const fx = fixtures();
   const verifier = await TotpVerifier.create({ threads: 0, window: 1 });
+  const core = instantiateCore();
+  warmCore(core);
+  const n = core.layout.maxItems;
   try {
     const handles = verifier.importKeys(fx.secrets);
     const facade = (form: SecretForm, kind: Kind): Promise<TaskSpec> => batchTask({
@@ -39,12 +49,22 @@ async function run(ctx: SuiteContext): Promise<void> {
     }
     for (const [k, kind] of (['valid', 'invalid'] as const).entries()) {
       // Partners of a ratio next to each other: each round measures them seconds apart.
-      const group = [await facade('base32', kind), await facade('handle', kind), ...peers.map((p) => p.tasks[k]!)];
-      const [warm, handle, ...peerFigs] = await ctx.measure(group, { groupsLeft: 2 - k });
+      const chunk = packChunk(core, fx.secrets.slice(0, n), (kind === 'valid' ? fx.valid : fx.invalid).slice(0, n), fx.step);
+      const group = [
+        await facade('base32', kind), await facade('handle', kind),
+        kernelTask(core, chunk, kind, `${ID}/kernel/${kind}`, ID, `raw kernel core.verifyBatch(8192), pre-packed, ${kind} (for the ceilings)`),
+        ...peers.map((p) => p.tasks[k]!),
+      ];
+      const [warm, handle, kernel, ...peerFigs] = await ctx.measure(group, { groupsLeft: 2 - k });
+      core.wipe(n);
       peers.forEach((p, i) => {
         report.ratio(ID, `facade (cache warm) ÷ ${p.name}, ${kind}`, warm!, peerFigs[i]!, TARGETS[p.key]);
+        if (TARGETS[p.key] !== undefined) {
+          report.ratio(ID, `ceiling: raw kernel ÷ ${p.name}, ${kind}`, kernel!, peerFigs[i]!, TARGETS[p.key], 'ratio', true);
+        }
         if (p.key === 'node-crypto') report.ratio(ID, `facade (KeyHandle) ÷ node:crypto, ${kind}`, handle!, peerFigs[i]!);
       });
+      report.ratio(ID, `facade (cache warm) ÷ raw kernel, ${kind}`, warm!, kernel!, undefined, 'fraction');
     }
     const cache = verifier.stats().keyCache;
     report.note(ID, `key cache after the run: ${cache.size} entries, ${cache.hits} hits, ${cache.misses} misses (the misses are the one untimed warming batch)`);
