@@ -75,7 +75,7 @@ const BLOCK = 256;
 /**
  * Per-credential state in this process's memory.
  *
- * Layout: an open-addressing hash table (linear probing, load ≤ 1/2) of [hash, record + 1]
+ * Layout: an open-addressing hash table (linear probing, load ≤ 1/4; see #add) of [hash, record + 1]
  * pairs in one Int32Array maps an account to a record number; records live in pages of 65,536
  * (a Float64Array of fields, a Uint8Array of names, an Int32Array of generations). Freed records
  * are reused. `begin` remembers the records it found for its `accounts` array, so that `finish`
@@ -474,7 +474,10 @@ export class MemoryStore implements Store {
 
   /** Adds a record for `account` (not in the table): no mark, no failures, no expiry yet. */
   #add(account: string, hash: number): number {
-    if (2 * (this.#count + 1) > this.#mask + 1) this.#grow();
+    // Load ≤ 1/4, not 1/2: 8 more bytes per credential (32 MB of table for 1,000,000, against
+    // ~120 MB of records), and shorter clusters for every probe and backward shift: begin →
+    // finish of 10,000 new accounts at 1 M live, 264 → 211 ns per account (bench/store-compare.ts).
+    if (4 * (this.#count + 1) > this.#mask + 1) this.#grow();
     let r = this.#free.pop();
     if (r === undefined) {
       r = this.#next++;
