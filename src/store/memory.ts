@@ -7,7 +7,7 @@
 
 import { charCodeAt } from '../charcode.js';
 import { intOption, optionsObject, TotpFleetError } from '../errors.js';
-import { notedHashes, stringHash } from '../strhash.js';
+import { notedHashes, stringHash, tableCapacity } from '../strhash.js';
 import {
   type AttemptLimits, type BackupCodeInfo, type BackupCodeSet, type BeginResult, type FinishOps, type Store, beginResult,
   BEGIN_ERROR, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_FAILED, DONE_LOCKED, DONE_RELEASED, DONE_REPLAYED,
@@ -63,6 +63,14 @@ interface BackupSet {
   x: number;
 }
 
+/**
+ * Most table slots made at once: 8,388,608 (64 MB; enough for maxCredentials of 4,194,304 at
+ * load 1/2). A larger table is grown to as it fills: pages are touched at random as accounts
+ * arrive, so a table made for 100,000,000 would be resident (1 GB) after a few hundred thousand.
+ */
+const PRESIZE = 1 << 23;
+/** Record pages allocated at once (see #morePages): 16 pages, 1,048,576 records. */
+const CHUNK_PAGES = 16;
 const SWEEP_EVERY_MS = 60_000;
 /** Records swept per account begun (incremental sweep; see begin). */
 const SWEEP_PER_NEW = 4;
@@ -75,7 +83,7 @@ const BLOCK = 256;
 /**
  * Per-credential state in this process's memory.
  *
- * Layout: an open-addressing hash table (linear probing, load ≤ 1/4; see #add) of [hash, record + 1]
+ * Layout: an open-addressing hash table (linear probing, load ≤ 1/2) of [hash, record + 1]
  * pairs in one Int32Array maps an account to a record number; records live in pages of 65,536
  * (a Float64Array of fields, a Uint8Array of names, an Int32Array of generations). Freed records
  * are reused. `begin` remembers the records it found for its `accounts` array, so that `finish`
@@ -86,8 +94,8 @@ const BLOCK = 256;
  * const verifier = await TotpVerifier.create({ store: new MemoryStore({ maxCredentials: 2_000_000 }) });
  */
 export class MemoryStore implements Store {
-  #slots = new Int32Array(2 * 1024);
-  #mask = 1023;
+  #slots: Int32Array;
+  #mask: number;
   #count = 0;
   readonly #pages: Float64Array[] = [];
   /** Names of NAME_BYTES Latin-1 characters or fewer: NAME_BYTES bytes per record. */
@@ -134,6 +142,12 @@ export class MemoryStore implements Store {
     this.#max = intOption('maxCredentials', o.maxCredentials, 1, 100_000_000, 1_000_000);
     if (o.now !== undefined && typeof o.now !== 'function') throw new TypeError('"now" expected a function');
     this.#now = o.now ?? Date.now;
+    // The table is sized for maxCredentials at once (up to PRESIZE slots; it doubles beyond), not
+    // grown from a few slots: its pages are calloc'd, so those no account has touched cost no
+    // memory, and a store that fills spends nothing on doubling it (see PRESIZE).
+    const cap = Math.min(tableCapacity(this.#max), PRESIZE);
+    this.#slots = new Int32Array(2 * cap);
+    this.#mask = cap - 1;
     this.#timer = setInterval(() => this.#sweep(this.#now()), SWEEP_EVERY_MS).unref();
   }
 
@@ -497,23 +511,14 @@ export class MemoryStore implements Store {
    * the empty slot #probe just gave for it, or -1 to probe again.
    */
   #add(account: string, hash: number, slot = -1): number {
-    // Load ≤ 1/4, not 1/2: 8 more bytes per credential (32 MB of table for 1,000,000, against
-    // ~120 MB of records), and shorter clusters for every probe and backward shift: begin →
-    // finish of 10,000 new accounts at 1 M live, 264 → 211 ns per account (bench/store-compare.ts).
-    if (4 * (this.#count + 1) > this.#mask + 1) {
+    if (2 * (this.#count + 1) > this.#mask + 1) {
       this.#grow();
       slot = -1;
     }
     let r = this.#free.pop();
     if (r === undefined) {
       r = this.#next++;
-      if ((r & PAGE_MASK) === 0) {
-        this.#pages.push(new Float64Array(PAGE * REC));
-        this.#chars.push(new Uint8Array(PAGE * NAME_BYTES));
-        this.#gens.push(new Int32Array(PAGE));
-        this.#hashes.push(new Int32Array(PAGE));
-        this.#expiry.push(new Float64Array(PAGE));
-      }
+      if ((r & PAGE_MASK) === 0 && this.#pages.length === r >>> PAGE_BITS) this.#morePages();
     }
     const c = this.#pages[r >>> PAGE_BITS]!;
     const o = (r & PAGE_MASK) * REC;
@@ -532,6 +537,26 @@ export class MemoryStore implements Store {
     this.#slots[2 * i + 1] = r + 1;
     this.#count++;
     return r;
+  }
+
+  /**
+   * Pages for the next CHUNK_PAGES × 65,536 records (as far as maxCredentials needs), each
+   * column's in one buffer: one allocation of a few tens of MB, which glibc maps whole, so with
+   * transparent huge pages (npm start's GLIBC_TUNABLES) nearly all of it faults in 2 MiB at a
+   * time. (A 4 MB page of its own is rarely aligned to 2 MiB: half of it faulted 4 KiB at a
+   * time.) Untouched, the buffers cost no memory: records are handed out in order.
+   */
+  #morePages(): void {
+    const k = Math.max(1, Math.min(CHUNK_PAGES, Math.ceil(this.#max / PAGE) - this.#pages.length));
+    const column = <T>(make: (buffer: ArrayBuffer, at: number) => T, bytes: number, into: T[]): void => {
+      const buffer = new ArrayBuffer(k * bytes);
+      for (let j = 0; j < k; j++) into.push(make(buffer, j * bytes));
+    };
+    column((b, at) => new Float64Array(b, at, PAGE * REC), PAGE * REC * 8, this.#pages);
+    column((b, at) => new Uint8Array(b, at, PAGE * NAME_BYTES), PAGE * NAME_BYTES, this.#chars);
+    column((b, at) => new Int32Array(b, at, PAGE), PAGE * 4, this.#gens);
+    column((b, at) => new Int32Array(b, at, PAGE), PAGE * 4, this.#hashes);
+    column((b, at) => new Float64Array(b, at, PAGE), PAGE * 8, this.#expiry);
   }
 
   /** Drops record `r`: backward-shift deletion keeps probes short. */
