@@ -6,7 +6,7 @@
 // median ns per account of begin+finish, and the median of the per-round ratios to the first.
 //
 //   npm run build && flock /work/bench.lock node --expose-gc --import tsx bench/store-compare.ts \
-//     base=/path/to/other/build this=. [--rounds 15] [--calls 4] [--cpu-prof FILE]
+//     base=/path/to/other/build this=. [--rounds 15] [--calls 4] [--max N] [--cpu-prof FILE]
 //
 // A variant is NAME=DIR, a package root with dist/ built.
 
@@ -17,7 +17,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const { values, positionals } = parseArgs({
-  options: { rounds: { type: 'string' }, calls: { type: 'string' }, 'cpu-prof': { type: 'string' } }, allowPositionals: true,
+  options: { rounds: { type: 'string' }, calls: { type: 'string' }, max: { type: 'string' }, 'cpu-prof': { type: 'string' } },
+  allowPositionals: true,
 });
 const ROUNDS = Number(values.rounds ?? 15);
 /** Calls per variant per round. */
@@ -25,6 +26,8 @@ const CALLS = Number(values.calls ?? 4);
 const N = 10_000;
 const LIVE = 1_000_000;
 const STATE_MS = 420_000;
+/** The stores' maxCredentials: twice the live ones, as in the policy suite, unless --max. */
+const MAX = Number(values.max ?? 2 * LIVE);
 const LIMITS = {
   maxFailures: 10, lockoutMs: 900_000, failureMemoryMs: STATE_MS, reservationMs: 60_000, replayMs: STATE_MS, driftMemoryMs: STATE_MS,
 };
@@ -49,7 +52,7 @@ for (const spec of positionals) {
   const { noteHashes, stringHash } = await import(`${dist}/strhash.js`);
   const { OP_FAILURE, OP_SUCCESS, BEGIN_GO, DONE_COMMITTED, DONE_FAILED } = await import(`${dist}/store/types.js`);
   let aged = 0;
-  const store = new MemoryStore({ maxCredentials: 2 * LIVE, now: () => Date.now() + aged });
+  const store = new MemoryStore({ maxCredentials: MAX, now: () => Date.now() + aged });
   const ops = { op: new Uint8Array(N), step: new Float64Array(N), drift: new Float64Array(N).fill(Number.NaN) };
   const call = async (kind: 'valid' | 'invalid'): Promise<number> => {
     aged += (STATE_MS * N) / LIVE;
