@@ -86,7 +86,9 @@ for (const kind of ['valid', 'invalid'] as const) {
   const rates = times.map((t) => `${(fx.count / median(t)).toFixed(0)}k/s`); // items per ms = k/s
   const ratios = times.slice(1).map((t, v) => `${runners[v + 1]!.name} ${(100 * median(times[0]!.map((x, i) => x / t[i]!))).toFixed(1)} %`);
   const held = runners.filter((r) => r.age !== undefined).map((r) => (r.store as MemoryStore).size.toLocaleString('en-US'));
-  console.log(`${kind.padEnd(8)} ${runners.map((r, v) => `${r.name} ${rates[v]}`).join('  ')}  |  ÷ no store: ${ratios.join(', ')}  |  MemoryStores held ${held.join(', ')}`);
+  // With another build: the time per call of this MemoryStore's verifier ÷ the other's, per round.
+  const versus = times.length > 3 ? `  |  time ÷ ${runners[3]!.name}: ${median(times[2]!.map((x, i) => x / times[3]![i]!)).toFixed(3)}` : '';
+  console.log(`${kind.padEnd(8)} ${runners.map((r, v) => `${r.name} ${rates[v]}`).join('  ')}  |  ÷ no store: ${ratios.join(', ')}${versus}  |  MemoryStores held ${held.join(', ')}`);
 }
 await Promise.all(runners.map((r) => r.verifier.close()));
 for (const r of runners) if (r.age !== undefined) await r.store!.close();
