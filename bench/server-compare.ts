@@ -2,10 +2,10 @@
 // in one process, in interleaved rounds: what a change to the server costs or saves per item.
 // Each round sends every variant the same number of requests of fresh accounts (so that their
 // in-memory stores are the same size at the same round) and reads from each server its CPU time
-// (/metrics) and its page faults (/proc/PID/stat). Per round and variant: server CPU µs per item
-// and page faults per request; at the end, medians, and the median of the per-round ratios to
-// the first variant (the figure to quote: the machine drifts between rounds, a ratio within a
-// round much less).
+// (/metrics), its page faults (/proc/PID/stat) and its RSS. Per round and variant: server CPU µs
+// per item, page faults per request and RSS after the round; at the end, medians, and the median
+// of the per-round ratios to the first variant (the figure to quote: the machine drifts between
+// rounds, a ratio within a round much less).
 //
 // CPU per item, not requests/s: with a fixed number of requests autocannon ends on its
 // one-second tick, so its rate says little here; the server's CPU per item is what bounds the
@@ -20,6 +20,7 @@
 //   --variant nohuge=.,env:GLIBC_TUNABLES= --variant semi64=.,node:--max-semi-space-size=64
 // Bounded: (rounds + 1 warm-up) × variants × requests.
 
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -65,7 +66,15 @@ if (variants.length < 2) throw new Error('give at least two --variant NAME=DIR')
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 /** The server's counters by status, its CPU seconds ('cpu') and its page faults ('faults'). */
 const reading = async (server: RunningServe): Promise<Record<string, number>> =>
-  ({ ...(await serverCounters(server.url, token)), faults: serverFaults(server.pid) });
+  ({ ...(await serverCounters(server.url, token)), faults: serverFaults(server.pid), rss: serverRss(server.pid) });
+/** The server's resident memory, MB (VmRSS), or NaN. */
+function serverRss(pid: number | undefined): number {
+  try {
+    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))![1]) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 const token = generateToken();
 console.log(formatMachine(machineInfo()));
@@ -104,7 +113,8 @@ try {
         v.cpu.push(cpu);
         v.faults.push(faults);
       }
-      console.log(`round ${round} ${v.name.padEnd(12)} server CPU ${cpu.toFixed(2)} µs per item, ${faults.toFixed(1)} page faults per request${round === 0 ? ' (warm-up)' : ''}`);
+      console.log(`round ${round} ${v.name.padEnd(12)} server CPU ${cpu.toFixed(2)} µs per item, ${faults.toFixed(1)} page faults per request, ` +
+        `RSS ${after['rss']!.toFixed(0)} MB${round === 0 ? ' (warm-up)' : ''}`);
     }
   }
 } finally {
