@@ -70,11 +70,17 @@ describe(`ClockMonitor (seed ${seed})`, () => {
     expect(Math.abs(h.offsetSeconds)).toBeGreaterThan(10);
   });
 
-  it('addRepeated(x, k) gives the same summaries and events as k add(x), across alarms and the ring wrapping', () => {
-    const rng = new Prng(seed ^ 0x5eed);
+  /** Two small monitors, one fed by add and one by addRepeated, publishing into one list. */
+  const twoMonitors = (): { events: [string, string][]; single: ClockMonitor; repeated: ClockMonitor } => {
     const events: [string, string][] = [];
     const single = new ClockMonitor({ samples: 16, minSamples: 4 }, PERIOD, (h) => events.push(['single', JSON.stringify(h)]));
     const repeated = new ClockMonitor({ samples: 16, minSamples: 4 }, PERIOD, (h) => events.push(['repeated', JSON.stringify(h)]));
+    return { events, single, repeated };
+  };
+
+  it('addRepeated(x, k) gives the same summaries and events as k add(x), across alarms and the ring wrapping', () => {
+    const rng = new Prng(seed ^ 0x5eed);
+    const { events, single, repeated } = twoMonitors();
     let changes = 0;
     for (let run = 0; run < 400; run++) {
       // Runs of one offset, long and short, that swing the mean across ±threshold and back.
@@ -95,9 +101,7 @@ describe(`ClockMonitor (seed ${seed})`, () => {
 
   it('long runs of one offset (skipped once the ring holds only it) match as many add(x), across the 1M recompute', () => {
     const rng = new Prng(seed ^ 0x10c);
-    const events: [string, string][] = [];
-    const single = new ClockMonitor({ samples: 16, minSamples: 4 }, PERIOD, (h) => events.push(['single', JSON.stringify(h)]));
-    const repeated = new ClockMonitor({ samples: 16, minSamples: 4 }, PERIOD, (h) => events.push(['repeated', JSON.stringify(h)]));
+    const { events, single, repeated } = twoMonitors();
     let total = 0;
     for (let run = 0; run < 120; run++) {
       // Offsets as the verifier makes them (not exact in binary), some runs far longer than the ring.
