@@ -746,12 +746,15 @@ export class TotpVerifier {
     const clock = this.#clock;
     const valid = new ValidResults();
     // Matches of one batch mostly share one delta, step and time: their result and clock offset
-    // are made once. (The clock still gets one sample per match.)
+    // are made once, and each run of matches with one offset goes to the clock in one call
+    // (addRepeated: one sample per match, in order, as that many calls of add).
     let lastR = Number.NaN;
     let lastStep = Number.NaN;
     let lastTime = Number.NaN;
     let lastResult: VerifyResult = ERROR_RESULT;
     let lastOffset = 0;
+    /** Matches at lastOffset not given to the clock yet. */
+    let run = 0;
     for (let j = 0; j < p.count; j++) {
       const slot = packed[j]!;
       if (slot < 0 || (statefulSlot !== undefined && statefulSlot[slot] === 1)) continue;
@@ -770,12 +773,18 @@ export class TotpVerifier {
         }
         results[i] = lastResult;
         if (time !== lastTime) {
-          lastOffset = this.#phoneOffset(step + r, time);
+          const offset = this.#phoneOffset(step + r, time);
+          if (run > 0 && !Object.is(offset, lastOffset)) {
+            clock.addRepeated(lastOffset, run);
+            run = 0;
+          }
+          lastOffset = offset;
           lastTime = time;
         }
-        clock.add(lastOffset);
+        run++;
       }
     }
+    if (run > 0) clock.addRepeated(lastOffset, run);
   }
 
   /** (phone − server) in seconds, estimated from a matched step: its midpoint minus `time`. */

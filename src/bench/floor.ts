@@ -4,11 +4,19 @@
 // - requestFloor: the irreducible JavaScript per request of a verifyBatch: read the request's
 //   fields once, parse the code, compute the time step (the facade's own parseCode and
 //   timeStep). No packing, no kernel, no result objects.
+// - packAnswerFloor: the request floor plus the least a facade over this kernel must add to
+//   read, pack and answer each request, on the most favourable assumptions (a key table the
+//   kernel reads by index, which the facade does not have): resolve the KeyHandle to its slot
+//   (the facade's own check), write the item's key slot and code (4 + 4 bytes; one step and
+//   one params word shared by the batch), and answer it: read its raw result and store a
+//   shared result object in a fresh results array. No midstate copy, no wipe, no scratch
+//   arrays, no clock. Any facade that reads, packs and answers pays at least this.
 // - serialFigure: two costs paid one after the other (kernel + floor), as a rate per round.
 
+import { KeyRing } from '../keys.js';
 import { parseCode } from '../otp.js';
 import { timeStep } from '../time.js';
-import type { VerifyRequest } from '../verifier.js';
+import type { VerifyRequest, VerifyResult } from '../verifier.js';
 import { type Fixtures, PERIOD } from './fixtures.js';
 import type { Figure } from './measure.js';
 import { pairedRounds } from './report.js';
@@ -29,6 +37,72 @@ export function requestFloor(reqs: readonly VerifyRequest[], fx: Fixtures, now: 
     if (code >= 0 && step === fx.step && secret !== undefined) ok++;
   }
   return ok;
+}
+
+/** Results the pack-and-answer floor hands out: shared and frozen, as the facade's are. */
+const FLOOR_VALID: readonly VerifyResult[] = [-1, 0, 1].map((delta) => Object.freeze({ status: 'valid', delta, step: 0 }));
+const FLOOR_INVALID: VerifyResult = Object.freeze({ status: 'invalid' });
+const FLOOR_ERROR: VerifyResult = Object.freeze({ status: 'error', reason: 'internal' });
+
+/** What packAnswerFloor works on: requests with handles of its own ring, and its pack buffers. */
+export interface PackAnswerFixture {
+  readonly reqs: readonly VerifyRequest[];
+  readonly ring: KeyRing;
+  /** Per packed item: its key slot (offset into the ring's slab) and its code. */
+  readonly slots: Uint32Array;
+  readonly codes: Uint32Array;
+  /** The kernel's raw results to answer from: `answer` for every item. */
+  readonly raw: Int32Array;
+}
+
+/**
+ * `n` requests shaped as the facade's (secret i mod 10,000 as a KeyHandle, its code, the
+ * fixtures' timestamp), with handles issued by a KeyRing of their own (the floor cannot reach a
+ * verifier's ring; the handles are the same class, checked by the same code), and raw results
+ * all `answer` (0: valid at delta 0; the core's RESULT_NO_MATCH: invalid).
+ */
+export function packAnswerFixture(fx: Fixtures, codes: readonly string[], n: number, answer: number): PackAnswerFixture {
+  const ring = new KeyRing(10);
+  const zero = new Uint32Array(10); // the floor never hashes: the midstates' values do not matter
+  const handles = Array.from({ length: fx.count }, () => ring.issue(zero, 0));
+  const reqs = Array.from({ length: n }, (_, j) => ({ secret: handles[j % fx.count]!, code: codes[j % fx.count]!, timestamp: fx.timestamp }));
+  return { reqs, ring, slots: new Uint32Array(n), codes: new Uint32Array(n), raw: new Int32Array(n).fill(answer) };
+}
+
+/**
+ * One call of the pack-and-answer floor: read, parse and step each request (as requestFloor),
+ * resolve its handle, pack its slot and code, then answer every packed item from `raw` into a
+ * fresh results array. Returns how many answers were valid (all of them for valid codes, none
+ * for invalid: the caller checks, so the work cannot be optimised away).
+ */
+export function packAnswerFloor(f: PackAnswerFixture, fx: Fixtures, now: number, noMatch: number): number {
+  const { reqs, ring, slots, codes, raw } = f;
+  const opts = { period: PERIOD, t0: 0 };
+  const n = reqs.length;
+  let packed = 0;
+  for (let i = 0; i < n; i++) {
+    const req: unknown = reqs[i];
+    if (req === null || typeof req !== 'object') continue;
+    const { code: codeText, timestamp, secret } = req as Partial<Record<keyof VerifyRequest, unknown>>;
+    const code = parseCode(codeText, 6);
+    const step = timeStep(timestamp === undefined ? now : timestamp, opts);
+    const at = ring.offsetOf(secret);
+    if (code < 0 || step !== fx.step || at < 0) continue;
+    slots[packed] = at;
+    codes[packed] = code;
+    packed++;
+  }
+  const results = new Array<VerifyResult>(n);
+  let valid = 0;
+  for (let k = 0; k < packed; k++) {
+    const r = raw[k]!;
+    if (r === noMatch) results[k] = FLOOR_INVALID;
+    else if (r >= -1 && r <= 1) {
+      results[k] = FLOOR_VALID[r + 1]!;
+      valid++;
+    } else results[k] = FLOOR_ERROR;
+  }
+  return valid;
 }
 
 /**

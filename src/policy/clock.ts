@@ -50,6 +50,9 @@ export class ClockMonitor {
   #status: ClockStatus = 'insufficient-data';
   /** Adds since the sums were last recomputed (floating-point drift of a running sum). */
   #sinceExact = 0;
+  /** The latest offset added, and how many of the latest adds in a row were that offset. */
+  #last = Number.NaN;
+  #same = 0;
 
   constructor(opts: unknown, periodSeconds: number, onChange: (health: ClockHealth) => void) {
     const o = optionsObject<ClockHealthOptions>('clock', opts);
@@ -70,12 +73,22 @@ export class ClockMonitor {
    * Records `times` matches with the same offset: the same sums, ring and events as `times`
    * calls of add (each is judged as it lands), without a call and an offset per match (the
    * matches of one batch mostly share their step and time).
+   *
+   * Once the ring holds nothing but this offset and one more add leaves both sums as they are
+   * (floating point: (sum − x) + x === sum), every later add of the run changes only where the
+   * ring's next slot is and the count since the sums were recomputed: the same value replaces
+   * itself, the mean and so the verdict stay. Those adds are skipped (the slot and the count
+   * are advanced), unless the sums are due to be recomputed on the way.
    */
   addRepeated(offsetSeconds: number, times: number): void {
     const ring = this.#ring;
     const size = ring.length;
     const min = this.#min;
     const square = offsetSeconds * offsetSeconds;
+    // Adds of this offset in a row before this call (the same bits: 0 is not -0).
+    const sameBefore = Object.is(offsetSeconds, this.#last) ? this.#same : 0;
+    this.#last = offsetSeconds;
+    this.#same = Math.min(sameBefore + times, 0x3fffffff);
     // The running state in locals; written back (and judged by #judge, which may publish) only
     // when a verdict would change or the sums are due to be recomputed.
     let next = this.#next;
@@ -84,6 +97,16 @@ export class ClockMonitor {
     let sumSq = this.#sumSq;
     let sinceExact = this.#sinceExact;
     for (let t = 0; t < times; t++) {
+      // Every slot holds this offset (the last `size` adds were all of it): is this add a no-op?
+      if (count === size && sameBefore + t >= size &&
+          (sum - offsetSeconds) + offsetSeconds === sum && (sumSq - square) + square === sumSq) {
+        const left = times - t;
+        if (sinceExact + left < 1_000_000) {
+          next = (next + left) % size;
+          sinceExact += left;
+          break;
+        }
+      }
       if (count === size) {
         const old = ring[next]!;
         sum -= old;

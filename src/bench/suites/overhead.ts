@@ -7,7 +7,10 @@
 // kernel, copy out, wipe; no validation or result objects), to split the overhead in two; and
 // the request floor (read each request's fields, parse its code, compute its step: what any
 // facade must do per request, bench/floor.ts) with the ceiling it puts on that fraction,
-// kernel ÷ (kernel + floor), beside the 80 % target.
+// kernel ÷ (kernel + floor), beside the 80 % target; and the pack-and-answer floor (the request
+// floor plus resolving each KeyHandle, packing its key slot and code, answering it into a
+// results array: the least any facade that reads, packs and answers each request adds to the
+// kernel, floor.ts) with its ceiling, kernel ÷ (kernel + pack-and-answer floor).
 // Uses internals from dist/ (wasm.js, batch.js), the same compiled code the facade runs.
 
 import { TotpVerifier } from '../../index.js';
@@ -16,7 +19,7 @@ import { instantiateCore } from '../../wasm.js';
 import { kernelTask, packChunk, runChunkTask } from '../kernel.js';
 import { batchTask, type Kind, makeRequests } from '../facade.js';
 import { fixtures } from '../fixtures.js';
-import { requestFloor, serialFigure } from '../floor.js';
+import { packAnswerFixture, packAnswerFloor, requestFloor, serialFigure } from '../floor.js';
 import type { TaskSpec } from '../measure.js';
 import type { Suite, SuiteContext } from '../suite.js';
 import { expectCount } from '../peers/peer.js';
@@ -38,6 +41,9 @@ async function run(ctx: SuiteContext): Promise<void> {
       const expected = kind === 'valid' ? 0 : core.layout.resultNoMatch;
       const chunk = packChunk(core, keys, codes, fx.step);
       const reqs = makeRequests(fx, kind, 'handle', n, handles);
+      const noMatch = core.layout.resultNoMatch;
+      const packFx = packAnswerFixture(fx, kind === 'valid' ? fx.valid : fx.invalid, n, expected);
+      const packWant = kind === 'valid' ? n : 0;
 
       loadChunk(core, chunk);
       core.verifyBatch(n);
@@ -56,13 +62,21 @@ async function run(ctx: SuiteContext): Promise<void> {
           label: `request floor (8192): read fields, parseCode, timeStep; no packing, no kernel, ${kind}`,
           fn: () => expectCount('floor', requestFloor(reqs, fx, fx.timestamp), n),
         },
+        {
+          id: `${ID}/pack-floor/${kind}`, scenario: ID, items: n, async: false,
+          label: `pack-and-answer floor (8192): request floor + resolve handle, pack slot and code, answer; ${kind}`,
+          fn: () => expectCount('pack floor', packAnswerFloor(packFx, fx, fx.timestamp, noMatch), packWant),
+        },
       ];
-      const [kernel, chunkFig, facade, floor] = await ctx.measure(tasks, { groupsLeft: 2 - k });
+      const [kernel, chunkFig, facade, floor, packFloor] = await ctx.measure(tasks, { groupsLeft: 2 - k });
       core.wipe(n);
       report.ratio(ID, `facade ÷ raw kernel, ${kind}`, facade!, kernel!, 0.8, 'fraction');
       const ceiling = serialFigure(`${ID}/kernel+floor/${kind}`, `kernel + request floor, ${kind}`, kernel!, floor!);
       report.ratio(ID, `ceiling: kernel ÷ (kernel + request floor), ${kind}`, ceiling, kernel!, 0.8, 'fraction', true);
       report.ratio(ID, `facade ÷ (kernel + request floor), ${kind}`, facade!, ceiling, undefined, 'fraction');
+      const packCeiling = serialFigure(`${ID}/kernel+pack-floor/${kind}`, `kernel + pack-and-answer floor, ${kind}`, kernel!, packFloor!);
+      report.ratio(ID, `ceiling: kernel ÷ (kernel + pack-and-answer floor), ${kind}`, packCeiling, kernel!, 0.8, 'fraction', true);
+      report.ratio(ID, `facade ÷ (kernel + pack-and-answer floor), ${kind}`, facade!, packCeiling, undefined, 'fraction');
       report.ratio(ID, `facade ÷ runChunk, ${kind}`, facade!, chunkFig!, undefined, 'fraction');
       report.ratio(ID, `runChunk ÷ raw kernel, ${kind}`, chunkFig!, kernel!, undefined, 'fraction');
     }
