@@ -79,6 +79,13 @@ export class Batcher<Req, Res> {
     }
   }
 
+  /** A batch has ended: the next one may start; drain() resolves once nothing is left. */
+  #done(): void {
+    this.#running--;
+    if (this.#requests.length > 0) this.#schedule();
+    else if (this.#running === 0 && this.#drained.length > 0) for (const done of this.#drained.splice(0)) done();
+  }
+
   #flush(): void {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
@@ -94,21 +101,21 @@ export class Batcher<Req, Res> {
       }
       this.#running++;
       this.#batches++;
+      // Both handlers end the batch themselves (no .finally: it costs two more promises and
+      // closures per batch, and a batch may be a single call).
       this.#run(requests).then(
         (results) => {
           for (let i = 0; i < resolves.length; i++) resolves[i]!(results[i]!);
+          this.#done();
         },
         (error: unknown) => {
           // Resolving with a rejected promise rejects: one promise for the batch, handled by
           // every call that adopts it.
           const failed = Promise.reject(error);
           for (const resolve of resolves) resolve(failed);
+          this.#done();
         },
-      ).finally(() => {
-        this.#running--;
-        if (this.#requests.length > 0) this.#schedule();
-        else if (this.#running === 0) for (const done of this.#drained.splice(0)) done();
-      });
+      );
       // One batch per flush unless the queue is full beyond a batch and slots are free.
       if (this.#running >= this.#opts.concurrency) break;
     }
