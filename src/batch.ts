@@ -90,6 +90,10 @@ export function packParams(layout: CoreLayout, digits: number, past: number, fut
     (alg << layout.paramAlgShift)) >>> 0;
 }
 
+/** A packer's lists before its first chunk (never written: replaced by an array of one). */
+const NO_CHUNKS: PackedChunk[] = [];
+const NO_MIDS: { start: number; mid: Uint32Array }[] = [];
+
 /** The first `cap` slots of a core's fields, as a packer writes them. */
 interface CoreFields {
   readonly cap: number;
@@ -132,12 +136,13 @@ export class BatchPacker {
   readonly #layout: CoreLayout;
   /** Midstate words per item in the chunks: what the items' hashes use (10 for SHA-1). */
   readonly #midWords: number;
-  readonly #chunks: PackedChunk[] = [];
+  /** The chunks closed (most batches: one; an array of one is made for it, not an empty one grown). */
+  #chunks: PackedChunk[] = NO_CHUNKS;
   readonly #chunkItems: number;
   /** The core the first chunk is packed into, until it has been (see `leaveCore`). */
   #core: Core | undefined;
   /** Midstate views of every chunk opened, and the index of each one's first item. */
-  readonly #mids: { start: number; mid: Uint32Array }[] = [];
+  #mids: { start: number; mid: Uint32Array }[] = NO_MIDS;
   #remaining: number;
   #total = 0;
   // The chunk being filled.
@@ -233,7 +238,8 @@ export class BatchPacker {
   finish(): PackedChunk[] {
     this.#close();
     this.#core = undefined;
-    return this.#chunks;
+    // No chunk: a new empty array (the caller's to keep), not the shared one.
+    return this.#chunks === NO_CHUNKS ? [] : this.#chunks;
   }
 
   /**
@@ -302,7 +308,9 @@ export class BatchPacker {
       this.#views(takeBuffer(cap * fixedStride(this.#midWords)), cap);
       this.#keys = EMPTY_U8;
     }
-    this.#mids.push({ start: this.#total, mid: this.#mid });
+    const mids = { start: this.#total, mid: this.#mid };
+    if (this.#mids === NO_MIDS) this.#mids = [mids];
+    else this.#mids.push(mids);
     this.#cap = cap;
     this.#count = 0;
     this.#keyBytes = 0;
@@ -338,7 +346,9 @@ export class BatchPacker {
 
   #close(): void {
     if (this.#count === 0) return;
-    this.#chunks.push(this.#current(this.#inCore ? this.#core : undefined));
+    const chunk = this.#current(this.#inCore ? this.#core : undefined);
+    if (this.#chunks === NO_CHUNKS) this.#chunks = [chunk];
+    else this.#chunks.push(chunk);
     this.#inCore = false;
     this.#count = 0;
     this.#cap = 0;
@@ -563,7 +573,10 @@ export function runChunk(core: Core, chunk: PackedChunk, mode: KernelMode, out: 
     if (mode === 'verify') core.verifyBatch(n);
     else if (mode === 'verify-scalar') core.verifyBatchScalar(n);
     else core.generateBatch(n);
-    out.set(core.views.result.subarray(0, n), offset);
+    const result = core.views.result;
+    // A few results are copied one by one: a subarray to copy them from costs more.
+    if (n <= 16) for (let k = 0; k < n; k++) out[offset + k] = result[k]!;
+    else out.set(result.subarray(0, n), offset);
   } finally {
     core.wipe(n);
   }

@@ -649,11 +649,12 @@ export class TotpVerifier {
     // Legacy secrets exist only where the caller lowered minSecretBytes; otherwise no flags.
     const legacy = s.minSecretBytes < DEFAULT_MIN_SECRET_BYTES ? new Uint8Array(n) : undefined;
     const cache = this.#cache.capacity > 0 ? this.#cache : undefined;
-    // Cache misses: distinct secrets to derive, and the packed items waiting for each.
+    // Cache misses: distinct secrets to derive, and the packed items waiting for each (made at
+    // the first miss: a warm cache has none).
     let missKeys: Uint8Array[] | undefined;
-    const missIds: string[] = [];
-    const missById = new Map<string, number>();
-    const waiting: number[] = []; // pairs: packed index, miss number
+    let missIds: string[] | undefined;
+    let missById: Map<string, number> | undefined;
+    let waiting: number[] | undefined; // pairs: packed index, miss number
     // The step of the last time seen: the requests of a batch mostly share one time.
     let lastTime = Number.NaN;
     let lastStep = -1;
@@ -720,7 +721,7 @@ export class TotpVerifier {
           if (at >= 0) {
             packed[j] = packer.addMid(cache.data, at, step, code, params);
           } else {
-            let miss = missById.get(secret);
+            let miss = missById?.get(secret);
             if (miss === undefined) {
               const key = secretBytes(secret, s);
               if (typeof key === 'string') {
@@ -728,11 +729,11 @@ export class TotpVerifier {
                 continue;
               }
               miss = (missKeys ??= []).push(key) - 1;
-              missIds.push(secret);
-              missById.set(secret, miss);
+              (missIds ??= []).push(secret);
+              (missById ??= new Map()).set(secret, miss);
             }
             packed[j] = packer.addPending(step, code, params);
-            waiting.push(packed[j]!, miss);
+            (waiting ??= []).push(packed[j]!, miss);
           }
         } else {
           const key = secretBytes(secret, s);
@@ -763,7 +764,7 @@ export class TotpVerifier {
     // other batches meanwhile): either way the packed chunk leaves the core first. Unless the
     // store answers now (#keepsCore): then nothing runs between packing and the kernel call.
     if (missKeys !== undefined || (stateful !== undefined && !this.#keepsCore(pooled))) packer.leaveCore();
-    if (missKeys !== undefined) this.#deriveMisses(packer, missKeys, missIds, waiting);
+    if (missKeys !== undefined) this.#deriveMisses(packer, missKeys, missIds!, waiting!);
     const chunks = packer.finish();
     let total = 0;
     for (const c of chunks) total += c.count;
