@@ -343,3 +343,33 @@ describe('a MemoryStore answered now (no promise: beginNow / finishNow)', () => 
     await v.close();
   });
 });
+
+describe('a verification started from within another one (an audit subscriber calling the verifier)', () => {
+  it("does not overwrite the store's answer the first one is still reading", async () => {
+    const v = await TotpVerifier.create({ threads: 0, policy: { maxFailures: 1 } });
+    const code = codeAt(NOW);
+    const locked = [fresh(), fresh(), fresh()];
+    for (const account of locked) {
+      expect((await v.verify({ account, secret: KEY_B32, code: wrong(code), timestamp: NOW })).status).toBe('invalid');
+    }
+    // At the first 'locked' event, a batch of new accounts is verified on the same verifier
+    // (and store); its synchronous part runs inside the publish, between the outer batch's items.
+    const inner = [fresh(), fresh(), fresh()]; // as many as the outer batch: the same size of answer
+    let innerResults: Promise<unknown[]> | undefined;
+    const listener = (e: unknown): void => {
+      if ((e as AuditEvent).type === 'locked' && innerResults === undefined) {
+        innerResults = v.verifyBatch(inner.map((account) => ({ account, secret: KEY_B32, code, timestamp: NOW })));
+      }
+    };
+    diagnostics_channel.subscribe(AUDIT_CHANNEL, listener);
+    try {
+      const outer = await v.verifyBatch(locked.map((account) => ({ account, secret: KEY_B32, code, timestamp: NOW })));
+      // Every outer account is still locked: its code (right) was not evaluated.
+      expect(outer.map((r) => r.status)).toEqual(['locked', 'locked', 'locked']);
+      expect((await innerResults!).map((r) => (r as { status: string }).status)).toEqual(['valid', 'valid', 'valid']);
+    } finally {
+      diagnostics_channel.unsubscribe(AUDIT_CHANNEL, listener);
+    }
+    await v.close();
+  });
+});

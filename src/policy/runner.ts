@@ -13,15 +13,15 @@
 import type { PackedEditor } from '../batch.js';
 import { noteHashes } from '../strhash.js';
 import {
-  type AttemptLimits, type BeginResult, type FinishOps, type Store, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_LOCKED,
+  type AttemptLimits, type BeginResult, type FinishOps, beginResult, type Store, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_LOCKED,
   OP_FAILURE, OP_RELEASE, OP_SUCCESS,
 } from '../store/types.js';
 import type { VerifyResult } from '../verifier.js';
 
 /** A store that can also answer begin and finish synchronously (MemoryStore's beginNow / finishNow). */
 export interface SyncStore {
-  beginNow(accounts: readonly string[], hashes: Int32Array, limits: AttemptLimits): BeginResult;
-  finishNow(accounts: readonly string[], ops: FinishOps, limits: AttemptLimits): Uint8Array;
+  beginNow(accounts: readonly string[], hashes: Int32Array, limits: AttemptLimits, out: BeginResult): BeginResult;
+  finishNow(accounts: readonly string[], ops: FinishOps, limits: AttemptLimits, out: Uint8Array): Uint8Array;
 }
 import { type AuditEvent, audit, auditChannel } from './audit.js';
 import type { ResolvedPolicy } from './options.js';
@@ -150,6 +150,22 @@ export class StatefulItems {
     return ops;
   }
 
+  #beginAnswer: BeginResult | undefined;
+  #finishAnswer: Uint8Array | undefined;
+
+  /**
+   * Columns for a store's synchronous answers (beginNow, finishNow), `capacity` long, made at
+   * first use. Per StatefulItems, so per slice: a slice begun from within another's (an audit or
+   * clock subscriber verifying) writes its own, never the answer the other is reading.
+   */
+  get beginAnswer(): BeginResult {
+    return (this.#beginAnswer ??= beginResult(this.capacity));
+  }
+
+  get finishAnswer(): Uint8Array {
+    return (this.#finishAnswer ??= new Uint8Array(this.capacity));
+  }
+
   /** The finish columns as they stand (opsFor). */
   get finishOps(): FinishOps {
     return this.#ops!;
@@ -263,7 +279,7 @@ export class PolicyRunner {
     items.go.fill(0, 0, items.size);
     let begun: BeginResult | undefined;
     try {
-      begun = this.#now!.beginNow(items.seal(), items.hash, this.#policy.limits);
+      begun = this.#now!.beginNow(items.seal(), items.hash, this.#policy.limits, items.beginAnswer);
     } catch {
       begun = undefined; // fail closed below
     }
@@ -332,7 +348,7 @@ export class PolicyRunner {
     if (count === 0) return;
     let done: Uint8Array | undefined;
     try {
-      done = this.#now!.finishNow(items.finishAccounts, items.finishOps, this.#policy.limits);
+      done = this.#now!.finishNow(items.finishAccounts, items.finishOps, this.#policy.limits, items.finishAnswer);
     } catch {
       done = undefined;
     }

@@ -64,8 +64,6 @@ interface BackupSet {
 }
 
 const SWEEP_EVERY_MS = 60_000;
-/** beginNow / finishNow keep their answers' arrays for up to this many accounts. */
-const NOW_SCRATCH_MAX = 65_536;
 /** Records swept per account begun (incremental sweep; see begin). */
 const SWEEP_PER_NEW = 4;
 /**
@@ -119,9 +117,6 @@ export class MemoryStore implements Store {
   /** beginNow's accounts and their records, until their finish. */
   #nowAccounts: readonly string[] | undefined;
   #nowFound: Int32Array | undefined;
-  /** beginNow's and finishNow's answers, reused. */
-  #nowBegun: BeginResult | undefined;
-  #nowDone: Uint8Array | undefined;
   /** Backup-code sets, by account (bounded by maxCredentials too). */
   readonly #backup = new Map<string, BackupSet>();
   /** Namespaces made by `namespace()`, closed with this store. */
@@ -164,24 +159,19 @@ export class MemoryStore implements Store {
   }
 
   /**
-   * @internal `begin`, answered now, for a caller that reads the answer before anything else
-   * calls this store and then calls `finishNow` with the same `accounts` (the verifier's inline
-   * slices: no promise, no per-call arrays). `hashes[i]` is stringHash(accounts[i]). The
-   * answer's arrays are this store's, reused by the next call (at least `accounts.length` long).
+   * @internal `begin`, answered now, into the caller's `out` (each column at least
+   * `accounts.length` long; the verifier keeps them per slice, so a call made from within
+   * another, e.g. by an audit subscriber, cannot overwrite an answer still being read): no
+   * promise, no per-call arrays. `hashes[i]` is stringHash(accounts[i]). A `finishNow` with
+   * the same `accounts` finds their records again without a lookup.
    */
-  beginNow(accounts: readonly string[], hashes: Int32Array, limits: AttemptLimits): BeginResult {
+  beginNow(accounts: readonly string[], hashes: Int32Array, limits: AttemptLimits, out: BeginResult): BeginResult {
     this.#assertOpen();
     const n = accounts.length;
-    let out = this.#nowBegun;
-    if (out === undefined || out.state.length < n) {
-      out = beginResult(n);
-      if (n <= NOW_SCRATCH_MAX) this.#nowBegun = out;
-    } else {
-      out.state.fill(0, 0, n);
-      out.lastStep.fill(-1, 0, n);
-      out.drift.fill(0, 0, n);
-      out.retryAfterMs.fill(0, 0, n);
-    }
+    out.state.fill(0, 0, n);
+    out.lastStep.fill(-1, 0, n);
+    out.drift.fill(0, 0, n);
+    out.retryAfterMs.fill(0, 0, n);
     const found = this.#takeFound(n);
     this.#nowAccounts = accounts;
     this.#nowFound = found;
@@ -261,17 +251,11 @@ export class MemoryStore implements Store {
   }
 
   /**
-   * @internal `finish`, answered now (see beginNow). The answer is this store's array, reused
-   * by the next call (at least `accounts.length` long).
+   * @internal `finish`, answered now (see beginNow), into the caller's `out` (at least
+   * `accounts.length` long).
    */
-  finishNow(accounts: readonly string[], ops: FinishOps, limits: AttemptLimits): Uint8Array {
+  finishNow(accounts: readonly string[], ops: FinishOps, limits: AttemptLimits, out: Uint8Array): Uint8Array {
     this.#assertOpen();
-    const n = accounts.length;
-    let out = this.#nowDone;
-    if (out === undefined || out.length < n) {
-      out = new Uint8Array(n);
-      if (n <= NOW_SCRATCH_MAX) this.#nowDone = out;
-    }
     let found = accounts === this.#nowAccounts ? this.#takeNowFound() : undefined;
     if (found === undefined) {
       found = this.#begun.get(accounts);
