@@ -10,7 +10,8 @@
 //   npm run build && flock /work/bench.lock node --import tsx bench/server-paced.ts \
 //     --variant main=../main --variant this=. [--rounds 6] [--seconds 5] [--rate 5000]
 //
-// A variant is NAME=DIR, a package root with dist/ built. Bounded: rounds × variants × (seconds
+// A variant is NAME=DIR, a package root with dist/ built, then optionally ",node:FLAG" parts
+// (e.g. --variant semi32=.,node:--max-semi-space-size=32). Bounded: rounds × variants × (seconds
 // + 1 s of warm-up load), plus a first 2 s warm-up per server.
 
 import { resolve } from 'node:path';
@@ -31,14 +32,20 @@ if (specs.length < 1) throw new Error('expected --variant NAME=DIR (one or more)
 interface Variant {
   name: string;
   root: string;
+  nodeArgs: string[];
   server?: RunningServe;
   tags: AccountTags;
   rows: { p50: number; p99: number; max: number; cpu: number; scavenges: number; scavengeMs: number }[];
 }
 const variants: Variant[] = specs.map((spec) => {
-  const eq = spec.indexOf('=');
-  if (eq < 1) throw new Error(`--variant ${spec}: expected NAME=DIR`);
-  return { name: spec.slice(0, eq), root: resolve(spec.slice(eq + 1)), tags: new AccountTags(3_500_000), rows: [] };
+  const [head, ...parts] = spec.split(',');
+  const eq = head!.indexOf('=');
+  if (eq < 1) throw new Error(`--variant ${spec}: expected NAME=DIR[,node:FLAG]`);
+  const nodeArgs = parts.map((part) => {
+    if (!part.startsWith('node:')) throw new Error(`--variant ${spec}: unknown part "${part}"`);
+    return part.slice(5);
+  });
+  return { name: head!.slice(0, eq), root: resolve(head!.slice(eq + 1)), nodeArgs, tags: new AccountTags(3_500_000), rows: [] };
 });
 
 console.log(formatMachine(machineInfo()));
@@ -55,7 +62,7 @@ async function scavenges(v: Variant): Promise<{ count: number; seconds: number }
 }
 try {
   for (const v of variants) {
-    v.server = await startServe({ token: TOKEN, cli: `${v.root}/dist/cli/index.js` });
+    v.server = await startServe({ token: TOKEN, cli: `${v.root}/dist/cli/index.js`, nodeArgs: v.nodeArgs });
     await checkRequest(v.server.url, TOKEN, bodies[0]!);
   }
   const load = (v: Variant, seconds: number, warmupSeconds: number) => pacedLoad({
