@@ -90,17 +90,59 @@ export function packParams(layout: CoreLayout, digits: number, past: number, fut
     (alg << layout.paramAlgShift)) >>> 0;
 }
 
+/** A packer's lists before its first chunk (never written: replaced by an array of one). */
+const NO_CHUNKS: PackedChunk[] = [];
+const NO_MIDS: { start: number; mid: Uint32Array }[] = [];
+
+/** The first `cap` slots of a core's fields, as a packer writes them. */
+interface CoreFields {
+  readonly cap: number;
+  readonly midWords: number;
+  readonly counter: Uint32Array;
+  readonly code: Uint32Array;
+  readonly params: Uint32Array;
+  readonly keyOff: Uint32Array;
+  readonly keyLen: Uint32Array;
+  readonly mid: Uint32Array;
+}
+
+/**
+ * The last CoreFields made for each core: batches of one size in a row (single items) reuse
+ * them rather than making six views per batch. (Views of the core's memory, which never
+ * detaches; what they show is the core's, wiped after every run.)
+ */
+const lastCoreFields = new WeakMap<Core, CoreFields>();
+
+function coreFields(core: Core, cap: number, midWords: number): CoreFields {
+  let f = lastCoreFields.get(core);
+  if (f === undefined || f.cap !== cap || f.midWords !== midWords) {
+    const v = core.views;
+    f = {
+      cap, midWords,
+      counter: v.counter.subarray(0, cap * 2),
+      code: v.code.subarray(0, cap),
+      params: v.params.subarray(0, cap),
+      keyOff: v.keyOff.subarray(0, cap),
+      keyLen: v.keyLen.subarray(0, cap),
+      mid: v.mid.subarray(0, cap * midWords),
+    };
+    lastCoreFields.set(core, f);
+  }
+  return f;
+}
+
 /** Builds chunks item by item; `add*` return the item's index across all chunks. */
 export class BatchPacker {
   readonly #layout: CoreLayout;
   /** Midstate words per item in the chunks: what the items' hashes use (10 for SHA-1). */
   readonly #midWords: number;
-  readonly #chunks: PackedChunk[] = [];
+  /** The chunks closed (most batches: one; an array of one is made for it, not an empty one grown). */
+  #chunks: PackedChunk[] = NO_CHUNKS;
   readonly #chunkItems: number;
   /** The core the first chunk is packed into, until it has been (see `leaveCore`). */
   #core: Core | undefined;
   /** Midstate views of every chunk opened, and the index of each one's first item. */
-  readonly #mids: { start: number; mid: Uint32Array }[] = [];
+  #mids: { start: number; mid: Uint32Array }[] = NO_MIDS;
   #remaining: number;
   #total = 0;
   // The chunk being filled.
@@ -196,7 +238,8 @@ export class BatchPacker {
   finish(): PackedChunk[] {
     this.#close();
     this.#core = undefined;
-    return this.#chunks;
+    // No chunk: a new empty array (the caller's to keep), not the shared one.
+    return this.#chunks === NO_CHUNKS ? [] : this.#chunks;
   }
 
   /**
@@ -245,14 +288,15 @@ export class BatchPacker {
     if (core !== undefined && this.#chunks.length === 0) {
       // The first chunk, in the core: the kernel reads what is written here, where it is.
       const v = core.views;
+      const f = coreFields(core, cap, this.#midWords);
       this.#inCore = true;
       this.#fixed = EMPTY_BUFFER;
-      this.#counter = v.counter.subarray(0, cap * 2);
-      this.#code = v.code.subarray(0, cap);
-      this.#params = v.params.subarray(0, cap);
-      this.#keyOff = v.keyOff.subarray(0, cap);
-      this.#keyLen = v.keyLen.subarray(0, cap);
-      this.#mid = v.mid.subarray(0, cap * this.#midWords);
+      this.#counter = f.counter;
+      this.#code = f.code;
+      this.#params = f.params;
+      this.#keyOff = f.keyOff;
+      this.#keyLen = f.keyLen;
+      this.#mid = f.mid;
       this.#keys = v.keyPool;
       // What a fresh buffer holds: every delta accepted, no raw key. (A wipe leaves these zero
       // already; this does not rely on it.)
@@ -264,7 +308,9 @@ export class BatchPacker {
       this.#views(takeBuffer(cap * fixedStride(this.#midWords)), cap);
       this.#keys = EMPTY_U8;
     }
-    this.#mids.push({ start: this.#total, mid: this.#mid });
+    const mids = { start: this.#total, mid: this.#mid };
+    if (this.#mids === NO_MIDS) this.#mids = [mids];
+    else this.#mids.push(mids);
     this.#cap = cap;
     this.#count = 0;
     this.#keyBytes = 0;
@@ -283,15 +329,11 @@ export class BatchPacker {
 
   /** The chunk being filled, as it stands. */
   #current(core?: Core): PackedChunk {
-    return {
-      count: this.#count,
-      cap: this.#cap,
-      midWords: this.#midWords,
-      fixed: this.#fixed,
-      keyBuffer: this.#inCore ? EMPTY_BUFFER : this.#keys.buffer as ArrayBuffer,
-      keyBytes: this.#keyBytes,
-      ...(core !== undefined ? { core } : {}),
-    };
+    const keyBuffer = this.#inCore ? EMPTY_BUFFER : this.#keys.buffer as ArrayBuffer;
+    // Written out twice rather than spreading `{ core }` in: a spread makes an object per chunk.
+    return core !== undefined
+      ? { count: this.#count, cap: this.#cap, midWords: this.#midWords, fixed: this.#fixed, keyBuffer, keyBytes: this.#keyBytes, core }
+      : { count: this.#count, cap: this.#cap, midWords: this.#midWords, fixed: this.#fixed, keyBuffer, keyBytes: this.#keyBytes };
   }
 
   #growKeys(atLeast: number): void {
@@ -304,7 +346,9 @@ export class BatchPacker {
 
   #close(): void {
     if (this.#count === 0) return;
-    this.#chunks.push(this.#current(this.#inCore ? this.#core : undefined));
+    const chunk = this.#current(this.#inCore ? this.#core : undefined);
+    if (this.#chunks === NO_CHUNKS) this.#chunks = [chunk];
+    else this.#chunks.push(chunk);
     this.#inCore = false;
     this.#count = 0;
     this.#cap = 0;
@@ -349,6 +393,24 @@ function moveOut(chunk: PackedChunk): PackedChunk {
   return out;
 }
 
+/** Each core's editor of a single chunk packed in it (PackedEditor.of). */
+const coreEditors = new WeakMap<Core, PackedEditor>();
+
+/** The core's regions as ChunkViews (every slot), made once per core. */
+const coreViews = new WeakMap<Core, ChunkViews>();
+
+function coreChunkViews(core: Core): ChunkViews {
+  let views = coreViews.get(core);
+  if (views === undefined) {
+    const v = core.views;
+    views = {
+      counter: v.counter, code: v.code, params: v.params, floor: v.floor, keyOff: v.keyOff, keyLen: v.keyLen, mid: v.mid, keys: v.keyPool,
+    };
+    coreViews.set(core, views);
+  }
+  return views;
+}
+
 /**
  * Edits packed items by their index across all chunks, after packing and before running:
  * the policy layer sets each stateful item's floor and drifted step, or skips it (a locked
@@ -361,12 +423,28 @@ export class PackedEditor {
 
   constructor(layout: CoreLayout, chunks: readonly PackedChunk[]) {
     this.#layout = layout;
-    this.#views = chunks.map((c) => chunkViews(layout, c));
+    // A chunk packed in its core is edited there, in place.
+    this.#views = chunks.map((c) => (c.core !== undefined ? coreChunkViews(c.core) : chunkViews(layout, c)));
     let start = 0;
     for (const c of chunks) {
       this.#starts.push(start);
       start += c.count;
     }
+  }
+
+  /**
+   * An editor of `chunks`: a new one, or, for a single chunk packed in its core, the core's
+   * own (made once: it holds nothing but views of the core).
+   */
+  static of(layout: CoreLayout, chunks: readonly PackedChunk[]): PackedEditor {
+    const core = chunks.length === 1 ? chunks[0]!.core : undefined;
+    if (core === undefined || core.layout !== layout) return new PackedEditor(layout, chunks);
+    let editor = coreEditors.get(core);
+    if (editor === undefined) {
+      editor = new PackedEditor(layout, chunks);
+      coreEditors.set(core, editor);
+    }
+    return editor;
   }
 
   /** Only deltas at or above `lowestDelta` may be accepted (steps below were used). */
@@ -495,7 +573,10 @@ export function runChunk(core: Core, chunk: PackedChunk, mode: KernelMode, out: 
     if (mode === 'verify') core.verifyBatch(n);
     else if (mode === 'verify-scalar') core.verifyBatchScalar(n);
     else core.generateBatch(n);
-    out.set(core.views.result.subarray(0, n), offset);
+    const result = core.views.result;
+    // A few results are copied one by one: a subarray to copy them from costs more.
+    if (n <= 16) for (let k = 0; k < n; k++) out[offset + k] = result[k]!;
+    else out.set(result.subarray(0, n), offset);
   } finally {
     core.wipe(n);
   }

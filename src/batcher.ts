@@ -15,6 +15,12 @@ export interface BatcherOptions {
   readonly concurrency: number;
 }
 
+/** The resolve function of the promise `submit` has just made (see takeResolve). */
+let taken: ((result: never) => void) | undefined;
+function takeResolve(resolve: (result: never) => void): void {
+  taken = resolve;
+}
+
 export class Batcher<Req, Res> {
   readonly #run: (requests: Req[]) => Promise<Res[]>;
   readonly #opts: BatcherOptions;
@@ -46,9 +52,11 @@ export class Batcher<Req, Res> {
       return Promise.reject(new TotpFleetError('ERR_OVERLOADED',
         `overloaded: ${queued} calls waiting, limit ${this.#opts.maxQueue}; retry later`));
     }
-    const promise = new Promise<Res>((resolve) => {
-      this.#resolves.push(resolve);
-    });
+    // One executor for every call (no closure per call): it hands its resolve function out
+    // through `taken`, synchronously (a Promise runs its executor at once).
+    const promise = new Promise<Res>(takeResolve);
+    this.#resolves.push(taken as (result: Res | PromiseLike<Res>) => void);
+    taken = undefined;
     this.#requests.push(request);
     if (queued + 1 >= this.#opts.maxBatch) this.#flush();
     else this.#schedule();
@@ -61,15 +69,18 @@ export class Batcher<Req, Res> {
     return new Promise((resolve) => this.#drained.push(resolve));
   }
 
+  /** The end-of-tick flush #schedule queues (made once, not per tick). */
+  readonly #onTick = (): void => {
+    this.#scheduled = false;
+    if (this.#running < this.#opts.concurrency) this.#flush();
+    else this.#schedule();
+  };
+
   #schedule(): void {
     if (this.#running < this.#opts.concurrency) {
       if (!this.#scheduled) {
         this.#scheduled = true;
-        queueMicrotask(() => {
-          this.#scheduled = false;
-          if (this.#running < this.#opts.concurrency) this.#flush();
-          else this.#schedule();
-        });
+        queueMicrotask(this.#onTick);
       }
     } else if (this.#timer === undefined) {
       this.#timer = setTimeout(() => {
@@ -77,6 +88,13 @@ export class Batcher<Req, Res> {
         this.#flush();
       }, this.#opts.maxDelayMs);
     }
+  }
+
+  /** A batch has ended: the next one may start; drain() resolves once nothing is left. */
+  #done(): void {
+    this.#running--;
+    if (this.#requests.length > 0) this.#schedule();
+    else if (this.#running === 0 && this.#drained.length > 0) for (const done of this.#drained.splice(0)) done();
   }
 
   #flush(): void {
@@ -94,21 +112,21 @@ export class Batcher<Req, Res> {
       }
       this.#running++;
       this.#batches++;
+      // Both handlers end the batch themselves (no .finally: it costs two more promises and
+      // closures per batch, and a batch may be a single call).
       this.#run(requests).then(
         (results) => {
           for (let i = 0; i < resolves.length; i++) resolves[i]!(results[i]!);
+          this.#done();
         },
         (error: unknown) => {
           // Resolving with a rejected promise rejects: one promise for the batch, handled by
           // every call that adopts it.
           const failed = Promise.reject(error);
           for (const resolve of resolves) resolve(failed);
+          this.#done();
         },
-      ).finally(() => {
-        this.#running--;
-        if (this.#requests.length > 0) this.#schedule();
-        else if (this.#running === 0) for (const done of this.#drained.splice(0)) done();
-      });
+      );
       // One batch per flush unless the queue is full beyond a batch and slots are free.
       if (this.#running >= this.#opts.concurrency) break;
     }

@@ -155,7 +155,7 @@ export class Dispatcher {
 
   release(total: number): void {
     this.#inFlight -= total;
-    if (this.#inFlight === 0) for (const done of this.#idle.splice(0)) done();
+    if (this.#inFlight === 0 && this.#idle.length > 0) for (const done of this.#idle.splice(0)) done();
   }
 
   stats(): PoolStats {

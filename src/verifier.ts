@@ -9,9 +9,9 @@
 import { type Algorithm, algorithmCode, MID_WORDS } from './algorithm.js';
 import { type BackupCodeOptions, BackupCodes } from './backup.js';
 import { Batcher } from './batcher.js';
-import { BatchPacker, deriveMidstates, type PackedChunk, PackedEditor, packParams, wipeCore } from './batch.js';
+import { BatchPacker, deriveMidstates, type PackedChunk, PackedEditor, packParams, wipeChunk, wipeCore } from './batch.js';
 import { intOption, optionsObject, TotpFleetError } from './errors.js';
-import { clockChannel } from './policy/audit.js';
+import { auditChannel, clockChannel } from './policy/audit.js';
 import { type ClockHealth, type ClockHealthOptions, ClockMonitor } from './policy/clock.js';
 import { type PolicyOptions, isAccount, resolvePolicy } from './policy/options.js';
 import { type PolicyStats, PolicyRunner, StatefulItems, ValidResults } from './policy/runner.js';
@@ -172,6 +172,16 @@ const MALFORMED: Readonly<Record<MalformedReason, VerifyResult>> = Object.freeze
     .map((reason) => [reason, Object.freeze({ status: 'malformed', reason })]),
 ) as Record<MalformedReason, VerifyResult>);
 
+/**
+ * The store, when begin and finish can be answered now (beginNow / finishNow): a MemoryStore
+ * whose begin and finish are MemoryStore's own (a subclass that overrides them is called as
+ * any store is).
+ */
+function answersNow(store: Store): MemoryStore | undefined {
+  return store instanceof MemoryStore && store.begin === MemoryStore.prototype.begin &&
+    store.finish === MemoryStore.prototype.finish ? store : undefined;
+}
+
 /** Per-request arrays of a slice, reused from slice to slice (see takeScratch). */
 interface Scratch {
   /** Per request of the slice: its index among the packed items, or -1 (answered already). */
@@ -193,7 +203,13 @@ const SCRATCH_SPARES = 4;
 
 function takeScratch(n: number): Scratch {
   for (let k = spareScratch.length - 1; k >= 0; k--) {
-    if (spareScratch[k]!.packed.length >= n) return spareScratch.splice(k, 1)[0]!;
+    const scratch = spareScratch[k]!;
+    if (scratch.packed.length >= n) {
+      // Taken out without splice (which makes an array per call).
+      for (let j = k + 1; j < spareScratch.length; j++) spareScratch[j - 1] = spareScratch[j]!;
+      spareScratch.pop();
+      return scratch;
+    }
   }
   return { packed: new Int32Array(n), steps: new Float64Array(n), times: new Float64Array(n) };
 }
@@ -226,7 +242,8 @@ interface Prepared {
  */
 interface RoundState {
   seen: StringSet | undefined;
-  readonly later: Deferred[];
+  /** Made at the first request put off. */
+  later: Deferred[] | undefined;
   /** Requests in the round: the most accounts `seen` will hold. */
   readonly size: number;
 }
@@ -237,7 +254,7 @@ interface Deferred {
   readonly request: VerifyRequest;
 }
 
-/** Rounds of fewer requests get a new (small) "seen" set; larger ones reuse the verifier's spare. */
+/** Rounds of fewer requests reuse the verifier's small spare "seen" set, larger ones its large spare. */
 const SPARE_SEEN_MIN = 1024;
 
 /** Statuses that say something about the account's secret, and so carry `rotate`. */
@@ -283,6 +300,8 @@ export class TotpVerifier {
   readonly #policy: PolicyRunner | undefined;
   /** The "seen in this round" set of a finished round, kept for the next one (see #round). */
   #spareSeen: StringSet | undefined;
+  /** The same for rounds of fewer than SPARE_SEEN_MIN requests. */
+  #spareSmallSeen: StringSet | undefined;
   readonly #store: Store | undefined;
   readonly #ownsStore: boolean;
   readonly #clock: ClockMonitor;
@@ -331,7 +350,7 @@ export class TotpVerifier {
     // HOTP matches say nothing about clocks.
     const onMatch = counters !== undefined ? () => {} : (step: number, timeMs: number, times: number) => this.#clock.addRepeated(this.#phoneOffset(step, timeMs), times);
     this.#policy = this.#store === undefined ? undefined
-      : new PolicyRunner(this.#store, policy, s, name, onMatch, counters !== undefined);
+      : new PolicyRunner(this.#store, policy, s, name, onMatch, counters !== undefined, answersNow(this.#store));
     this.#backup = this.#store === undefined ? undefined
       : new BackupCodes(this.#store, policy.limits, name, opts.backupCodes, () => this.#assertOpen());
     this.#batcher = new Batcher((reqs) => this.#verifyNow(reqs), {
@@ -466,22 +485,47 @@ export class TotpVerifier {
    * `requests` is not an array, the verifier is closed (ERR_CLOSED), or too much work is in
    * flight (ERR_OVERLOADED).
    */
-  async verifyBatch(requests: readonly VerifyRequest[]): Promise<VerifyResult[]> {
-    this.#assertOpen();
-    if (!Array.isArray(requests)) throw new TypeError('"requests" expected an array');
+  verifyBatch(requests: readonly VerifyRequest[]): Promise<VerifyResult[]> {
+    // Not `async`: that would wrap #verifyNow's promise in a second one per call.
+    if (this.#closed) return Promise.reject(new TotpFleetError('ERR_CLOSED', 'the verifier is closed'));
+    if (!Array.isArray(requests)) return Promise.reject(new TypeError('"requests" expected an array'));
     return this.#verifyNow(requests);
   }
 
-  async #verifyNow(requests: readonly VerifyRequest[]): Promise<VerifyResult[]> {
-    const results = new Array<VerifyResult>(requests.length);
-    // Admission once per batch, so a batch is refused whole or run whole.
-    this.#dispatcher.admit(requests.length);
+  /**
+   * Runs a batch; never throws (a failure is a rejection). A batch answered without waiting
+   * (inline, and a store that answers now, or none) costs one promise, already resolved.
+   */
+  #verifyNow(requests: readonly VerifyRequest[]): Promise<VerifyResult[]> {
+    const n = requests.length;
+    const results = new Array<VerifyResult>(n);
+    let running: Promise<void> | undefined;
     try {
-      await this.#round(requests, Date.now(), results);
-    } finally {
-      this.#dispatcher.release(requests.length);
+      // Admission once per batch, so a batch is refused whole or run whole.
+      this.#dispatcher.admit(n);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return results;
+    try {
+      running = this.#round(requests, Date.now(), results);
+    } catch (error) {
+      this.#dispatcher.release(n);
+      return Promise.reject(error);
+    }
+    if (running === undefined) {
+      this.#dispatcher.release(n);
+      return Promise.resolve(results);
+    }
+    return running.then(
+      () => {
+        this.#dispatcher.release(n);
+        return results;
+      },
+      (error: unknown) => {
+        this.#dispatcher.release(n);
+        throw error;
+      },
+    );
   }
 
   /**
@@ -491,50 +535,73 @@ export class TotpVerifier {
    * code replayed), and an account is in at most one slice of a round. Almost every batch is one
    * round.
    */
-  async #round(requests: readonly VerifyRequest[], now: number, results: VerifyResult[]): Promise<void> {
+  #round(requests: readonly VerifyRequest[], now: number, results: VerifyResult[]): Promise<void> | undefined {
     const n = requests.length;
-    const round: RoundState | undefined = this.#policy === undefined ? undefined : { seen: undefined, later: [], size: n };
+    const round: RoundState | undefined = this.#policy === undefined ? undefined : { seen: undefined, later: undefined, size: n };
     // Large batches go out in slices: each slice is packed and handed to a worker before the
     // next is packed, so packing here overlaps hashing there. Small batches are one slice.
     const pooled = this.#dispatcher.pooled(n);
     const slice = this.#dispatcher.sliceItems(n);
-    if (slice >= n) {
-      // One slice (every inline batch): nothing to overlap, so no promise per slice.
-      let prepared: Prepared;
-      try {
-        prepared = this.#prepare(requests, 0, n, now, results, pooled, round);
-      } catch (error) {
-        // An inline slice is packed straight into the core: nothing of it may stay there.
-        if (!pooled) wipeCore(this.#core);
-        throw error;
-      }
-      const running = this.#runSlice(prepared, results);
-      if (running !== undefined) await running;
-    } else {
-      // Slices already handed out run to the end even if preparing a later one fails, so this
-      // returns only when nothing of the round is running (#runSlice never rejects).
-      const running: Promise<void>[] = [];
-      try {
-        for (let start = 0; start < n; start += slice) {
-          const prepared = this.#prepare(requests, start, Math.min(n, start + slice), now, results, pooled, round);
-          const run = this.#runSlice(prepared, results);
-          if (run !== undefined) running.push(run);
-          // Let the pool hand the slice to a worker now (piscina distributes queued tasks in a
-          // microtask), rather than after every slice is packed.
-          if (start + slice < n) await undefined;
-        }
-      } finally {
-        await Promise.all(running);
-      }
+    if (slice < n) return this.#roundInSlices(requests, now, results, round, pooled, slice);
+    // One slice (every inline batch): nothing to overlap, so no promise per slice, and none
+    // at all when the slice is answered now (undefined).
+    let prepared: Prepared;
+    try {
+      prepared = this.#prepare(requests, 0, n, now, results, pooled, round);
+    } catch (error) {
+      // An inline slice is packed straight into the core: nothing of it may stay there.
+      if (!pooled) wipeCore(this.#core);
+      throw error;
     }
-    // No slice of the round reads its set now: keep it for the next large round.
-    if (round?.seen !== undefined && round.seen.limit >= SPARE_SEEN_MIN) this.#spareSeen = round.seen;
-    const later = round?.later;
-    if (later !== undefined && later.length > 0) {
-      const again = new Array<VerifyResult>(later.length);
-      await this.#round(later.map((d) => d.request), now, again);
+    const running = this.#runSlice(prepared, results);
+    if (running !== undefined) return running.then(() => this.#endRound(round, now, results));
+    return this.#endRound(round, now, results);
+  }
+
+  /** #round of a batch in several slices (on the workers). */
+  async #roundInSlices(
+    requests: readonly VerifyRequest[], now: number, results: VerifyResult[], round: RoundState | undefined, pooled: boolean, slice: number,
+  ): Promise<void> {
+    const n = requests.length;
+    // Slices already handed out run to the end even if preparing a later one fails, so this
+    // returns only when nothing of the round is running (#runSlice never rejects).
+    const running: Promise<void>[] = [];
+    try {
+      for (let start = 0; start < n; start += slice) {
+        const prepared = this.#prepare(requests, start, Math.min(n, start + slice), now, results, pooled, round);
+        const run = this.#runSlice(prepared, results);
+        if (run !== undefined) running.push(run);
+        // Let the pool hand the slice to a worker now (piscina distributes queued tasks in a
+        // microtask), rather than after every slice is packed.
+        if (start + slice < n) await undefined;
+      }
+    } finally {
+      await Promise.all(running);
+    }
+    await this.#endRound(round, now, results);
+  }
+
+  /** After a round's slices: keeps its "seen" set, and runs the requests put off (if any) as the next round. */
+  #endRound(round: RoundState | undefined, now: number, results: VerifyResult[]): Promise<void> | undefined {
+    if (round === undefined) return undefined;
+    // No slice of the round reads its set now: keep it for the next round of its kind.
+    const seen = round.seen;
+    if (seen !== undefined) {
+      if (seen.limit >= SPARE_SEEN_MIN) this.#spareSeen = seen;
+      else this.#spareSmallSeen = seen;
+    }
+    const later = round.later;
+    if (later === undefined || later.length === 0) return undefined;
+    const again = new Array<VerifyResult>(later.length);
+    const answer = (): void => {
       for (let k = 0; k < later.length; k++) results[later[k]!.index] = again[k]!;
+    };
+    const running = this.#round(later.map((d) => d.request), now, again);
+    if (running === undefined) {
+      answer();
+      return undefined;
     }
+    return running.then(answer);
   }
 
   /**
@@ -542,8 +609,16 @@ export class TotpVerifier {
    * not so large that emptying it costs more than a new one), else a new one.
    */
   #seenSet(size: number): StringSet {
+    if (size < SPARE_SEEN_MIN) {
+      // Small rounds (single items, small batches) take the small spare when its size fits.
+      const small = this.#spareSmallSeen;
+      if (small === undefined || small.limit < size || small.limit > 4 * size) return new StringSet(size);
+      this.#spareSmallSeen = undefined;
+      small.clear();
+      return small;
+    }
     const spare = this.#spareSeen;
-    if (size < SPARE_SEEN_MIN || spare === undefined || spare.limit < size || spare.limit > 4 * size) return new StringSet(size);
+    if (spare === undefined || spare.limit < size || spare.limit > 4 * size) return new StringSet(size);
     this.#spareSeen = undefined;
     spare.clear();
     return spare;
@@ -574,11 +649,12 @@ export class TotpVerifier {
     // Legacy secrets exist only where the caller lowered minSecretBytes; otherwise no flags.
     const legacy = s.minSecretBytes < DEFAULT_MIN_SECRET_BYTES ? new Uint8Array(n) : undefined;
     const cache = this.#cache.capacity > 0 ? this.#cache : undefined;
-    // Cache misses: distinct secrets to derive, and the packed items waiting for each.
+    // Cache misses: distinct secrets to derive, and the packed items waiting for each (made at
+    // the first miss: a warm cache has none).
     let missKeys: Uint8Array[] | undefined;
-    const missIds: string[] = [];
-    const missById = new Map<string, number>();
-    const waiting: number[] = []; // pairs: packed index, miss number
+    let missIds: string[] | undefined;
+    let missById: Map<string, number> | undefined;
+    let waiting: number[] | undefined; // pairs: packed index, miss number
     // The step of the last time seen: the requests of a batch mostly share one time.
     let lastTime = Number.NaN;
     let lastStep = -1;
@@ -608,7 +684,7 @@ export class TotpVerifier {
       if (round !== undefined && account !== undefined) {
         hash = stringHash(account);
         if (!(round.seen ??= this.#seenSet(round.size)).add(account, hash)) {
-          round.later.push({ index: i, request: { account, code: codeText, timestamp, secret } as VerifyRequest });
+          (round.later ??= []).push({ index: i, request: { account, code: codeText, timestamp, secret } as VerifyRequest });
           continue;
         }
       }
@@ -645,7 +721,7 @@ export class TotpVerifier {
           if (at >= 0) {
             packed[j] = packer.addMid(cache.data, at, step, code, params);
           } else {
-            let miss = missById.get(secret);
+            let miss = missById?.get(secret);
             if (miss === undefined) {
               const key = secretBytes(secret, s);
               if (typeof key === 'string') {
@@ -653,11 +729,11 @@ export class TotpVerifier {
                 continue;
               }
               miss = (missKeys ??= []).push(key) - 1;
-              missIds.push(secret);
-              missById.set(secret, miss);
+              (missIds ??= []).push(secret);
+              (missById ??= new Map()).set(secret, miss);
             }
             packed[j] = packer.addPending(step, code, params);
-            waiting.push(packed[j]!, miss);
+            (waiting ??= []).push(packed[j]!, miss);
           }
         } else {
           const key = secretBytes(secret, s);
@@ -685,9 +761,10 @@ export class TotpVerifier {
       }
     }
     // Deriving misses uses the core; stateful items wait for the store (and the core may run
-    // other batches meanwhile): either way the packed chunk leaves the core first.
-    if (stateful !== undefined || missKeys !== undefined) packer.leaveCore();
-    if (missKeys !== undefined) this.#deriveMisses(packer, missKeys, missIds, waiting);
+    // other batches meanwhile): either way the packed chunk leaves the core first. Unless the
+    // store answers now (#keepsCore): then nothing runs between packing and the kernel call.
+    if (missKeys !== undefined || (stateful !== undefined && !this.#keepsCore(pooled))) packer.leaveCore();
+    if (missKeys !== undefined) this.#deriveMisses(packer, missKeys, missIds!, waiting!);
     const chunks = packer.finish();
     let total = 0;
     for (const c of chunks) total += c.count;
@@ -709,7 +786,52 @@ export class TotpVerifier {
       }
       return undefined;
     }
+    if (!p.pooled && this.#policy!.answersNow) {
+      this.#runSliceNow(p, results);
+      return undefined;
+    }
     return this.#runSliceLater(p, results);
+  }
+
+  /**
+   * Whether an inline slice's stateful items may stay packed in the core through the store's
+   * begin: the store answers now (so nothing else can use the core before the kernel call), and
+   * nobody listens for audit events (begin publishes 'locked' and 'error' events, and a
+   * subscriber could use the shared inline core, e.g. through totp.generate).
+   */
+  #keepsCore(pooled: boolean): boolean {
+    return !pooled && this.#policy !== undefined && this.#policy.answersNow && !auditChannel.hasSubscribers;
+  }
+
+  /**
+   * #runSliceLater for an inline slice with stateful items on a store that answers now
+   * (MemoryStore): begin, the kernel, finish, with no promise. Its first chunk may still be
+   * packed in the core (#keepsCore); if anything fails before the kernel ran, it is wiped.
+   */
+  #runSliceNow(p: Prepared, results: VerifyResult[]): void {
+    const items = p.stateful!;
+    const policy = this.#policy!;
+    let ran = false;
+    try {
+      if (p.total === 0) return;
+      policy.beginNow(items, PackedEditor.of(this.#core.layout, p.chunks), results);
+      // Usually every packed item has an account: then none is left for #answer.
+      let statefulSlot: Uint8Array | undefined;
+      if (items.size < p.total) {
+        statefulSlot = new Uint8Array(p.total);
+        for (let k = 0; k < items.size; k++) statefulSlot[items.packed[k]!] = 1;
+      }
+      ran = true;
+      const raw = this.#dispatcher.runInline(p.chunks, p.total, 'verify');
+      if (statefulSlot !== undefined) this.#answer(p, raw, statefulSlot, results);
+      const layout = this.#core.layout;
+      policy.finishNow(items, { raw, noMatch: layout.resultNoMatch, replayed: layout.resultReplayed }, results);
+      flagRotation(p, results);
+    } finally {
+      if (!ran) for (const c of p.chunks) wipeChunk(c);
+      releaseScratch(p.scratch);
+      policy.release(items);
+    }
   }
 
   async #runSliceLater(p: Prepared, results: VerifyResult[]): Promise<void> {

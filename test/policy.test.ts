@@ -269,3 +269,107 @@ describe('fail closed (R8)', () => {
     await expect(TotpVerifier.create({ policy: { drift: { maxSteps: 0 } } })).rejects.toThrow(RangeError);
   });
 });
+
+describe('a MemoryStore answered now (no promise: beginNow / finishNow)', () => {
+  /** A MemoryStore whose synchronous begin or finish fails when told to (its async ones are MemoryStore's). */
+  class FlakyNowStore extends MemoryStore {
+    failBegin = false;
+    failFinish = false;
+    beganNow = 0;
+    override beginNow(...args: Parameters<MemoryStore['beginNow']>): ReturnType<MemoryStore['beginNow']> {
+      this.beganNow++;
+      if (this.failBegin) throw new Error('down');
+      return super.beginNow(...args);
+    }
+    override finishNow(...args: Parameters<MemoryStore['finishNow']>): ReturnType<MemoryStore['finishNow']> {
+      if (this.failFinish) throw new Error('down');
+      return super.finishNow(...args);
+    }
+  }
+
+  it('fails closed at begin and at finish, as the async path does', async () => {
+    const store = new FlakyNowStore();
+    const v = await TotpVerifier.create({ threads: 0, store });
+    const code = codeAt(NOW);
+    const step = Math.floor(NOW / 30_000);
+    store.failBegin = true;
+    expect(await v.verifyBatch([
+      { account: 'a', secret: KEY, code, timestamp: NOW },
+      { account: 'b', secret: KEY, code: wrong(code), timestamp: NOW },
+      { secret: KEY, code, timestamp: NOW },
+    ])).toEqual([
+      { status: 'error', reason: 'store' }, { status: 'error', reason: 'store' }, { status: 'valid', delta: 0, step },
+    ]);
+    expect(store.beganNow).toBe(1);
+    store.failBegin = false;
+    store.failFinish = true;
+    expect(await v.verifyBatch([
+      { account: 'a', secret: KEY, code, timestamp: NOW },
+      { account: 'b', secret: KEY, code: wrong(code), timestamp: NOW },
+    ])).toEqual([{ status: 'error', reason: 'store' }, { status: 'error', reason: 'store' }]);
+    store.failFinish = false;
+    // Nothing was committed: the code is still good once, then replayed.
+    expect(await v.verify({ account: 'a', secret: KEY, code, timestamp: NOW })).toEqual({ status: 'valid', delta: 0, step });
+    expect(await v.verify({ account: 'a', secret: KEY, code, timestamp: NOW })).toEqual({ status: 'replayed' });
+    expect(store.beganNow).toBe(4);
+    await v.close();
+    await store.close();
+  });
+
+  it('a closed store: stateful items are error (store)', async () => {
+    const store = new MemoryStore();
+    const v = await TotpVerifier.create({ threads: 0, store });
+    await store.close();
+    const code = codeAt(NOW);
+    expect(await v.verifyBatch([{ account: 'a', secret: KEY_B32, code, timestamp: NOW }])).toEqual([{ status: 'error', reason: 'store' }]);
+    await v.close();
+  });
+
+  it('an audit subscriber that uses the inline core (totp.generate) while a batch is begun does not disturb it', async () => {
+    const v = await TotpVerifier.create({ threads: 0, policy: { maxFailures: 1 } });
+    const code = codeAt(NOW);
+    const locked = fresh();
+    expect((await v.verify({ account: locked, secret: KEY_B32, code: wrong(code), timestamp: NOW })).status).toBe('invalid');
+    const others = Array.from({ length: 5 }, () => fresh());
+    const { value, events } = await audited(() => {
+      const listener = (): void => { totp.generate(KEY, { timestamp: NOW + 3_600_000 }); };
+      diagnostics_channel.subscribe(AUDIT_CHANNEL, listener);
+      return v.verifyBatch([locked, ...others].map((account) => ({ account, secret: KEY_B32, code, timestamp: NOW })))
+        .finally(() => diagnostics_channel.unsubscribe(AUDIT_CHANNEL, listener));
+    });
+    expect(value[0]!.status).toBe('locked');
+    expect(value.slice(1).map((r) => r.status)).toEqual(others.map(() => 'valid'));
+    expect(events.map((e) => e.type)).toEqual(['locked', ...others.map(() => 'valid')]);
+    await v.close();
+  });
+});
+
+describe('a verification started from within another one (an audit subscriber calling the verifier)', () => {
+  it("does not overwrite the store's answer the first one is still reading", async () => {
+    const v = await TotpVerifier.create({ threads: 0, policy: { maxFailures: 1 } });
+    const code = codeAt(NOW);
+    const locked = [fresh(), fresh(), fresh()];
+    for (const account of locked) {
+      expect((await v.verify({ account, secret: KEY_B32, code: wrong(code), timestamp: NOW })).status).toBe('invalid');
+    }
+    // At the first 'locked' event, a batch of new accounts is verified on the same verifier
+    // (and store); its synchronous part runs inside the publish, between the outer batch's items.
+    const inner = [fresh(), fresh(), fresh()]; // as many as the outer batch: the same size of answer
+    let innerResults: Promise<unknown[]> | undefined;
+    const listener = (e: unknown): void => {
+      if ((e as AuditEvent).type === 'locked' && innerResults === undefined) {
+        innerResults = v.verifyBatch(inner.map((account) => ({ account, secret: KEY_B32, code, timestamp: NOW })));
+      }
+    };
+    diagnostics_channel.subscribe(AUDIT_CHANNEL, listener);
+    try {
+      const outer = await v.verifyBatch(locked.map((account) => ({ account, secret: KEY_B32, code, timestamp: NOW })));
+      // Every outer account is still locked: its code (right) was not evaluated.
+      expect(outer.map((r) => r.status)).toEqual(['locked', 'locked', 'locked']);
+      expect((await innerResults!).map((r) => (r as { status: string }).status)).toEqual(['valid', 'valid', 'valid']);
+    } finally {
+      diagnostics_channel.unsubscribe(AUDIT_CHANNEL, listener);
+    }
+    await v.close();
+  });
+});

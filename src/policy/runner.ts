@@ -13,10 +13,16 @@
 import type { PackedEditor } from '../batch.js';
 import { noteHashes } from '../strhash.js';
 import {
-  type BeginResult, type FinishOps, type Store, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_LOCKED,
+  type AttemptLimits, type BeginResult, type FinishOps, beginResult, type Store, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_LOCKED,
   OP_FAILURE, OP_RELEASE, OP_SUCCESS,
 } from '../store/types.js';
 import type { VerifyResult } from '../verifier.js';
+
+/** A store that can also answer begin and finish synchronously (MemoryStore's beginNow / finishNow). */
+export interface SyncStore {
+  beginNow(accounts: readonly string[], hashes: Int32Array, limits: AttemptLimits, out: BeginResult): BeginResult;
+  finishNow(accounts: readonly string[], ops: FinishOps, limits: AttemptLimits, out: Uint8Array): Uint8Array;
+}
 import { type AuditEvent, audit, auditChannel } from './audit.js';
 import type { ResolvedPolicy } from './options.js';
 
@@ -46,6 +52,8 @@ export interface RawCodes {
  * of a 10,000-item slice are ~500 KB, and allocating typed arrays that large per call cost more
  * than the work done in them (each is a fresh zeroed backing store outside the JS heap).
  */
+const NO_ACCOUNTS: readonly string[] = Object.freeze([]);
+
 export class StatefulItems {
   /**
    * The accounts, in order; passed as is to the store's begin and (when all go) finish. Made
@@ -120,10 +128,47 @@ export class StatefulItems {
     return accounts;
   }
 
-  /** Empties it for another slice. */
-  reset(): void {
-    this.accounts = new Array<string>(this.capacity);
+  /** Empties it for another slice of at most `items` items (≤ capacity). */
+  reset(items: number): void {
+    this.accounts = new Array<string>(Math.min(items, this.capacity));
+    this.finishAccounts = NO_ACCOUNTS;
     this.#size = 0;
+  }
+
+  /** finish's accounts: `accounts`, or those of them begin let go (set with finishOps). */
+  finishAccounts: readonly string[] = NO_ACCOUNTS;
+  #ops: FinishOps | undefined;
+
+  /** finish's columns for `count` items: views of op, opStep and opDrift (drift NaN), reused while `count` stays the same. */
+  opsFor(count: number): FinishOps {
+    let ops = this.#ops;
+    if (ops === undefined || ops.op.length !== count) {
+      ops = { op: this.op.subarray(0, count), step: this.opStep.subarray(0, count), drift: this.opDrift.subarray(0, count) };
+      this.#ops = ops;
+    }
+    ops.drift.fill(Number.NaN);
+    return ops;
+  }
+
+  #beginAnswer: BeginResult | undefined;
+  #finishAnswer: Uint8Array | undefined;
+
+  /**
+   * Columns for a store's synchronous answers (beginNow, finishNow), `capacity` long, made at
+   * first use. Per StatefulItems, so per slice: a slice begun from within another's (an audit or
+   * clock subscriber verifying) writes its own, never the answer the other is reading.
+   */
+  get beginAnswer(): BeginResult {
+    return (this.#beginAnswer ??= beginResult(this.capacity));
+  }
+
+  get finishAnswer(): Uint8Array {
+    return (this.#finishAnswer ??= new Uint8Array(this.capacity));
+  }
+
+  /** The finish columns as they stand (opsFor). */
+  get finishOps(): FinishOps {
+    return this.#ops!;
   }
 }
 
@@ -170,13 +215,18 @@ export class PolicyRunner {
   /** HOTP: each item's counter is its account's last accepted counter + 1, read in begin. */
   readonly #counters: boolean;
   readonly #spare: StatefulItems[] = [];
+  /** The store again when it answers synchronously (MemoryStore), else undefined. */
+  readonly #now: SyncStore | undefined;
+  /** Frozen `valid` results, shared by every slice's items of one current step. */
+  readonly #valid = new ValidResults();
 
   constructor(
     store: Store, policy: ResolvedPolicy, window: { past: number; future: number }, name: string,
-    onMatch: (step: number, timeMs: number, times: number) => void, counters = false,
+    onMatch: (step: number, timeMs: number, times: number) => void, counters = false, syncStore?: SyncStore,
   ) {
     this.#counters = counters;
     this.#store = store;
+    this.#now = syncStore;
     this.#policy = policy;
     this.#window = window;
     this.#name = name;
@@ -191,7 +241,7 @@ export class PolicyRunner {
       if (items.capacity >= capacity) {
         spare[k] = spare[spare.length - 1]!;
         spare.pop();
-        items.reset();
+        items.reset(capacity);
         return items;
       }
     }
@@ -203,10 +253,17 @@ export class PolicyRunner {
     if (this.#spare.length < SPARE_ITEMS && items.capacity <= SPARE_CAPACITY) this.#spare.push(items);
   }
 
+  /**
+   * Whether `beginNow` / `finishNow` may be used: the store answers synchronously (a
+   * MemoryStore). Then nothing else runs between a slice's begin, its kernel call and its finish.
+   */
+  get answersNow(): boolean {
+    return this.#now !== undefined;
+  }
+
   /** Begins the items: answers the locked ones (and all on a store failure), edits the rest. */
   async begin(items: StatefulItems, editor: PackedEditor, results: VerifyResult[]): Promise<void> {
-    const n = items.size;
-    items.go.fill(0, 0, n);
+    items.go.fill(0, 0, items.size);
     let begun: BeginResult | undefined;
     try {
       noteHashes(items.seal(), items.hash);
@@ -214,6 +271,24 @@ export class PolicyRunner {
     } catch {
       begun = undefined; // fail closed below
     }
+    this.#begun(items, editor, begun, results);
+  }
+
+  /** `begin` on a store that answers now (see answersNow), without a promise. */
+  beginNow(items: StatefulItems, editor: PackedEditor, results: VerifyResult[]): void {
+    items.go.fill(0, 0, items.size);
+    let begun: BeginResult | undefined;
+    try {
+      begun = this.#now!.beginNow(items.seal(), items.hash, this.#policy.limits, items.beginAnswer);
+    } catch {
+      begun = undefined; // fail closed below
+    }
+    this.#begun(items, editor, begun, results);
+  }
+
+  /** Applies begin's answer (undefined: the store failed) to the items. */
+  #begun(items: StatefulItems, editor: PackedEditor, begun: BeginResult | undefined, results: VerifyResult[]): void {
+    const n = items.size;
     const { driftMax } = this.#policy;
     for (let k = 0; k < n; k++) {
       const index = items.packed[k]!;
@@ -256,6 +331,35 @@ export class PolicyRunner {
 
   /** Commits matches and counts failures in one store call, then answers the items. */
   async finish(items: StatefulItems, codes: RawCodes, results: VerifyResult[]): Promise<void> {
+    const count = this.#ops(items, codes);
+    if (count === 0) return;
+    let done: Uint8Array | undefined;
+    try {
+      done = await this.#store.finish(items.finishAccounts, items.finishOps, this.#policy.limits);
+    } catch {
+      done = undefined;
+    }
+    this.#finished(items, codes, count, done, results);
+  }
+
+  /** `finish` on a store that answers now (see answersNow), without a promise. */
+  finishNow(items: StatefulItems, codes: RawCodes, results: VerifyResult[]): void {
+    const count = this.#ops(items, codes);
+    if (count === 0) return;
+    let done: Uint8Array | undefined;
+    try {
+      done = this.#now!.finishNow(items.finishAccounts, items.finishOps, this.#policy.limits, items.finishAnswer);
+    } catch {
+      done = undefined;
+    }
+    this.#finished(items, codes, count, done, results);
+  }
+
+  /**
+   * Fills finish's columns (items.finishOps, for items.finishAccounts) from the kernel's
+   * results: the items begin let go, in order. Returns how many.
+   */
+  #ops(items: StatefulItems, codes: RawCodes): number {
     const { past, future } = this.#window;
     const { driftMax } = this.#policy;
     const n = items.size;
@@ -264,14 +368,10 @@ export class PolicyRunner {
     const { go, which, packed } = items;
     let count = 0;
     for (let k = 0; k < n; k++) if (go[k] === 1) which[count++] = k;
-    if (count === 0) return;
+    if (count === 0) return 0;
     const raw = codes.raw;
-    const accounts = count === n ? items.accounts : Array.from(which.subarray(0, count), (k) => items.accounts[k]!);
-    const ops: FinishOps = {
-      op: items.op.subarray(0, count),
-      step: items.opStep.subarray(0, count),
-      drift: items.opDrift.subarray(0, count).fill(Number.NaN),
-    };
+    items.finishAccounts = count === n ? items.accounts : Array.from(which.subarray(0, count), (k) => items.accounts[k]!);
+    const ops = items.opsFor(count);
     for (let w = 0; w < count; w++) {
       const k = which[w]!;
       const r = raw[packed[k]!]!;
@@ -284,15 +384,18 @@ export class PolicyRunner {
         ops.step[w] = 0;
       }
     }
-    let done: Uint8Array | undefined;
-    try {
-      done = await this.#store.finish(accounts, ops, this.#policy.limits);
-    } catch {
-      done = undefined;
-    }
+    return count;
+  }
+
+  /** Answers the `count` items finish was asked about from its answer (undefined: the store failed). */
+  #finished(items: StatefulItems, codes: RawCodes, count: number, done: Uint8Array | undefined, results: VerifyResult[]): void {
+    const { which, packed } = items;
+    const raw = codes.raw;
+    const accounts = items.finishAccounts;
+    const ops = items.finishOps;
     const stats = this.stats;
     const auditing = auditChannel.hasSubscribers;
-    const valid = new ValidResults();
+    const valid = this.#valid;
     // Matches of one slice mostly share their step, delta and time: one result object for a
     // run of them, and the clock gets the run in one call (one sample per match still). With
     // audit subscribers each match goes to the clock before its event, as it lands.

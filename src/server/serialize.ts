@@ -51,9 +51,24 @@ function resultText(r: VerifyResult): string | undefined {
   return text + '}';
 }
 
+/**
+ * The last frozen result answered alone, and its text: the verifier shares one frozen result
+ * among the matches of a step (and one per other outcome), so single items in a row are mostly
+ * the same object, and its text need not be built again.
+ */
+let lastResult: VerifyResult | undefined;
+let lastText: string | undefined;
+
 /** The answer to a single item: the result's JSON, or undefined (then: the schema's serializer). */
 export function singleAnswer(result: VerifyResult): string | undefined {
-  return resultText(result);
+  if (result === lastResult) return lastText;
+  const text = resultText(result);
+  // Only a frozen result can be known to read the same next time.
+  if (Object.isFrozen(result)) {
+    lastResult = result;
+    lastText = text;
+  }
+  return text;
 }
 
 /** The answer to a batch, `{"results":[...]}`, or undefined (then: the schema's serializer). */

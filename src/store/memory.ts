@@ -122,6 +122,9 @@ export class MemoryStore implements Store {
    */
   readonly #begun = new WeakMap<readonly string[], Int32Array>();
   #spareFound: Int32Array | undefined;
+  /** beginNow's accounts and their records, until their finish. */
+  #nowAccounts: readonly string[] | undefined;
+  #nowFound: Int32Array | undefined;
   /** Backup-code sets, by account (bounded by maxCredentials too). */
   readonly #backup = new Map<string, BackupSet>();
   /** Namespaces made by `namespace()`, closed with this store. */
@@ -161,18 +164,50 @@ export class MemoryStore implements Store {
 
   async begin(accounts: readonly string[], limits: AttemptLimits): Promise<BeginResult> {
     this.#assertOpen();
-    const now = this.#now();
     const n = accounts.length;
-    const out = beginResult(n);
-    let found = this.#spareFound;
-    if (found !== undefined && found.length >= 2 * n) this.#spareFound = undefined;
-    else found = new Int32Array(2 * n);
+    const found = this.#takeFound(n);
     this.#begun.set(accounts, found);
     let hashes = notedHashes(accounts);
     if (hashes === undefined) {
       hashes = new Int32Array(n);
       for (let i = 0; i < n; i++) hashes[i] = stringHash(accounts[i]!);
     }
+    return this.#begin(accounts, hashes, limits, beginResult(n), found);
+  }
+
+  /**
+   * @internal `begin`, answered now, into the caller's `out` (each column at least
+   * `accounts.length` long; the verifier keeps them per slice, so a call made from within
+   * another, e.g. by an audit subscriber, cannot overwrite an answer still being read): no
+   * promise, no per-call arrays. `hashes[i]` is stringHash(accounts[i]). A `finishNow` with
+   * the same `accounts` finds their records again without a lookup.
+   */
+  beginNow(accounts: readonly string[], hashes: Int32Array, limits: AttemptLimits, out: BeginResult): BeginResult {
+    this.#assertOpen();
+    const n = accounts.length;
+    out.state.fill(0, 0, n);
+    out.lastStep.fill(-1, 0, n);
+    out.drift.fill(0, 0, n);
+    out.retryAfterMs.fill(0, 0, n);
+    const found = this.#takeFound(n);
+    this.#nowAccounts = accounts;
+    this.#nowFound = found;
+    return this.#begin(accounts, hashes, limits, out, found);
+  }
+
+  /** A [record, generation] array for `n` accounts: the spare one when it is long enough. */
+  #takeFound(n: number): Int32Array {
+    const found = this.#spareFound;
+    if (found !== undefined && found.length >= 2 * n) {
+      this.#spareFound = undefined;
+      return found;
+    }
+    return new Int32Array(2 * n);
+  }
+
+  #begin(accounts: readonly string[], hashes: Int32Array, limits: AttemptLimits, out: BeginResult, found: Int32Array): BeginResult {
+    const now = this.#now();
+    const n = accounts.length;
     // Expired credentials are swept as new ones come in: up to SWEEP_PER_NEW records further
     // along per account, stopping once 2n records are free, so that their records are reused at
     // that rate with no pause for a full sweep (the timer's full sweep remains for an idle
@@ -242,10 +277,36 @@ export class MemoryStore implements Store {
 
   async finish(accounts: readonly string[], ops: FinishOps, limits: AttemptLimits): Promise<Uint8Array> {
     this.#assertOpen();
-    const now = this.#now();
-    const out = new Uint8Array(accounts.length);
-    const found = this.#begun.get(accounts);
+    let found = this.#begun.get(accounts);
     if (found !== undefined) this.#begun.delete(accounts);
+    else if (accounts === this.#nowAccounts) found = this.#takeNowFound();
+    return this.#finish(accounts, ops, limits, new Uint8Array(accounts.length), found);
+  }
+
+  /**
+   * @internal `finish`, answered now (see beginNow), into the caller's `out` (at least
+   * `accounts.length` long).
+   */
+  finishNow(accounts: readonly string[], ops: FinishOps, limits: AttemptLimits, out: Uint8Array): Uint8Array {
+    this.#assertOpen();
+    let found = accounts === this.#nowAccounts ? this.#takeNowFound() : undefined;
+    if (found === undefined) {
+      found = this.#begun.get(accounts);
+      if (found !== undefined) this.#begun.delete(accounts);
+    }
+    return this.#finish(accounts, ops, limits, out, found);
+  }
+
+  /** beginNow's records, handed to the finish of its accounts (once). */
+  #takeNowFound(): Int32Array | undefined {
+    const found = this.#nowFound;
+    this.#nowAccounts = undefined;
+    this.#nowFound = undefined;
+    return found;
+  }
+
+  #finish(accounts: readonly string[], ops: FinishOps, limits: AttemptLimits, out: Uint8Array, found: Int32Array | undefined): Uint8Array {
+    const now = this.#now();
     for (let i = 0; i < accounts.length; i++) {
       const account = accounts[i]!;
       let r = found !== undefined && 2 * i < found.length ? found[2 * i]! : -1;
