@@ -168,10 +168,15 @@ describe('backpressure and close', () => {
     try {
       const big = mixedRequests(25_000, 6);
       const first = v.verifyBatch(big);
-      const started = performance.now();
+      let firstAnswered = false;
+      void first.then(() => { firstAnswered = true; });
       await expect(v.verifyBatch(big)).rejects.toMatchObject({ code: 'ERR_OVERLOADED' });
-      expect(performance.now() - started).toBeLessThan(100);
+      // At once: refused while the first batch is still in its worker, not queued behind it.
+      // (Checked by order, not by a time limit: this machine's load stretched "at once" past
+      // 100 ms in one run.)
+      expect(firstAnswered).toBe(false);
       expect((await first).length).toBe(big.length);
+      expect(firstAnswered).toBe(true);
     } finally {
       await v.close();
     }

@@ -17,14 +17,14 @@ import {
   OP_FAILURE, OP_RELEASE, OP_SUCCESS,
 } from '../store/types.js';
 import type { VerifyResult } from '../verifier.js';
+import { type AuditEvent, audit, auditChannel } from './audit.js';
+import type { ResolvedPolicy } from './options.js';
 
 /** A store that can also answer begin and finish synchronously (MemoryStore's beginNow / finishNow). */
 export interface SyncStore {
   beginNow(accounts: readonly string[], hashes: Int32Array, limits: AttemptLimits, out: BeginResult): BeginResult;
   finishNow(accounts: readonly string[], ops: FinishOps, limits: AttemptLimits, out: Uint8Array): Uint8Array;
 }
-import { type AuditEvent, audit, auditChannel } from './audit.js';
-import type { ResolvedPolicy } from './options.js';
 
 /** Requests with an account, by outcome. */
 export interface PolicyStats {
