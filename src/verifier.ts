@@ -182,6 +182,17 @@ function answersNow(store: Store): MemoryStore | undefined {
     store.finish === MemoryStore.prototype.finish ? store : undefined;
 }
 
+/**
+ * Which of a slice's `total` packed items are stateful (1), for #answer to skip; undefined when
+ * all are, as is usual (every packed item has an account): then none is left for #answer.
+ */
+function statefulSlots(items: StatefulItems, total: number): Uint8Array | undefined {
+  if (items.size >= total) return undefined;
+  const slots = new Uint8Array(total);
+  for (let k = 0; k < items.size; k++) slots[items.packed[k]!] = 1;
+  return slots;
+}
+
 /** Per-request arrays of a slice, reused from slice to slice (see takeScratch). */
 interface Scratch {
   /** Per request of the slice: its index among the packed items, or -1 (answered already). */
@@ -815,12 +826,7 @@ export class TotpVerifier {
     try {
       if (p.total === 0) return;
       policy.beginNow(items, PackedEditor.of(this.#core.layout, p.chunks), results);
-      // Usually every packed item has an account: then none is left for #answer.
-      let statefulSlot: Uint8Array | undefined;
-      if (items.size < p.total) {
-        statefulSlot = new Uint8Array(p.total);
-        for (let k = 0; k < items.size; k++) statefulSlot[items.packed[k]!] = 1;
-      }
+      const statefulSlot = statefulSlots(items, p.total);
       ran = true;
       const raw = this.#dispatcher.runInline(p.chunks, p.total, 'verify');
       if (statefulSlot !== undefined) this.#answer(p, raw, statefulSlot, results);
@@ -841,11 +847,7 @@ export class TotpVerifier {
       let statefulSlot: Uint8Array | undefined;
       if (items !== undefined) {
         await this.#policy!.begin(items, new PackedEditor(this.#core.layout, p.chunks), results);
-        // Usually every packed item has an account: then none is left for #answer.
-        if (items.size < p.total) {
-          statefulSlot = new Uint8Array(p.total);
-          for (let k = 0; k < items.size; k++) statefulSlot[items.packed[k]!] = 1;
-        }
+        statefulSlot = statefulSlots(items, p.total);
       }
       const raw = await this.#dispatcher.run(p.chunks, p.total, 'verify', p.pooled);
       if (items === undefined || statefulSlot !== undefined) this.#answer(p, raw, statefulSlot, results);
