@@ -36,6 +36,12 @@ export interface PackedChunk {
    * (runChunk) or wiping it (wipeChunk) wipes the core.
    */
   readonly core?: Core;
+  /**
+   * Only with `core`: true when no item was added with a raw key (each carries its midstates,
+   * flagged PARAM_MID_READY, which deriveKeys passes over), so runChunk skips deriveKeys' scan
+   * of every item's params (1.4 ns per item). A chunk from elsewhere is always derived.
+   */
+  readonly midsReady?: boolean;
 }
 
 /** Typed views over a chunk's buffers. */
@@ -148,6 +154,8 @@ export class BatchPacker {
   // The chunk being filled.
   /** Whether it is in `#core`'s regions. */
   #inCore = false;
+  /** Whether an item of it was added with a raw key (addKey). */
+  #keyed = false;
   #cap = 0;
   #count = 0;
   #keyBytes = 0;
@@ -187,6 +195,7 @@ export class BatchPacker {
    */
   addKey(key: Uint8Array, counter: number | bigint, code: number, params: number): number {
     const i = this.#slot(key.length);
+    this.#keyed = true;
     if (this.#keyBytes + key.length > this.#keys.length) this.#growKeys(this.#keyBytes + key.length);
     this.#keys.set(key, this.#keyBytes);
     this.#keyOff[i] = this.#keyBytes;
@@ -314,6 +323,7 @@ export class BatchPacker {
     this.#cap = cap;
     this.#count = 0;
     this.#keyBytes = 0;
+    this.#keyed = false;
   }
 
   /** Points the packer's views at the fields of `fixed`, a chunk buffer of `cap` slots. */
@@ -332,7 +342,7 @@ export class BatchPacker {
     const keyBuffer = this.#inCore ? EMPTY_BUFFER : this.#keys.buffer as ArrayBuffer;
     // Written out twice rather than spreading `{ core }` in: a spread makes an object per chunk.
     return core !== undefined
-      ? { count: this.#count, cap: this.#cap, midWords: this.#midWords, fixed: this.#fixed, keyBuffer, keyBytes: this.#keyBytes, core }
+      ? { count: this.#count, cap: this.#cap, midWords: this.#midWords, fixed: this.#fixed, keyBuffer, keyBytes: this.#keyBytes, core, midsReady: !this.#keyed }
       : { count: this.#count, cap: this.#cap, midWords: this.#midWords, fixed: this.#fixed, keyBuffer, keyBytes: this.#keyBytes };
   }
 
@@ -569,7 +579,8 @@ export function runChunk(core: Core, chunk: PackedChunk, mode: KernelMode, out: 
     else if (core.setMidStride(chunk.midWords * 4) === 0) {
       throw new TotpFleetError('ERR_CORE_FAILED', 'a chunk names a midstate stride the core does not take');
     }
-    core.deriveKeys(n);
+    // Packed here with midstates only: nothing to derive (see PackedChunk.midsReady).
+    if (chunk.core === undefined || chunk.midsReady !== true) core.deriveKeys(n);
     if (mode === 'verify') core.verifyBatch(n);
     else if (mode === 'verify-scalar') core.verifyBatchScalar(n);
     else core.generateBatch(n);

@@ -277,3 +277,39 @@ describe.each(['verifyBatch', 'verifyBatchScalar'] as const)('%s: the floor hold
     expect(runRaw(kernel, rows)).toEqual(want);
   });
 });
+
+describe('wipe: the key pool', () => {
+  // wipe finds the furthest key byte any of its n items names (four items at a time, then the
+  // rest): whichever item names it, in a group of four or in the tail, the pool is zeroed up to
+  // there, and no further.
+  it.each([1, 2, 3, 4, 5, 7, 8, 9])('zeroes up to the furthest slot named, wherever the item is among %i', (n) => {
+    const pool = views.keyPool;
+    try {
+      for (let at = 0; at < n; at++) {
+        pool.fill(0xaa, 0, 4096);
+        for (let i = 0; i < n; i++) {
+          views.keyOff[i] = i === at ? 1000 : 8 * i;
+          views.keyLen[i] = i === at ? 20 : 8;
+        }
+        core.wipe(n);
+        expect(pool.subarray(0, 1020).every((b) => b === 0)).toBe(true);
+        expect(pool[1020]).toBe(0xaa);
+        expect(Array.from(views.keyOff.subarray(0, n))).toEqual(new Array(n).fill(0));
+        expect(Array.from(views.keyLen.subarray(0, n))).toEqual(new Array(n).fill(0));
+      }
+    } finally {
+      pool.fill(0, 0, 4096);
+    }
+  });
+
+  it.each([2, 4])('takes offsets as unsigned: a slot at 2^31 (item %i of 6) zeroes the whole pool', (at) => {
+    const pool = views.keyPool;
+    pool.fill(0xaa);
+    for (let i = 0; i < 6; i++) {
+      views.keyOff[i] = i === at ? 0x80000000 : 8 * i;
+      views.keyLen[i] = 8;
+    }
+    core.wipe(6);
+    expect(pool.every((b) => b === 0)).toBe(true);
+  });
+});
