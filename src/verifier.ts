@@ -24,6 +24,7 @@ import { type CommonOptions, type Digits, type ResolvedCommon, generatorKey, par
 import { Dispatcher, type PoolInternals, type PoolOptions, type PoolStats, RESULT_ERROR } from './pool.js';
 import { base32ByteLength, DEFAULT_MIN_SECRET_BYTES, type Secret, type SecretProblem, secretBytes } from './secret.js';
 import { type TimeOptions, resolveTime } from './totp.js';
+import { Spares } from './spares.js';
 import { StringSet, stringHash } from './strhash.js';
 import { timeStep } from './time.js';
 import { type Core, inlineCore } from './wasm.js';
@@ -207,28 +208,15 @@ interface Scratch {
  * been answered; slices running at the same time each hold their own. Fresh typed arrays per
  * slice cost more than their use: 20 bytes per request allocated, zeroed and collected.
  */
-const spareScratch: Scratch[] = [];
-/** Kept only up to this many requests each, and this many at once. */
-const SCRATCH_MAX_ITEMS = 65_536;
-const SCRATCH_SPARES = 4;
+// Up to 4 kept, of up to 65,536 requests each.
+const spareScratch = new Spares<Scratch>((scratch) => scratch.packed.length, 4, 65_536);
 
 function takeScratch(n: number): Scratch {
-  for (let k = spareScratch.length - 1; k >= 0; k--) {
-    const scratch = spareScratch[k]!;
-    if (scratch.packed.length >= n) {
-      // Taken out without splice (which makes an array per call).
-      for (let j = k + 1; j < spareScratch.length; j++) spareScratch[j - 1] = spareScratch[j]!;
-      spareScratch.pop();
-      return scratch;
-    }
-  }
-  return { packed: new Int32Array(n), steps: new Float64Array(n), times: new Float64Array(n) };
+  return spareScratch.take(n) ?? { packed: new Int32Array(n), steps: new Float64Array(n), times: new Float64Array(n) };
 }
 
 function releaseScratch(scratch: Scratch): void {
-  if (scratch.packed.length > SCRATCH_MAX_ITEMS) return;
-  spareScratch.push(scratch);
-  if (spareScratch.length > SCRATCH_SPARES) spareScratch.shift();
+  spareScratch.give(scratch);
 }
 
 /** A slice of a batch, validated and packed, waiting for the dispatcher. */

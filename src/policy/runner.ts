@@ -11,6 +11,7 @@
 // verifier guarantees an account appears at most once per slice and once per round.
 
 import type { PackedEditor } from '../batch.js';
+import { Spares } from '../spares.js';
 import { noteHashes } from '../strhash.js';
 import {
   type AttemptLimits, type BeginResult, type FinishOps, beginResult, type Store, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_LOCKED,
@@ -172,9 +173,6 @@ export class StatefulItems {
   }
 }
 
-/** StatefulItems a PolicyRunner keeps for later slices, and the largest it keeps. */
-const SPARE_ITEMS = 4;
-const SPARE_CAPACITY = 1 << 16;
 
 /** Offset of delta 0 in ValidResults' table; deltas beyond ±VALID_SPAN get their own object. */
 const VALID_SPAN = 64;
@@ -214,7 +212,8 @@ export class PolicyRunner {
   readonly #onMatch: (step: number, timeMs: number, times: number) => void;
   /** HOTP: each item's counter is its account's last accepted counter + 1, read in begin. */
   readonly #counters: boolean;
-  readonly #spare: StatefulItems[] = [];
+  /** StatefulItems kept for later slices: up to 4, of up to 65,536 items. */
+  readonly #spare = new Spares<StatefulItems>((items) => items.capacity, 4, 1 << 16);
   /** The store again when it answers synchronously (MemoryStore), else undefined. */
   readonly #now: SyncStore | undefined;
   /** Frozen `valid` results, shared by every slice's items of one current step. */
@@ -235,22 +234,15 @@ export class PolicyRunner {
 
   /** Empty StatefulItems for up to `capacity` items: a kept one, or a new one. */
   items(capacity: number): StatefulItems {
-    const spare = this.#spare;
-    for (let k = spare.length - 1; k >= 0; k--) {
-      const items = spare[k]!;
-      if (items.capacity >= capacity) {
-        spare[k] = spare[spare.length - 1]!;
-        spare.pop();
-        items.reset(capacity);
-        return items;
-      }
-    }
-    return new StatefulItems(capacity);
+    const items = this.#spare.take(capacity);
+    if (items === undefined) return new StatefulItems(capacity);
+    items.reset(capacity);
+    return items;
   }
 
   /** Takes back items whose slice is answered (nothing reads them any more). */
   release(items: StatefulItems): void {
-    if (this.#spare.length < SPARE_ITEMS && items.capacity <= SPARE_CAPACITY) this.#spare.push(items);
+    this.#spare.give(items);
   }
 
   /**
