@@ -148,6 +148,13 @@ async function prototypeServer(argv: string[]): Promise<void> {
     waiting.set(-1, () => resolve());
     worker.once('error', reject);
   });
+  // The engine thread holds all the state: without it there is no server (requests in flight would wait forever).
+  let closing = false;
+  worker.once('exit', (code) => {
+    if (closing) return;
+    process.stderr.write(`engine-thread prototype: the engine thread exited (${code})\n`);
+    process.exit(1);
+  });
   worker.on('message', (a: EngineAnswer) => {
     const done = waiting.get(a.id);
     waiting.delete(a.id);
@@ -185,7 +192,7 @@ async function prototypeServer(argv: string[]): Promise<void> {
       return;
     }
     metrics.authFailures.inc({ reason: outcome });
-    void reply.code(401).send({ statusCode: 401, error: 'unauthorized', message: 'the bearer token is not valid' });
+    void reply.code(401).send({ statusCode: 401, error: 'unauthorized', message: outcome === 'missing' ? 'a bearer token is required' : 'the bearer token is not valid' });
   };
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
@@ -220,6 +227,7 @@ async function prototypeServer(argv: string[]): Promise<void> {
   const address = await app.listen({ host: String(values.host ?? '127.0.0.1'), port: Number(values.port ?? 0) });
   process.stderr.write(`engine-thread prototype: listening on ${address}\n`);
   process.once('SIGTERM', () => {
+    closing = true;
     void app.close().then(() => ask({ close: true })).then(() => worker.terminate()).then(() => process.exit(0));
   });
 }
