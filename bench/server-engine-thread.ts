@@ -20,10 +20,14 @@
 // also each server's CPU per item on its event-loop thread and on its other threads, and the
 // prototype's two event-loop utilisations (which thread bounds the rate). Run it with both
 // --first values: the variant started first measures a little better on this VM.
-// Measured 2026-11-24 (README, Load): 0.83-1.10× serve's rate on 1,000-item batches, paced p99 worse.
+// Measured 2026-11-24 (README, Load): 0.83-1.10× serve's rate on 1,000-item batches, paced p99 worse;
+// `isolated`: the same engine work alone ran 1.27× slower on a worker than on the main thread.
 //
 //   npm run build && flock /work/bench.lock node --import tsx bench/server-engine-thread.ts \
-//     [--first serve|engine] [--rounds 6] [--seconds 2] [--connections 4] [--paced-rounds 6] [--paced-seconds 4] [--rate 5000]
+//     [--first serve|engine] [--rounds 6] [--seconds 2] [--connections 4] [--paced-rounds 6] [--paced-seconds 4] [--rate 5000] \
+//     [--engine-env KEY=VALUE]...   (more environment for the prototype only)
+//   GLIBC_TUNABLES=glibc.malloc.hugetlb=1 flock /work/bench.lock node --import tsx bench/server-engine-thread.ts isolated \
+//     [--rounds 6] [--requests 2000]   (the engine thread's work alone, no HTTP: on this thread, then on a worker)
 //
 // Bounded: (rounds + 1) × 2 × seconds, then 2 × (2 + paced-rounds × (1 + paced-seconds)) s.
 // A prototype, not the server: no /v1/clock, /healthz, /readyz, audit, draining or RedisStore.
@@ -35,9 +39,33 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 
 const SELF = fileURLToPath(import.meta.url);
 
-if (!isMainThread) await engineThread(workerData as { maxCredentials: number; maxBatch: number });
-else if (process.argv[2] === 'serve') await prototypeServer(process.argv.slice(3));
+type WorkerData = { role: 'engine'; maxCredentials: number; maxBatch: number } | { role: 'isolated'; tag: string; requests: number };
+if (!isMainThread) {
+  const data = workerData as WorkerData;
+  if (data.role === 'engine') await engineThread(data);
+  else parentPort!.postMessage(await engineAlone(data.tag, data.requests));
+} else if (process.argv[2] === 'serve') await prototypeServer(process.argv.slice(3));
+else if (process.argv[2] === 'isolated') await isolated(process.argv.slice(3));
 else await driver();
+
+/** This file again, as a worker thread: a worker does not inherit tsx's loader, so it registers it first. */
+function selfWorker(data: WorkerData): Worker {
+  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`;
+  return new Worker(boot, { eval: true, workerData: data });
+}
+
+/** The engine as `serve` builds it by default (server.ts: threads 0 below the inline threshold), and its body validator. */
+async function makeEngine(maxCredentials: number, maxBatch: number) {
+  const { createEngine } = await import('../dist/server/engine.js');
+  const { verifyBodySchema } = await import('../dist/server/schema.js');
+  const { default: Ajv } = await import('ajv');
+  const engine = await createEngine({ redisUrl: undefined, redisPrefix: undefined, maxCredentials, verifier: { threads: 0 }, policy: {} });
+  // @fastify/ajv-compiler's defaults with app.ts's customOptions.
+  const ajv = new (Ajv as unknown as typeof Ajv.default)({
+    coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, unicode: false, addUsedSchema: false, logger: false,
+  });
+  return { engine, validate: ajv.compile(verifyBodySchema(maxBatch)) };
+}
 
 // ---------------------------------------------------------------------------------------------
 // The worker: the engine, its state, parsing, validation and serialisation.
@@ -55,19 +83,11 @@ interface EngineAnswer {
 const STATUSES = ['valid', 'invalid', 'replayed', 'locked', 'malformed', 'error'] as const;
 
 async function engineThread({ maxCredentials, maxBatch }: { maxCredentials: number; maxBatch: number }): Promise<void> {
-  const { createEngine } = await import('../dist/server/engine.js');
-  const { verifyBodySchema, validationMessage, batchResponseSchema, resultSchema } = await import('../dist/server/schema.js');
+  const { validationMessage, batchResponseSchema, resultSchema } = await import('../dist/server/schema.js');
   const { batchAnswer, singleAnswer } = await import('../dist/server/serialize.js');
-  const { default: Ajv } = await import('ajv');
   const { default: fastJson } = await import('fast-json-stringify');
-  // createEngine with what `serve` resolves by default (server.ts: threads 0 below the inline threshold).
-  const engine = await createEngine({ redisUrl: undefined, redisPrefix: undefined, maxCredentials, verifier: { threads: 0 }, policy: {} });
+  const { engine, validate } = await makeEngine(maxCredentials, maxBatch);
   const { verifier } = engine;
-  // @fastify/ajv-compiler's defaults with app.ts's customOptions.
-  const ajv = new (Ajv as unknown as typeof Ajv.default)({
-    coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, unicode: false, addUsedSchema: false, logger: false,
-  });
-  const validate = ajv.compile(verifyBodySchema(maxBatch));
   const serializeBatch = fastJson(batchResponseSchema as object);
   const serializeOne = fastJson(resultSchema as object);
   const port = parentPort!;
@@ -139,9 +159,7 @@ async function prototypeServer(argv: string[]): Promise<void> {
   const opts = resolveServerOptions({ tokens, maxBatch: Number(values['max-batch'] ?? 1000) });
   const maxCredentials = Number(values['max-credentials'] ?? 4_000_000);
 
-  // This file again, as the worker: a worker thread does not inherit tsx's loader, so it registers it first.
-  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`;
-  const worker = new Worker(boot, { eval: true, workerData: { maxCredentials, maxBatch: opts.maxBatch } });
+  const worker = selfWorker({ role: 'engine', maxCredentials, maxBatch: opts.maxBatch });
   const waiting = new Map<number, (a: EngineAnswer) => void>();
   let nextId = 0;
   const ready = new Promise<void>((resolve, reject) => {
@@ -239,6 +257,7 @@ async function driver(): Promise<void> {
   const { values } = parseArgs({
     options: {
       first: { type: 'string' }, rounds: { type: 'string' }, seconds: { type: 'string' }, connections: { type: 'string' },
+      'engine-env': { type: 'string', multiple: true },
       'paced-rounds': { type: 'string' }, 'paced-seconds': { type: 'string' }, rate: { type: 'string' },
     },
   });
@@ -254,6 +273,13 @@ async function driver(): Promise<void> {
   const MAX_CREDENTIALS = 10_000_000;
   const first = values.first ?? 'serve';
   if (first !== 'serve' && first !== 'engine') throw new Error('--first expected serve or engine');
+  // More environment for the prototype only, over npm start's (e.g. GLIBC_TUNABLES=...:glibc.malloc.arena_max=1).
+  const engineEnv: Record<string, string> = {};
+  for (const kv of values['engine-env'] ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq < 1) throw new Error(`--engine-env ${kv}: expected KEY=VALUE`);
+    engineEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
 
   type Server = Awaited<ReturnType<typeof startServe>>;
   interface Variant {
@@ -280,7 +306,7 @@ async function driver(): Promise<void> {
     for (const v of variants) {
       v.server = v.name === 'serve'
         ? await startServe({ token, maxCredentials: MAX_CREDENTIALS })
-        : await startServe({ token, maxCredentials: MAX_CREDENTIALS, cli: SELF, nodeArgs: ['--import', 'tsx'] });
+        : await startServe({ token, maxCredentials: MAX_CREDENTIALS, cli: SELF, nodeArgs: ['--import', 'tsx'], env: engineEnv });
       const statuses = await checkRequest(v.server.url, token, batchBodies[0]!.replaceAll('"account":"user-', '"account":"check-'));
       if (statuses['valid'] !== 1000) throw new Error(`${v.name}: the check request got ${JSON.stringify(statuses)}`);
     }
@@ -374,4 +400,58 @@ async function driver(): Promise<void> {
     console.log(`engine ÷ serve per round, paced: p50 ${ratio((v) => v.paced, (x) => x.p50)}, p99 ${ratio((v) => v.paced, (x) => x.p99)}, ` +
       `CPU per request ${ratio((v) => v.paced, (x) => x.cpu)}`);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `isolated`: the engine thread's work alone, no HTTP, on this thread and on a worker in turn.
+
+/**
+ * `requests` 1,000-item bodies of fresh accounts as bytes, each decoded, parsed, validated,
+ * verified (a new engine, store from empty) and serialised to bytes, one at a time: the median
+ * and p90 ms per request.
+ */
+async function engineAlone(tag: string, requests: number): Promise<{ median: number; p90: number }> {
+  const { requestBodies } = await import('../dist/bench/http-load.js');
+  const { batchAnswer } = await import('../dist/server/serialize.js');
+  const { engine, validate } = await makeEngine(4_000_000, 1000);
+  const bodies = requestBodies('i', 1000, 20, Date.now());
+  const times: number[] = [];
+  for (let i = 0; i < requests; i++) {
+    const raw = Buffer.from(bodies[i % bodies.length]!.replaceAll('"account":"user-', `"account":"${tag}x${i}-`));
+    const t = performance.now();
+    const body = JSON.parse(raw.toString('utf8')) as { items: never[] };
+    if (!validate(body)) throw new Error('a generated body did not validate');
+    const text = batchAnswer(await engine.verifier.verifyBatch(body.items))!;
+    Buffer.allocUnsafeSlow(text.length).write(text, 'latin1');
+    times.push(performance.now() - t);
+  }
+  await engine.close();
+  times.sort((a, b) => a - b);
+  return { median: times[times.length >> 1]!, p90: times[Math.floor(times.length * 0.9)]! };
+}
+
+async function isolated(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { rounds: { type: 'string' }, requests: { type: 'string' } } });
+  const ROUNDS = Number(values.rounds ?? 6);
+  const REQUESTS = Number(values.requests ?? 2000);
+  const { formatMachine, machineInfo } = await import('../dist/bench/machine.js');
+  console.log(formatMachine(machineInfo()));
+  console.log(`the engine's work on ${REQUESTS} 1,000-item requests per side and round, main thread and worker in turn (order alternating), ${ROUNDS} rounds\n`);
+  const onWorker = (tag: string): Promise<{ median: number; p90: number }> => new Promise((resolve, reject) => {
+    const w = selfWorker({ role: 'isolated', tag, requests: REQUESTS });
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  const ratios: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const mainFirst = round % 2 === 0;
+    const first = mainFirst ? await engineAlone(`m${round}`, REQUESTS) : await onWorker(`w${round}`);
+    const second = mainFirst ? await onWorker(`w${round}`) : await engineAlone(`m${round}`, REQUESTS);
+    const [main, worker] = mainFirst ? [first, second] : [second, first];
+    ratios.push(worker.median / main.median);
+    console.log(`round ${round + 1} (${mainFirst ? 'main' : 'worker'} first): main thread ${main.median.toFixed(3)} ms per request ` +
+      `(p90 ${main.p90.toFixed(3)}), worker ${worker.median.toFixed(3)} (p90 ${worker.p90.toFixed(3)})`);
+  }
+  const sorted = [...ratios].sort((a, b) => a - b);
+  console.log(`\nworker ÷ main thread per round: ${ratios.map((r) => r.toFixed(3)).join(' ')}; median ${sorted[sorted.length >> 1]!.toFixed(3)}`);
 }
