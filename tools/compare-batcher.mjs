@@ -3,8 +3,9 @@
 // Promise.all, on an inline verifier (threads 0) and one with the default options, in
 // interleaved rounds; prints each side's median rate and heap bytes per call, and the median
 // of per-round ratios B ÷ A. Then the latency of a lone verify() on an idle verifier (each
-// call awaited before the next), 1000 calls per side per round: p50 and p99 over all rounds. The side loaded second measures a little slower on this machine
-// even when A = B: run both orders.
+// call awaited before the next), 1000 calls per side per round: p50 and p99 over all rounds,
+// and the median of per-round p50 ratios. The side loaded second measures a little slower on
+// this machine even when A = B: run both orders.
 //
 //   npm run build && flock /work/bench.lock node --expose-gc tools/compare-batcher.mjs A B
 //

@@ -4,9 +4,10 @@
 // its own process (the IPC round trip, ~0.1 ms, is under 0.5 % of a 100k-call task).
 //
 // The parent (startYoungChild) sends the verifier options by key; the child makes the same
-// requests from the fixtures (valid codes, base32 secrets), checks every answer once, and answers "ready". Then each message
-// names a task (`verify/<config>/valid`, `floor/async`, `floor/coalescer`) and the child replies
-// with its count (valid results, or answers of the floor), which the parent checks.
+// requests from the fixtures (valid codes, base32 secrets), checks every answer once, and
+// answers "ready". Then each message names a task (`verify/<config>/valid`, `floor/async`,
+// `floor/coalescer`), which the child runs `repeat` times, one after the other, and it replies
+// with the count (valid results, or answers of the floor), which the parent checks.
 
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -65,7 +66,8 @@ export interface YoungChild {
 /** Starts the child with `--max-semi-space-size=<semiSpaceMb>` and waits until its tasks are ready. */
 export async function startYoungChild(semiSpaceMb: number, init: Init): Promise<YoungChild> {
   const child = fork(fileURLToPath(import.meta.url), ['--young-child'], {
-    // This process's flags (a loader such as tsx, when this file runs from source), but its own young generation.
+    // This process's flags (a loader such as tsx, when this file runs from source), but its
+    // own young generation.
     execArgv: [...process.execArgv.filter((a) => !a.startsWith('--max-semi-space-size')), `--max-semi-space-size=${semiSpaceMb}`],
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
