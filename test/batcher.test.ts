@@ -65,6 +65,28 @@ describe('batcher', () => {
 });
 
 describe('Batcher', () => {
+  it('answers each call with its own result when batches finish out of order', async () => {
+    // Three batches may run at once; each waits a different time, so later batches end first.
+    let batch = 0;
+    const batcher = new Batcher<number, string>(
+      async (requests) => {
+        const wait = [30, 10, 0][batch++ % 3]!;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        return requests.map((x) => `answer ${x}`);
+      },
+      { maxBatch: 7, maxDelayMs: 1, maxQueue: 10_000, concurrency: 3 },
+    );
+    const calls = Array.from({ length: 100 }, (_, i) => batcher.submit(i));
+    // More calls while the first batches run: they join later batches.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    calls.push(...Array.from({ length: 50 }, (_, i) => batcher.submit(100 + i)));
+    const answers = await Promise.all(calls);
+    expect(answers).toEqual(Array.from({ length: 150 }, (_, i) => `answer ${i}`));
+    expect(batcher.pending.batches).toBeGreaterThanOrEqual(Math.ceil(150 / 7));
+    await batcher.drain();
+    expect(batcher.pending).toMatchObject({ queued: 0, running: 0 });
+  });
+
   it('rejects every call of a failed batch with its error, leaves no unhandled rejection, and runs the next batch', async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown): void => { unhandled.push(reason); };

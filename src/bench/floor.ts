@@ -158,26 +158,36 @@ export async function asyncFloor(items: readonly unknown[]): Promise<number> {
 }
 
 /**
- * `items.length` calls at once to a coalescer that does nothing else: each call gets a pending
- * promise, and one microtask answers them all (each with its own item), as the batcher answers
- * a batch. Unlike `asyncFloor`, every promise is still pending when Promise.all is given it,
- * which costs a reaction per call and keeps 100k promises alive across collections: the least
- * any batcher of concurrent calls pays here. Returns how many answered with their own item.
+ * `items.length` calls at once to a coalescer that does nothing else: one pending promise for
+ * the batch, each call's promise `batch.then(next)` (a promise and a reaction per call, no
+ * resolve function: the cheapest pending promise per call known here, as the batcher makes
+ * them), and one microtask answers them all, each with its own item. Unlike `asyncFloor`, every
+ * promise is still pending when Promise.all is given it, which costs a reaction per call and
+ * keeps 100k promises alive across collections: the least any batcher of concurrent calls pays
+ * here. (Until 2026-11-24 this floor made a pending promise and a resolve function per call:
+ * 483 against 285 bytes per call, 1.2-1.4x slower.) Returns how many answered with their own item.
  */
 export async function coalescerFloor(items: readonly unknown[]): Promise<number> {
-  let resolves: ((value: unknown) => void)[] = [];
   let queued: unknown[] = [];
+  let batch: Promise<unknown[]> | undefined;
+  let answer: (batch: unknown[]) => void = () => {};
+  let next: (batch: unknown[]) => unknown = () => undefined;
   const flush = (): void => {
-    const answer = resolves;
-    const batch = queued;
-    resolves = [];
+    const answered = queued;
     queued = [];
-    for (let i = 0; i < batch.length; i++) answer[i]!(batch[i]);
+    batch = undefined;
+    answer(answered);
   };
   const call = (item: unknown): Promise<unknown> => {
-    const promise = new Promise((resolve) => resolves.push(resolve));
-    if (queued.push(item) === 1) queueMicrotask(flush);
-    return promise;
+    if (batch === undefined) {
+      batch = new Promise((resolve) => { answer = resolve; });
+      // Reactions run in the order they were added: the k-th call answered gets item k.
+      let k = 0;
+      next = (answered) => answered[k++];
+      queueMicrotask(flush);
+    }
+    queued.push(item);
+    return batch.then(next);
   };
   const out = await Promise.all(items.map(call));
   let same = 0;
