@@ -20,7 +20,7 @@ const quick: Profile = Object.freeze({
   // Seconds per suite; those of suites outside the profile apply when --suite names them.
   seconds: Object.freeze({
     'throughput-vs-peers': 14, core: 2, 'batch-sizes': 4, threads: 4, windows: 3, 'cold-cache': 5, latency: 8,
-    batcher: 6, 'inline-threshold': 5, overhead: 5, policy: 10, algorithms: 10, http: 20,
+    batcher: 20, 'inline-threshold': 5, overhead: 5, policy: 10, algorithms: 10, http: 20,
   }),
   // Up to 40 rounds of 10 ms per task: many short paired rounds rather than a few long ones.
   // At least 2 (a spread for compare), whatever the load: on a heavily loaded machine the
@@ -38,7 +38,7 @@ const full: Profile = Object.freeze({
   suites: [...CORE_SUITES, 'batcher', 'inline-threshold', 'overhead', 'policy', 'algorithms', 'http'],
   seconds: Object.freeze({
     'throughput-vs-peers': 40, core: 8, 'batch-sizes': 20, threads: 20, windows: 15, 'cold-cache': 20, latency: 30,
-    batcher: 15, 'inline-threshold': 15, overhead: 15, policy: 30, algorithms: 30, http: 45,
+    batcher: 20, 'inline-threshold': 15, overhead: 15, policy: 30, algorithms: 30, http: 45,
   }),
   budget: Object.freeze({ time: 1500, iterations: 60, warmupTime: 300, warmupIterations: 2, rounds: 60, minRounds: 8 }),
   kinds: ['valid', 'invalid'] as const,
