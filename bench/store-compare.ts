@@ -3,7 +3,9 @@
 // live credentials, the clock aged 1/100 of a mark's 7-minute life per call, expired records
 // swept and reused), the accounts' hashes noted as the policy runner notes them. Valid calls
 // commit a success (OP_SUCCESS), invalid ones count a failure (OP_FAILURE). Per variant: the
-// median ns per account of begin+finish, and the median of the per-round ratios to the first.
+// median ns per account of begin+finish, and the median of the per-round ratios to the first;
+// then the mean over all measured calls and the slowest call (a rare pause, e.g. the
+// MemoryStore making its table again, is in these and not in the medians).
 //
 //   npm run build && flock /work/bench.lock node --expose-gc --import tsx bench/store-compare.ts \
 //     base=/path/to/other/build this=. [--rounds 15] [--calls 4] [--max N] [--cpu-prof FILE]
@@ -40,6 +42,8 @@ interface Side {
   call: (kind: 'valid' | 'invalid') => Promise<number>;
   size: () => number;
   times: Record<string, number[]>;
+  /** Every measured call's ms. */
+  calls: number[];
 }
 
 let generation = 0;
@@ -71,7 +75,7 @@ for (const spec of positionals) {
     if (begun.state[N - 1] !== BEGIN_GO || done[N - 1] !== (kind === 'valid' ? DONE_COMMITTED : DONE_FAILED)) throw new Error(`${name}: wrong answer`);
     return t;
   };
-  sides.push({ name, call, size: () => store.size, times: { valid: [], invalid: [] } });
+  sides.push({ name, call, size: () => store.size, times: { valid: [], invalid: [] }, calls: [] });
 }
 
 const median = (a: number[]): number => [...a].sort((p, q) => p - q)[a.length >> 1]!;
@@ -89,7 +93,11 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const kind of ['valid', 'invalid'] as const) {
     for (const s of sides) {
       let t = 0;
-      for (let c = 0; c < CALLS; c++) t += await s.call(kind);
+      for (let c = 0; c < CALLS; c++) {
+        const dt = await s.call(kind);
+        s.calls.push(dt);
+        t += dt;
+      }
       s.times[kind]!.push((t / CALLS / N) * 1e6);
     }
   }
@@ -106,5 +114,6 @@ for (const kind of ['valid', 'invalid'] as const) {
     return `${s.name} ${median(t).toFixed(0)} ns/account (p25 ${[...t].sort((a, b) => a - b)[t.length >> 2]!.toFixed(0)}, ×${ratio.toFixed(3)})`;
   }).join('  ')}`);
 }
+console.log(`all calls: ${sides.map((s) => `${s.name} mean ${(s.calls.reduce((a, b) => a + b, 0) / s.calls.length / N * 1e6).toFixed(0)} ns/account, slowest ${Math.max(...s.calls).toFixed(1)} ms`).join('  ')}`);
 console.log(`held: ${sides.map((s) => `${s.name} ${s.size().toLocaleString('en-US')}`).join(', ')}`);
 process.exit(0);
