@@ -5,11 +5,11 @@
 // measures what the cores give the kernel, with no pool, no copies and no messages.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadChunk, type PackedChunk, warmCore } from '../batch.js';
+import { loadChunk, warmCore } from '../batch.js';
 import { instantiateCore } from '../wasm.js';
 import { CTL_DONE, CTL_FAILED, CTL_GEN, type KernelWorkerData } from './kernel-threads.js';
 
-const { module, chunk, want, repeats, threads, ctl } = workerData as KernelWorkerData & { chunk: PackedChunk };
+const { module, chunk, want, repeats, threads, ctl } = workerData as KernelWorkerData;
 const core = instantiateCore(module);
 warmCore(core);
 loadChunk(core, chunk);

@@ -20,6 +20,7 @@ import { fixtures } from '../fixtures.js';
 import { derivedFigure, machinePoolCeiling, poolCeiling } from '../floor.js';
 import { type KernelGang, startKernelGang } from '../kernel-threads.js';
 import { kernelTask, packChunk } from '../kernel.js';
+import type { Figure } from '../measure.js';
 import type { Suite, SuiteContext } from '../suite.js';
 
 const ID = 'threads';
@@ -50,7 +51,7 @@ async function run(ctx: SuiteContext): Promise<void> {
         tasks.push(kernelTask(core, chunk, kind, `${ID}/kernel/${size}/${kind}`, ID,
           `raw kernel core.verifyBatch(8192), pre-packed, ${kind} (for the ceilings)`));
         const gangs: KernelGang[] = [];
-        let figs;
+        let figs: Figure[];
         try {
           for (let t = 1; t <= cores; t++) {
             gangs.push(await startKernelGang(coreModule(), chunk, kind, t, GANG_REPEATS, `${ID}/kernel-workers${t}/${size}/${kind}`, ID,
