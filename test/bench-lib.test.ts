@@ -3,6 +3,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { chartData } from '../src/bench/chart.js';
+import { fixtures } from '../src/bench/fixtures.js';
+import { startKernelGang } from '../src/bench/kernel-threads.js';
+import { packChunk } from '../src/bench/kernel.js';
 import { offerLoad } from '../src/bench/load.js';
 import { machineInfo } from '../src/bench/machine.js';
 import { peerTasks } from '../src/bench/peer-tasks.js';
@@ -12,6 +15,7 @@ import { PROFILES } from '../src/bench/profiles.js';
 import { parseReport } from '../src/bench/report-file.js';
 import { Report } from '../src/bench/report.js';
 import { SuiteRegistry } from '../src/bench/suite.js';
+import { coreModule, instantiateCore } from '../src/wasm.js';
 import { builtinSuites } from '../src/bench/suites/index.js';
 import { syntheticReport } from './helpers/bench-report.js';
 
@@ -101,5 +105,24 @@ describe('chart data', () => {
 describe('planLevels', () => {
   it('brackets the rate and the capacity the headroom asks for', () => {
     expect(planLevels({ rate: 50_000, p99: 5000, headroom: 0.3 })).toEqual([12_500, 25_000, 50_000, 71_500, 142_900, 285_800]);
+  });
+});
+
+describe('kernel gang (the threads suite\'s machine ceiling)', () => {
+  it('runs the raw kernel in every worker at once, and a wrong count in any of them throws', async () => {
+    const fx = fixtures();
+    const core = instantiateCore();
+    const n = 512;
+    const chunk = packChunk(core, fx.secrets.slice(0, n), fx.valid.slice(0, n), fx.step);
+    const right = await startKernelGang(coreModule(), chunk, 'valid', 2, 3, 'g/right', 'g', 'right');
+    // Told the codes are invalid (none may match), the workers count every one a match.
+    const wrong = await startKernelGang(coreModule(), chunk, 'invalid', 2, 1, 'g/wrong', 'g', 'wrong');
+    try {
+      expect(right.task.items).toBe(2 * 3 * n);
+      for (let k = 0; k < 3; k++) right.task.fn();
+      expect(() => wrong.task.fn()).toThrow(/counted wrongly/);
+    } finally {
+      await Promise.all([right.close(), wrong.close()]);
+    }
   });
 });

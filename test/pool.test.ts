@@ -81,6 +81,14 @@ describe('pool with 2 threads', () => {
     const want = await Promise.all(batches.map((b) => single.verifyBatch(b)));
     expect(got).toEqual(want);
   });
+
+  it('answers batches of one size in a row exactly as the reference (chunk buffers come back from the workers and are reused)', async () => {
+    for (let seed = 10; seed < 16; seed++) {
+      const reqs = mixedRequests(20_000, seed);
+      expect(await pooled.verifyBatch(reqs)).toEqual(await single.verifyBatch(reqs));
+    }
+    expect(pooled.stats().pool.chunksFailed).toBe(0);
+  });
 });
 
 /**

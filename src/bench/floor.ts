@@ -147,6 +147,19 @@ export function poolCeiling(id: string, label: string, inline: Figure, kernel: F
   });
 }
 
+/**
+ * poolCeiling with the machine's measured cores instead of the nominal ones: `gang` is the raw
+ * kernel's rate in `threads` worker threads at once (kernel-threads.ts), and `cores` the
+ * measured scaling (the kernel in as many workers as cores ÷ in one worker), per round. The
+ * bound is the least of the calling thread's (1/J), the workers' kernel (`gang`), and all the
+ * work on the cores the machine really gives (inline × cores).
+ */
+export function machinePoolCeiling(id: string, label: string, inline: Figure, kernel: Figure, gang: Figure, cores: Figure): Figure {
+  const calling = derivedFigure(id, label, inline, kernel, (i, k) => 1 / Math.max(0, 1 / i - 1 / k));
+  const allCores = derivedFigure(id, label, inline, cores, (i, c) => i * c);
+  return derivedFigure(id, label, derivedFigure(id, label, calling, gang, Math.min), allCores, Math.min);
+}
+
 /** What a no-op async call answers: its argument. */
 async function noop(x: unknown): Promise<unknown> {
   return x;
