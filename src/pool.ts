@@ -264,7 +264,8 @@ export class Dispatcher {
    * (between one and two periods, see below).
    * That worker (its threadId in the owners table) is then terminated: piscina rejects the
    * tasks it held and starts a replacement. A task not yet claimed is waiting in a queue, not
-   * running: its timer is re-armed (a stuck task ahead of it has a deadline of its own). If its
+   * running: its timer is re-armed (a stuck task ahead of it has a deadline of its own); so is
+   * that of a task its worker has run and answered, whose answer this thread has yet to read. If its
    * slot was reused meanwhile (65,536 later tasks), its worker cannot be told apart and every
    * worker is terminated.
    *
@@ -281,7 +282,12 @@ export class Dispatcher {
       const expire = (): void => {
         const reused = Atomics.load(this.#owners, 2 * slot) !== seq;
         const owner = reused ? 0 : Atomics.load(this.#owners, 2 * slot + 1);
-        if (!reused && (owner === 0 || !claimSeen)) {
+        // owner < 0: the worker has run the task and answered (worker.ts answered); the answer
+        // waits for this thread, kept from its event loop (a starved calling thread runs due
+        // timers before it reads its ports). Ending that worker would throw away its answer and
+        // the chunks queued on it: wait for the answer instead (if the worker dies first, piscina
+        // rejects the task, and it is run again).
+        if (!reused && (owner <= 0 || !claimSeen)) {
           claimSeen = owner !== 0;
           timer = setTimeout(expire, this.taskTimeout);
           return;

@@ -33,6 +33,16 @@ export function claim(task: WorkerTask): void {
   if (Atomics.load(owners, 2 * task.slot) === task.seq) Atomics.store(owners, 2 * task.slot + 1, threadId);
 }
 
+/**
+ * Records that this worker has run `task` (−threadId in its slot): its answer is on the way, and
+ * the pool's deadline no longer applies, however long the calling thread takes to read it. The
+ * last thing a worker entry point does before it returns.
+ */
+export function answered(task: WorkerTask): void {
+  const owners = (workerData as PoolWorkerData).owners;
+  if (Atomics.load(owners, 2 * task.slot) === task.seq) Atomics.store(owners, 2 * task.slot + 1, -threadId);
+}
+
 // Instantiated (and warmed) when the worker starts, not on its first task.
 const core: Core = instantiateCore((workerData as PoolWorkerData).module);
 warmCore(core);
@@ -54,5 +64,6 @@ export default function runTask(task: WorkerTask): unknown {
   // half-megabyte buffer per chunk, and this worker frees nothing.
   const out = new Int32Array(chunk.fixed, 0, n);
   out.set(results.subarray(0, n));
+  answered(task);
   return move(out);
 }

@@ -241,6 +241,32 @@ describe('dispatch decisions', () => {
     }
   });
 
+  it('does not end a worker that finished its chunk before the calling thread read the answer', async () => {
+    // The calling thread is kept from its event loop (as a starved one is) from just after the
+    // deadline's first check, which sees the chunk taken and running, until well after its
+    // second: by then the worker has answered, but its answer waits in the port behind that
+    // timer. A worker that has answered is not running its chunk: no deadline was missed, and
+    // the chunk must be neither retried nor answered `error`.
+    const taskTimeout = 5;
+    const v = await TotpVerifier.create({ threads: 1, inlineThreshold: 0, window: 10, taskTimeout });
+    try {
+      // 8192 wrong codes at window 10 (21 steps each): a chunk of some tens of ms.
+      const secret = randomBytes(20);
+      const reqs = Array.from({ length: 8192 }, () => ({ secret, code: '000000', timestamp: TS }));
+      await v.verifyBatch(reqs.slice(0, 16)); // the worker's engine warm and idle
+      const answer = v.verifyBatch(reqs);
+      setTimeout(() => setImmediate(() => {
+        const until = performance.now() + 1000;
+        while (performance.now() < until) { /* the calling thread kept busy */ }
+      }), taskTimeout + 3);
+      const results = await answer;
+      expect(new Set(results.map((r) => r.status))).toEqual(new Set(['invalid']));
+      expect(v.stats().pool).toMatchObject({ chunksRetried: 0, chunksFailed: 0, workerFailures: 0 });
+    } finally {
+      await v.close();
+    }
+  });
+
   it('close() called twice: both calls wait for the same closing', async () => {
     const v = await TotpVerifier.create({ threads: 1, inlineThreshold: 0 });
     const pending = v.verifyBatch(mixedRequests(20_000, 10));
