@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { type KernelMode, type PackedChunk, releaseChunk, runChunk, warmCore, wipeChunk } from './batch.js';
 import { intOption, TotpFleetError } from './errors.js';
+import { Spares } from './spares.js';
 import { type Core, coreModule, inlineCore } from './wasm.js';
 import type { PoolWorkerData, WorkerTask } from './worker.js';
 
@@ -71,17 +72,8 @@ const SPARE_COPIES = 16;
  * copyChunk and piscina's postTask took 23 % of the calling thread's profile on 2 workers
  * (100k valid), 8 % with the buffers reused.
  */
-function copyChunk(chunk: PackedChunk, spares: ArrayBuffer[]): PackedChunk {
-  const bytes = chunk.fixed.byteLength;
-  let fixed: ArrayBuffer | undefined;
-  for (let k = spares.length - 1; k >= 0; k--) {
-    if (spares[k]!.byteLength === bytes) {
-      fixed = spares[k]!;
-      spares[k] = spares[spares.length - 1]!;
-      spares.pop();
-      break;
-    }
-  }
+function copyChunk(chunk: PackedChunk, spares: Spares<ArrayBuffer>): PackedChunk {
+  let fixed = spares.take(chunk.fixed.byteLength);
   if (fixed === undefined) fixed = chunk.fixed.slice(0);
   else new Uint8Array(fixed).set(new Uint8Array(chunk.fixed));
   return { ...chunk, fixed, keyBuffer: chunk.keyBuffer.slice(0, chunk.keyBytes) };
@@ -109,7 +101,7 @@ export class Dispatcher {
   #slotCursor = 0;
   #seq = 0;
   /** Chunk buffers the workers gave back (see copyChunk). */
-  readonly #spareCopies: ArrayBuffer[] = [];
+  readonly #spareCopies = new Spares<ArrayBuffer>((buffer) => buffer.byteLength, SPARE_COPIES, Number.POSITIVE_INFINITY, { exact: true });
 
   constructor(opts: PoolOptions = {}, internals: PoolInternals = {}) {
     const cores = availableParallelism();
@@ -321,9 +313,7 @@ export class Dispatcher {
         // The worker answers in the chunk's own buffer, wiped but for the results: kept for a
         // later copy, which overwrites all of it.
         const back = result.buffer;
-        if (back instanceof ArrayBuffer && back.byteLength === chunk.fixed.byteLength && this.#spareCopies.length < SPARE_COPIES) {
-          this.#spareCopies.push(back);
-        }
+        if (back instanceof ArrayBuffer && back.byteLength === chunk.fixed.byteLength) this.#spareCopies.give(back);
         return;
       } catch {
         // Exit, uncaught throw, out of memory, deadline: the worker is gone or was terminated,
@@ -343,6 +333,6 @@ export class Dispatcher {
     this.#closed = true;
     if (this.#inFlight > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
     await this.#pool?.close();
-    this.#spareCopies.length = 0;
+    this.#spareCopies.clear();
   }
 }
