@@ -141,10 +141,12 @@ export function serialFigure(id: string, label: string, a: Figure, b: Figure): F
  * this is a bound, not a prediction.
  */
 export function poolCeiling(id: string, label: string, inline: Figure, kernel: Figure, threads: number, cores: number): Figure {
-  return derivedFigure(id, label, inline, kernel, (i, k) => {
-    const callingThread = Math.max(0, 1 / i - 1 / k);
-    return 1 / Math.max(callingThread, 1 / k / threads, 1 / i / cores);
-  });
+  return derivedFigure(id, label, inline, kernel, (i, k) => 1 / Math.max(callingThreadTime(i, k), 1 / k / threads, 1 / i / cores));
+}
+
+/** J: the calling thread's time per item (all of it but the kernel), from the inline and kernel rates of the same items. */
+function callingThreadTime(inline: number, kernel: number): number {
+  return Math.max(0, 1 / inline - 1 / kernel);
 }
 
 /**
@@ -155,7 +157,7 @@ export function poolCeiling(id: string, label: string, inline: Figure, kernel: F
  * work on the cores the machine really gives (inline × cores).
  */
 export function machinePoolCeiling(id: string, label: string, inline: Figure, kernel: Figure, gang: Figure, cores: Figure): Figure {
-  const calling = derivedFigure(id, label, inline, kernel, (i, k) => 1 / Math.max(0, 1 / i - 1 / k));
+  const calling = derivedFigure(id, label, inline, kernel, (i, k) => 1 / callingThreadTime(i, k));
   const allCores = derivedFigure(id, label, inline, cores, (i, c) => i * c);
   return derivedFigure(id, label, derivedFigure(id, label, calling, gang, Math.min), allCores, Math.min);
 }
