@@ -12,8 +12,9 @@
 //
 // --now: the synchronous path the verifier takes with a MemoryStore (beginNow / finishNow into
 // reused answer columns) instead of begin / finish. --live N: the steady state's live
-// credentials (default 1,000,000; e.g. 20,000 for a store that fits in cache, where the
-// table's misses do not hide the compute).
+// credentials (default 1,000,000). With --live 20000 --max 40000 the store's table is 1 MB and
+// all of it a few MB, which the last-level cache holds: the random misses of a 64 MB table no
+// longer dominate, and what is left is closer to the store's compute.
 //
 // A variant is NAME=DIR, a package root with dist/ built.
 
