@@ -8,7 +8,13 @@
 // MemoryStore making its table again, is in these and not in the medians).
 //
 //   npm run build && flock /work/bench.lock node --expose-gc --import tsx bench/store-compare.ts \
-//     base=/path/to/other/build this=. [--rounds 15] [--calls 4] [--max N] [--cpu-prof FILE]
+//     base=/path/to/other/build this=. [--rounds 15] [--calls 4] [--live N] [--max N] [--now] [--cpu-prof FILE]
+//
+// --now: the synchronous path the verifier takes with a MemoryStore (beginNow / finishNow into
+// reused answer columns) instead of begin / finish. --live N: the steady state's live
+// credentials (default 1,000,000). With --live 20000 --max 40000 the store's table is 1 MB and
+// all of it a few MB, which the last-level cache holds: the random misses of a 64 MB table no
+// longer dominate, and what is left is closer to the store's compute.
 //
 // A variant is NAME=DIR, a package root with dist/ built.
 
@@ -19,14 +25,18 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const { values, positionals } = parseArgs({
-  options: { rounds: { type: 'string' }, calls: { type: 'string' }, max: { type: 'string' }, 'cpu-prof': { type: 'string' } },
+  options: {
+    rounds: { type: 'string' }, calls: { type: 'string' }, live: { type: 'string' }, max: { type: 'string' }, now: { type: 'boolean' },
+    'cpu-prof': { type: 'string' },
+  },
   allowPositionals: true,
 });
 const ROUNDS = Number(values.rounds ?? 15);
 /** Calls per variant per round. */
 const CALLS = Number(values.calls ?? 4);
 const N = 10_000;
-const LIVE = 1_000_000;
+const LIVE = Number(values.live ?? 1_000_000);
+const NOW = values.now === true;
 const STATE_MS = 420_000;
 /** The stores' maxCredentials: twice the live ones, as in the policy suite, unless --max. */
 const MAX = Number(values.max ?? 2 * LIVE);
@@ -54,10 +64,12 @@ for (const spec of positionals) {
   const dist = pathToFileURL(resolve(spec.slice(eq + 1))).href + '/dist';
   const { MemoryStore } = await import(`${dist}/index.js`);
   const { noteHashes, stringHash } = await import(`${dist}/strhash.js`);
-  const { OP_FAILURE, OP_SUCCESS, BEGIN_GO, DONE_COMMITTED, DONE_FAILED } = await import(`${dist}/store/types.js`);
+  const { OP_FAILURE, OP_SUCCESS, BEGIN_GO, DONE_COMMITTED, DONE_FAILED, beginResult } = await import(`${dist}/store/types.js`);
   let aged = 0;
   const store = new MemoryStore({ maxCredentials: MAX, now: () => Date.now() + aged });
   const ops = { op: new Uint8Array(N), step: new Float64Array(N), drift: new Float64Array(N).fill(Number.NaN) };
+  const beginOut = beginResult(N);
+  const finishOut = new Uint8Array(N);
   const call = async (kind: 'valid' | 'invalid'): Promise<number> => {
     aged += (STATE_MS * N) / LIVE;
     const g = ++generation;
@@ -69,8 +81,14 @@ for (const spec of positionals) {
     ops.op.fill(kind === 'valid' ? OP_SUCCESS : OP_FAILURE);
     ops.step.fill(59_000_000 + (g % 1000));
     const t0 = performance.now();
-    const begun = await store.begin(accounts, LIMITS);
-    const done = await store.finish(accounts, ops, LIMITS);
+    let begun, done;
+    if (NOW) {
+      begun = store.beginNow(accounts, hashes, LIMITS, beginOut);
+      done = store.finishNow(accounts, ops, LIMITS, finishOut);
+    } else {
+      begun = await store.begin(accounts, LIMITS);
+      done = await store.finish(accounts, ops, LIMITS);
+    }
     const t = performance.now() - t0;
     if (begun.state[N - 1] !== BEGIN_GO || done[N - 1] !== (kind === 'valid' ? DONE_COMMITTED : DONE_FAILED)) throw new Error(`${name}: wrong answer`);
     return t;
