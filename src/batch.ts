@@ -493,8 +493,8 @@ export class PackedEditor {
  * Zeroed chunk buffers kept for the next packer. A fresh ArrayBuffer of a full chunk (8192
  * items: 557 KB for SHA-1) costs more than the kernel takes for its items (the allocator
  * hands out new zeroed pages, and the garbage collector has to give them back); a batch of the
- * same size next time reuses one. The SPARE_LIMIT most recently released are kept: enough for
- * a 100k batch on the pool, whose 13 slices can all be in flight at once (each slice's buffer
+ * same size next time reuses one. The SPARE_LIMIT most recently released are kept: as many as
+ * a pooled batch has slices in flight at once (pool.ts SLICES_IN_FLIGHT; each slice's buffer
  * comes back only when its worker has answered).
  */
 const spares: ArrayBuffer[] = [];

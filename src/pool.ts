@@ -62,8 +62,13 @@ export interface PoolStats {
   workerFailures: number;
 }
 
-/** Chunk buffers back from the workers (holding only results), kept for the next copies. */
-const SPARE_COPIES = 16;
+/**
+ * Slices of one batch handed to the pool and not yet answered, at most (see `slicesInFlight`);
+ * also how many chunk buffers back from the workers (holding only results) are kept for the
+ * next copies, and batch.ts keeps as many packing buffers: each slice in flight holds one of
+ * each, so a batch of any size reuses them rather than faulting in fresh ones.
+ */
+const SLICES_IN_FLIGHT = 16;
 
 /**
  * A copy of `chunk` for a worker: its fixed buffer copied into `spares` (a buffer a worker
@@ -101,7 +106,7 @@ export class Dispatcher {
   #slotCursor = 0;
   #seq = 0;
   /** Chunk buffers the workers gave back (see copyChunk). */
-  readonly #spareCopies = new Spares<ArrayBuffer>((buffer) => buffer.byteLength, SPARE_COPIES, Number.POSITIVE_INFINITY, { exact: true });
+  readonly #spareCopies = new Spares<ArrayBuffer>((buffer) => buffer.byteLength, SLICES_IN_FLIGHT, Number.POSITIVE_INFINITY, { exact: true });
 
   constructor(opts: PoolOptions = {}, internals: PoolInternals = {}) {
     const cores = availableParallelism();
@@ -155,6 +160,15 @@ export class Dispatcher {
   sliceItems(total: number): number {
     return this.pooled(total) ? this.chunkItems(total) : Math.max(1, total);
   }
+
+  /**
+   * Slices of a pooled batch handed out and not yet answered, at most: the calling thread waits
+   * for the oldest before it packs another. Enough to keep every worker fed (the calling thread
+   * packs slower than two workers hash), and no more than the chunk buffers kept for reuse: a
+   * 200k batch had all of its 25 slices in flight, and 9 of them packed into fresh buffers and
+   * copied into 9 more (half a megabyte each, allocated, faulted in and collected per batch).
+   */
+  readonly slicesInFlight = SLICES_IN_FLIGHT;
 
   /**
    * Admits a batch of `total` items, or throws ERR_OVERLOADED at once when more than

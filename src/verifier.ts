@@ -566,7 +566,10 @@ export class TotpVerifier {
     // returns only when nothing of the round is running (#runSlice never rejects).
     const running: Promise<void>[] = [];
     try {
+      const inFlight = this.#dispatcher.slicesInFlight;
       for (let start = 0; start < n; start += slice) {
+        // The oldest slice answered first when as many are out as there are chunk buffers kept.
+        if (running.length >= inFlight) await running[running.length - inFlight];
         const prepared = this.#prepare(requests, start, Math.min(n, start + slice), now, results, pooled, round);
         const run = this.#runSlice(prepared, results);
         if (run !== undefined) running.push(run);
