@@ -648,7 +648,7 @@ export class TotpVerifier {
     let stateful: StatefulItems | undefined;
     // Inline, the first chunk is packed straight into the core, where the kernel reads it
     // (`leaveCore` below moves it out when the core is needed before it runs).
-    const packer = pooled ? new BatchPacker(this.#core.layout, n, n, this.#midWords)
+    const packer = pooled ? new BatchPacker(this.#core.layout, n, n, this.#midWords, undefined, true)
       : new BatchPacker(this.#core.layout, n, this.#core.layout.maxItems, this.#midWords, this.#core);
     // Legacy secrets exist only where the caller lowered minSecretBytes; otherwise no flags.
     const legacy = s.minSecretBytes < DEFAULT_MIN_SECRET_BYTES ? new Uint8Array(n) : undefined;
