@@ -504,18 +504,20 @@ export class PackedEditor {
  * Zeroed chunk buffers kept for the next packer. A fresh ArrayBuffer of a full chunk (8192
  * items: 557 KB for SHA-1) costs more than the kernel takes for its items (the allocator
  * hands out new zeroed pages, and the garbage collector has to give them back); a batch of the
- * same size next time reuses one. The SPARE_LIMIT most recently released are kept: as many as
- * a pooled batch has slices in flight at once (pool.ts SLICES_IN_FLIGHT; each slice's buffer
- * comes back only when its worker has answered).
+ * same size next time reuses one. Of each kind (plain, for inline batches; shared, for pooled
+ * ones: a process may run both, and neither should push out the other's), the SPARE_LIMIT most
+ * recently released are kept: as many as a pooled batch has slices in flight at once (pool.ts
+ * SLICES_IN_FLIGHT; each slice's buffer comes back only when its worker has answered).
  */
-const spares: (ArrayBuffer | SharedArrayBuffer)[] = [];
+const spares: ArrayBuffer[] = [];
+const sharedSpares: SharedArrayBuffer[] = [];
 const SPARE_LIMIT = 16;
 
 /** A zeroed buffer of `bytes` bytes, shared or not: a spare one when there is one. */
 function takeBuffer(bytes: number, shared = false): ArrayBuffer | SharedArrayBuffer {
-  for (let k = spares.length - 1; k >= 0; k--) {
-    const spare = spares[k]!;
-    if (spare.byteLength === bytes && (spare instanceof SharedArrayBuffer) === shared) return spares.splice(k, 1)[0]!;
+  const kept = shared ? sharedSpares : spares;
+  for (let k = kept.length - 1; k >= 0; k--) {
+    if (kept[k]!.byteLength === bytes) return kept.splice(k, 1)[0]!;
   }
   return shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
 }
@@ -529,10 +531,11 @@ export function releaseChunk(chunk: PackedChunk): void {
   wipeChunk(chunk);
   if (chunk.core !== undefined) return;
   const buffer = chunk.fixed;
+  const kept: (ArrayBuffer | SharedArrayBuffer)[] = buffer instanceof SharedArrayBuffer ? sharedSpares : spares;
   // Detached (moved to a worker): nothing to keep. Released twice: it must not be handed out twice.
-  if (buffer.byteLength === 0 || spares.includes(buffer)) return;
-  spares.push(buffer);
-  if (spares.length > SPARE_LIMIT) spares.shift();
+  if (buffer.byteLength === 0 || kept.includes(buffer)) return;
+  kept.push(buffer);
+  if (kept.length > SPARE_LIMIT) kept.shift();
 }
 
 /** Zeroes a chunk: its raw keys, midstates and codes are secret or tied to a secret. */
