@@ -85,7 +85,7 @@ for (const [at, c] of m.chunks) {
   console.log(`${String(at).padStart(7)} ${f(c.pack0)} ${f(c.pack1)} ${f(c.post)} ${f(c.posted)} | ${f(c.w0)} ${f(c.w1)} ${String(c.tid ?? '-').padStart(4)} | ${f(c.back)} ${f(c.ans0)} ${f(c.ans1)}`);
 }
 // Summaries over all calls: per worker busy time, first worker start, last worker end, end.
-const sum = { pack: [], firstStart: [], lastEnd: [], tail: [], busy: [], packEnd: [], answer: [], lastBackLag: [] };
+const sum = { imbalance: [], pack: [], firstStart: [], lastEnd: [], tail: [], busy: [], packEnd: [], answer: [], lastBackLag: [] };
 for (const c of calls) {
   const ch = c.chunks.map(([, x]) => x);
   sum.pack.push(ch.reduce((s, x) => s + (x.pack1 - x.pack0), 0));
@@ -96,12 +96,15 @@ for (const c of calls) {
   sum.busy.push(ch.reduce((s, x) => s + (x.w1 - x.w0), 0));
   sum.answer.push(ch.reduce((s, x) => s + (x.ans1 - x.ans0), 0));
   sum.lastBackLag.push(Math.max(...ch.map((x) => x.back - x.w1)));
+  const ends = new Map();
+  for (const x of ch) ends.set(x.tid, Math.max(ends.get(x.tid) ?? 0, x.w1));
+  sum.imbalance.push(Math.max(...ends.values()) - Math.min(...ends.values()));
 }
 {
   const first = calls.map((c) => c.chunks[0][1]), second = calls.map((c) => c.chunks[1][1]);
   const rest = calls.flatMap((c) => c.chunks.slice(1, -1).map(([, x]) => x.pack1 - x.pack0));
   console.log(`first slice: starts ${med(first.map((x) => x.pack0)).toFixed(2)}, packed in ${med(first.map((x) => x.pack1 - x.pack0)).toFixed(2)} (others ${med(rest).toFixed(2)}), posted → worker start ${med(first.map((x) => x.w0 - x.posted)).toFixed(2)}; second slice posted → start ${med(second.map((x) => x.w0 - x.posted)).toFixed(2)}`);
 }
-console.log(`over ${CALLS} calls (medians, ms): packing ${med(sum.pack).toFixed(2)}, last posted at ${med(sum.packEnd).toFixed(2)}, first worker start ${med(sum.firstStart).toFixed(2)}, last worker end ${med(sum.lastEnd).toFixed(2)}, after it ${med(sum.tail).toFixed(2)}; workers busy ${med(sum.busy).toFixed(2)} in all; answering ${med(sum.answer).toFixed(2)}; longest worker end → back ${med(sum.lastBackLag).toFixed(2)}`);
+console.log(`over ${CALLS} calls (medians, ms): packing ${med(sum.pack).toFixed(2)}, last posted at ${med(sum.packEnd).toFixed(2)}, first worker start ${med(sum.firstStart).toFixed(2)}, last worker end ${med(sum.lastEnd).toFixed(2)}, after it ${med(sum.tail).toFixed(2)}; workers busy ${med(sum.busy).toFixed(2)} in all; answering ${med(sum.answer).toFixed(2)}; longest worker end → back ${med(sum.lastBackLag).toFixed(2)}; one worker's last end → the other's ${med(sum.imbalance).toFixed(2)}`);
 await v.close(); await inline.close();
 rmSync(tmp, { recursive: true, force: true });
