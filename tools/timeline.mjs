@@ -9,26 +9,17 @@
 // has them is refused). KIND (valid|invalid, default invalid), N (requests, default 100000),
 // THREADS (default 2), CALLS (timed calls after warm-up, default 20; the median call is printed
 // in full, and a summary of every call).
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { distCopy } from './dist-copy.mjs';
 
 const root = resolve(process.argv[2] ?? '.');
 const kind = process.env.KIND ?? 'invalid', N = Number(process.env.N ?? 100_000);
 const THREADS = Number(process.env.THREADS ?? 2), CALLS = Number(process.env.CALLS ?? 20);
 const tmp = mkdtempSync(join(tmpdir(), 'timeline-'));
-const dir = join(tmp, 'x');
-cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true });
-cpSync(join(root, 'package.json'), join(dir, 'package.json'));
-symlinkSync(join(root, 'build'), join(dir, 'build'));
-symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
-const edit = (file, from, to) => {
-  const path = join(dir, 'dist', file);
-  const text = readFileSync(path, 'utf8');
-  if (!text.includes(from)) throw new Error(`dist/${file} no longer has: ${from.trim()}`);
-  writeFileSync(path, text.replace(from, to));
-};
+const { dir, edit } = distCopy(root, join(tmp, 'x'));
 const NOW = 'Number(process.hrtime.bigint()) / 1e6';
 const EV = (name, extra = '') => `globalThis.__tl?.push(['${name}', ${NOW}${extra}]);`;
 edit('verifier.js', 'const prepared = this.#prepare(requests, start, Math.min(n, start + slice), now, results, pooled, round);',
