@@ -178,7 +178,7 @@ describe('released chunk buffers', () => {
 
   it('moved to a worker (detached) are not kept', () => {
     const chunk = pack(333);
-    structuredClone(chunk.fixed, { transfer: [chunk.fixed] });
+    structuredClone(chunk.fixed, { transfer: [chunk.fixed as ArrayBuffer] });
     releaseChunk(chunk);
     expect(pack(333).fixed.byteLength).toBeGreaterThan(0);
   });
