@@ -25,8 +25,11 @@ export interface PackedChunk {
    * is told the matching slot (setMidStride) when the chunk is loaded.
    */
   readonly midWords: number;
-  /** Counters, codes, params, key slots and midstates. */
-  readonly fixed: ArrayBuffer;
+  /**
+   * Counters, codes, params, key slots and midstates. A SharedArrayBuffer for a chunk packed
+   * for the pool's workers (BatchPacker's `shared`): they read it where it was packed.
+   */
+  readonly fixed: ArrayBuffer | SharedArrayBuffer;
   /** Raw keys of the items that carry no midstates, back to back. */
   readonly keyBuffer: ArrayBuffer;
   readonly keyBytes: number;
@@ -147,6 +150,8 @@ export class BatchPacker {
   readonly #chunkItems: number;
   /** The core the first chunk is packed into, until it has been (see `leaveCore`). */
   #core: Core | undefined;
+  /** Whether chunks are packed into SharedArrayBuffers (see the constructor). */
+  readonly #shared: boolean;
   /** Midstate views of every chunk opened, and the index of each one's first item. */
   #mids: { start: number; mid: Uint32Array }[] = NO_MIDS;
   #remaining: number;
@@ -160,7 +165,7 @@ export class BatchPacker {
   #count = 0;
   #keyBytes = 0;
   // Views of the chunk being filled; empty until the first item opens a chunk.
-  #fixed = EMPTY_BUFFER;
+  #fixed: ArrayBuffer | SharedArrayBuffer = EMPTY_BUFFER;
   #counter: Uint32Array = EMPTY_U32;
   #code: Uint32Array = EMPTY_U32;
   #params: Uint32Array = EMPTY_U32;
@@ -178,11 +183,17 @@ export class BatchPacker {
    * (runChunk) right after packing, with nothing else using the core in between: the caller
    * calls `leaveCore` before anything else may use it (deriving keys, awaiting), and
    * `wipeCore` if it gives up on the chunks.
+   * `shared`: pack into SharedArrayBuffers, for chunks run on the pool's workers (they read
+   * each chunk where it was packed: no copy to move; see pool.ts). Not with `core`.
    */
-  constructor(layout: CoreLayout, expected: number, chunkItems = layout.maxItems, midWords = layout.midStride / 4, core?: Core) {
+  constructor(
+    layout: CoreLayout, expected: number, chunkItems = layout.maxItems, midWords = layout.midStride / 4, core?: Core, shared = false,
+  ) {
     if (!(MID_SLOT_WORDS as readonly number[]).includes(midWords)) throw new RangeError('BatchPacker: midWords expected 10, 16 or 32');
     if (core !== undefined && core.layout !== layout) throw new RangeError('BatchPacker: the core has another layout');
+    if (core !== undefined && shared) throw new RangeError('BatchPacker: a chunk in the core is not shared');
     this.#core = core;
+    this.#shared = shared;
     this.#layout = layout;
     this.#midWords = midWords;
     this.#remaining = Math.max(1, expected);
@@ -314,7 +325,7 @@ export class BatchPacker {
       this.#keyLen.fill(0);
     } else {
       this.#inCore = false;
-      this.#views(takeBuffer(cap * fixedStride(this.#midWords)), cap);
+      this.#views(takeBuffer(cap * fixedStride(this.#midWords), this.#shared), cap);
       this.#keys = EMPTY_U8;
     }
     const mids = { start: this.#total, mid: this.#mid };
@@ -327,7 +338,7 @@ export class BatchPacker {
   }
 
   /** Points the packer's views at the fields of `fixed`, a chunk buffer of `cap` slots. */
-  #views(fixed: ArrayBuffer, cap: number): void {
+  #views(fixed: ArrayBuffer | SharedArrayBuffer, cap: number): void {
     this.#fixed = fixed;
     this.#counter = new Uint32Array(fixed, 0, cap * 2);
     this.#code = new Uint32Array(fixed, cap * 8, cap);
@@ -493,19 +504,22 @@ export class PackedEditor {
  * Zeroed chunk buffers kept for the next packer. A fresh ArrayBuffer of a full chunk (8192
  * items: 557 KB for SHA-1) costs more than the kernel takes for its items (the allocator
  * hands out new zeroed pages, and the garbage collector has to give them back); a batch of the
- * same size next time reuses one. The SPARE_LIMIT most recently released are kept: enough for
- * a 100k batch on the pool, whose 13 slices can all be in flight at once (each slice's buffer
- * comes back only when its worker has answered).
+ * same size next time reuses one. Of each kind (plain, for inline batches; shared, for pooled
+ * ones: a process may run both, and neither should push out the other's), the SPARE_LIMIT most
+ * recently released are kept: as many as a pooled batch has slices in flight at once (pool.ts
+ * SLICES_IN_FLIGHT; each slice's buffer comes back only when its worker has answered).
  */
 const spares: ArrayBuffer[] = [];
+const sharedSpares: SharedArrayBuffer[] = [];
 const SPARE_LIMIT = 16;
 
-/** A zeroed buffer of `bytes` bytes: a spare one when there is one. */
-function takeBuffer(bytes: number): ArrayBuffer {
-  for (let k = spares.length - 1; k >= 0; k--) {
-    if (spares[k]!.byteLength === bytes) return spares.splice(k, 1)[0]!;
+/** A zeroed buffer of `bytes` bytes, shared or not: a spare one when there is one. */
+function takeBuffer(bytes: number, shared = false): ArrayBuffer | SharedArrayBuffer {
+  const kept = shared ? sharedSpares : spares;
+  for (let k = kept.length - 1; k >= 0; k--) {
+    if (kept[k]!.byteLength === bytes) return kept.splice(k, 1)[0]!;
   }
-  return new ArrayBuffer(bytes);
+  return shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
 }
 
 /**
@@ -517,10 +531,11 @@ export function releaseChunk(chunk: PackedChunk): void {
   wipeChunk(chunk);
   if (chunk.core !== undefined) return;
   const buffer = chunk.fixed;
+  const kept: (ArrayBuffer | SharedArrayBuffer)[] = buffer instanceof SharedArrayBuffer ? sharedSpares : spares;
   // Detached (moved to a worker): nothing to keep. Released twice: it must not be handed out twice.
-  if (buffer.byteLength === 0 || spares.includes(buffer)) return;
-  spares.push(buffer);
-  if (spares.length > SPARE_LIMIT) spares.shift();
+  if (buffer.byteLength === 0 || kept.includes(buffer)) return;
+  kept.push(buffer);
+  if (kept.length > SPARE_LIMIT) kept.shift();
 }
 
 /** Zeroes a chunk: its raw keys, midstates and codes are secret or tied to a secret. */

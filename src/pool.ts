@@ -9,9 +9,8 @@
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
-import { type KernelMode, type PackedChunk, releaseChunk, runChunk, warmCore, wipeChunk } from './batch.js';
+import { type KernelMode, type PackedChunk, releaseChunk, runChunk, warmCore } from './batch.js';
 import { intOption, TotpFleetError } from './errors.js';
-import { Spares } from './spares.js';
 import { type Core, coreModule, inlineCore } from './wasm.js';
 import type { PoolWorkerData, WorkerTask } from './worker.js';
 
@@ -62,20 +61,27 @@ export interface PoolStats {
   workerFailures: number;
 }
 
-/** Chunk buffers back from the workers (holding only results), kept for the next copies. */
-const SPARE_COPIES = 16;
+/**
+ * Slices of one batch handed to the pool and not yet answered, at most (see `slicesInFlight`);
+ * batch.ts keeps as many packing buffers: each slice in flight holds one, so a batch of any
+ * size reuses them rather than faulting in fresh ones.
+ */
+const SLICES_IN_FLIGHT = 16;
 
 /**
- * A copy of `chunk` for a worker: its fixed buffer copied into `spares` (a buffer a worker
- * gave back, of the same size) when there is one, else into a new one. A fresh buffer of
- * half a megabyte per chunk was allocated, faulted in, transferred and freed for every chunk:
- * copyChunk and piscina's postTask took 23 % of the calling thread's profile on 2 workers
- * (100k valid), 8 % with the buffers reused.
+ * `chunk` as a worker gets it: its fixed buffer shared (packed in a SharedArrayBuffer for the
+ * pool: the worker reads it there and never writes to it, so it stays whole here in case the
+ * worker dies with it, and a retry posts it again), its raw keys (if any) in a copy of their
+ * own, moved. Each chunk used to be copied whole for its worker (557 KB for 8192 SHA-1 items),
+ * and the worker wiped the copy and answered in it.
  */
-function copyChunk(chunk: PackedChunk, spares: Spares<ArrayBuffer>): PackedChunk {
-  let fixed = spares.take(chunk.fixed.byteLength);
-  if (fixed === undefined) fixed = chunk.fixed.slice(0);
-  else new Uint8Array(fixed).set(new Uint8Array(chunk.fixed));
+function workerChunk(chunk: PackedChunk): PackedChunk {
+  let fixed = chunk.fixed;
+  if (!(fixed instanceof SharedArrayBuffer)) {
+    // Not packed for the pool (BatchPacker's `shared`): shared now, in a copy.
+    fixed = new SharedArrayBuffer(chunk.fixed.byteLength);
+    new Uint8Array(fixed).set(new Uint8Array(chunk.fixed));
+  }
   return { ...chunk, fixed, keyBuffer: chunk.keyBuffer.slice(0, chunk.keyBytes) };
 }
 
@@ -100,8 +106,6 @@ export class Dispatcher {
   readonly #owners = new Int32Array(new SharedArrayBuffer(8 * OWNER_SLOTS));
   #slotCursor = 0;
   #seq = 0;
-  /** Chunk buffers the workers gave back (see copyChunk). */
-  readonly #spareCopies = new Spares<ArrayBuffer>((buffer) => buffer.byteLength, SPARE_COPIES, Number.POSITIVE_INFINITY, { exact: true });
 
   constructor(opts: PoolOptions = {}, internals: PoolInternals = {}) {
     const cores = availableParallelism();
@@ -155,6 +159,15 @@ export class Dispatcher {
   sliceItems(total: number): number {
     return this.pooled(total) ? this.chunkItems(total) : Math.max(1, total);
   }
+
+  /**
+   * Slices of a pooled batch handed out and not yet answered, at most: the calling thread waits
+   * for the oldest before it packs another. Enough to keep every worker fed (on 2 workers, 8
+   * chunks of 8192 each: ~18 ms of hashing), and no more than the chunk buffers kept for reuse: a
+   * 200k batch had all of its 25 slices in flight, and 9 of them packed into fresh buffers (half
+   * a megabyte each, allocated, faulted in and collected per batch).
+   */
+  readonly slicesInFlight = SLICES_IN_FLIGHT;
 
   /**
    * Admits a batch of `total` items, or throws ERR_OVERLOADED at once when more than
@@ -298,29 +311,29 @@ export class Dispatcher {
     const pool = this.#pool!;
     this.#chunksPooled++;
     for (let attempt = 0; attempt < 2; attempt++) {
-      // The worker gets a copy, moved: the original stays here in case the worker dies with it.
-      const copy = copyChunk(chunk, this.#spareCopies);
+      const copy = workerChunk(chunk);
       try {
         const ticket = this.#nextSlot();
         const result = await this.#withDeadline(
-          pool.run({ chunk: copy, mode, ...ticket }, { transferList: [copy.fixed, copy.keyBuffer] }),
+          pool.run({ chunk: copy, mode, ...ticket }, { transferList: [copy.keyBuffer] }),
           ticket,
         );
         if (!(result instanceof Int32Array) || result.length !== chunk.count) {
           throw new Error('worker returned a malformed result');
         }
         out.set(result, offset);
-        // The worker answers in the chunk's own buffer, wiped but for the results: kept for a
-        // later copy, which overwrites all of it.
-        const back = result.buffer;
-        if (back instanceof ArrayBuffer && back.byteLength === chunk.fixed.byteLength) this.#spareCopies.give(back);
         return;
       } catch {
         // Exit, uncaught throw, out of memory, deadline: the worker is gone or was terminated,
         // and piscina starts a replacement. Nothing from it is trusted.
-        wipeChunk(copy); // a no-op once moved (detached); zeroes a copy that never left
+        // Raw keys that never left are zeroed (once moved, detached: nothing here). The shared
+        // fields are the chunk's own: run again, or wiped with it.
+        if (copy.keyBuffer.byteLength > 0) new Uint8Array(copy.keyBuffer).fill(0);
         this.#workerFailures++;
         if (attempt === 0) this.#retried++;
+      } finally {
+        // A shared copy made for this attempt (see workerChunk) holds secrets too.
+        if (copy.fixed !== chunk.fixed) new Uint8Array(copy.fixed).fill(0);
       }
     }
     this.#failed++;
@@ -333,6 +346,5 @@ export class Dispatcher {
     this.#closed = true;
     if (this.#inFlight > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
     await this.#pool?.close();
-    this.#spareCopies.clear();
   }
 }

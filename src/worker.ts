@@ -1,11 +1,12 @@
 // A piscina worker: stateless. It instantiates the core once from the module compiled on the
 // main thread (passed in workerData), runs each chunk it is given, and moves the results back.
-// The chunk arrives transferred, not cloned; its secret-bearing fields are zeroed afterwards,
-// and its buffer goes back holding only the results.
+// The chunk's fields arrive shared (a SharedArrayBuffer, not cloned), and are only read here:
+// the pool keeps them whole in case this worker dies with them, and wipes them once answered.
+// Its raw keys, if any, arrive moved, and are zeroed here afterwards, as is the core.
 
 import { threadId } from 'node:worker_threads';
 import { move, workerData } from 'piscina';
-import { type KernelMode, type PackedChunk, runChunk, warmCore, wipeChunk } from './batch.js';
+import { type KernelMode, type PackedChunk, runChunk, warmCore } from './batch.js';
 import { type Core, instantiateCore } from './wasm.js';
 
 /** What the pool sends: one chunk, what to do with it, and its ticket in the owners table. */
@@ -47,23 +48,16 @@ export function answered(task: WorkerTask): void {
 const core: Core = instantiateCore((workerData as PoolWorkerData).module);
 warmCore(core);
 
-/** The kernel's results of one chunk, before they go back in the chunk's own buffer. */
-const results = new Int32Array(core.layout.maxItems);
-
 export default function runTask(task: WorkerTask): unknown {
   claim(task);
   const { chunk } = task;
-  const n = chunk.count;
+  const out = new Int32Array(chunk.count);
   try {
-    runChunk(core, chunk, task.mode, results, 0);
+    // runChunk wipes the core's regions, whatever happens.
+    runChunk(core, chunk, task.mode, out, 0);
   } finally {
-    wipeChunk(chunk);
+    if (chunk.keyBuffer.byteLength > 0) new Uint8Array(chunk.keyBuffer).fill(0);
   }
-  // The results go back in the chunk's buffer, wiped above (cap ≥ count slots of 28+ bytes):
-  // the pool reuses it for its next copy instead of allocating (and faulting in) a fresh
-  // half-megabyte buffer per chunk, and this worker frees nothing.
-  const out = new Int32Array(chunk.fixed, 0, n);
-  out.set(results.subarray(0, n));
   answered(task);
   return move(out);
 }

@@ -114,8 +114,8 @@ describe('the verifier answers chunked batches in request order', () => {
 describe('released chunk buffers', () => {
   const params = packParams(layout, 6, 1, 1);
   const mids = new Uint32Array(10).fill(0xdeadbeef);
-  const pack = (n: number): PackedChunk => {
-    const packer = new BatchPacker(layout, n, layout.maxItems, 10);
+  const pack = (n: number, shared = false): PackedChunk => {
+    const packer = new BatchPacker(layout, n, layout.maxItems, 10, undefined, shared);
     for (let i = 0; i < n; i++) packer.addMid(mids, 0, 1000 + i, 123456, params);
     const chunks = packer.finish();
     expect(chunks).toHaveLength(1);
@@ -137,13 +137,34 @@ describe('released chunk buffers', () => {
     releaseChunk(fresh);
   });
 
-  it('are kept sixteen at most, the latest released (a 100k batch on the pool has 13 slices in flight)', () => {
+  it('are kept sixteen at most, the latest released (a pooled batch has up to 16 slices in flight)', () => {
     const chunks = Array.from({ length: 17 }, (_, k) => pack(201 + k));
     const buffers = chunks.map((c) => c.fixed);
     for (const c of chunks) releaseChunk(c);
     expect(pack(201).fixed).not.toBe(buffers[0]);
     expect(pack(217).fixed).toBe(buffers[16]);
     expect(pack(202).fixed).toBe(buffers[1]);
+  });
+
+  it('shared ones (packed for the pool) go back only to shared packers, and plain ones to plain packers; sixteen of each kept', () => {
+    const shared = pack(444, true);
+    const plain = pack(444);
+    expect(shared.fixed).toBeInstanceOf(SharedArrayBuffer);
+    expect(plain.fixed).toBeInstanceOf(ArrayBuffer);
+    const sharedBuffer = shared.fixed;
+    const plainBuffer = plain.fixed;
+    releaseChunk(shared);
+    expect(new Uint8Array(sharedBuffer).every((b) => b === 0)).toBe(true);
+    releaseChunk(plain);
+    // Sixteen plain ones released after it do not push the shared one out.
+    const others = Array.from({ length: 16 }, (_, k) => pack(601 + k));
+    for (const c of others) releaseChunk(c);
+    expect(pack(444, true).fixed).toBe(sharedBuffer);
+    expect(pack(444).fixed).not.toBe(plainBuffer);
+  });
+
+  it('a packer in the core is never shared', () => {
+    expect(() => new BatchPacker(layout, 1, layout.maxItems, 10, instantiateCore(), true)).toThrow(RangeError);
   });
 
   it('released twice are handed out once', () => {
@@ -157,7 +178,7 @@ describe('released chunk buffers', () => {
 
   it('moved to a worker (detached) are not kept', () => {
     const chunk = pack(333);
-    structuredClone(chunk.fixed, { transfer: [chunk.fixed] });
+    structuredClone(chunk.fixed, { transfer: [chunk.fixed as ArrayBuffer] });
     releaseChunk(chunk);
     expect(pack(333).fixed.byteLength).toBeGreaterThan(0);
   });

@@ -75,6 +75,15 @@ describe('pool with 2 threads', () => {
     expect(pooled.stats().pool.chunksFailed).toBe(0);
   });
 
+  it('answers a batch of more slices than it keeps in flight (140k items: 18 slices) exactly as the reference', async () => {
+    const base = mixedRequests(10_000, 6);
+    const reqs = Array.from({ length: 140_000 }, (_, i) => base[(i * 7) % base.length]!);
+    const [a, b] = await Promise.all([pooled.verifyBatch(reqs), single.verifyBatch(reqs)]);
+    expect(a).toHaveLength(reqs.length);
+    expect(a).toEqual(b);
+    expect(statuses(a).error).toBeUndefined();
+  });
+
   it('keeps request order across chunks when batches interleave', async () => {
     const batches = [mixedRequests(20_000, 2), mixedRequests(3_000, 3), mixedRequests(15_000, 4)];
     const got = await Promise.all(batches.map((b) => pooled.verifyBatch(b)));

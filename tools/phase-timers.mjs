@@ -14,10 +14,11 @@
 // a build whose code no longer has those lines is refused. Inline batches only (threads 0).
 // KIND (valid|invalid, default valid), FORM (handle|base32|bytes, default handle), N (requests
 // per call, default 8192), ROUNDS (default 21), MS (per side per round, default 150).
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { distCopy } from './dist-copy.mjs';
 
 if (process.argv.length !== 4) {
   console.error('usage: node tools/phase-timers.mjs A B   (package roots, built)');
@@ -28,17 +29,7 @@ const N = Number(process.env.N ?? 8192), ROUNDS = Number(process.env.ROUNDS ?? 2
 
 /** Timers in a copy of `root`'s dist/; returns the copy's root. */
 function instrument(root, tmp, name) {
-  const dir = join(tmp, name);
-  cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true });
-  cpSync(join(root, 'package.json'), join(dir, 'package.json'));
-  symlinkSync(join(root, 'build'), join(dir, 'build'));
-  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
-  const edit = (file, from, to) => {
-    const path = join(dir, 'dist', file);
-    const text = readFileSync(path, 'utf8');
-    if (!text.includes(from)) throw new Error(`${root}: dist/${file} no longer has the line the timers wrap: ${from.trim()}`);
-    writeFileSync(path, text.replace(from, to));
-  };
+  const { dir, edit } = distCopy(root, join(tmp, name));
   const T = 'globalThis.__phase';
   edit('verifier.js', 'prepared = this.#prepare(requests, 0, n, now, results, pooled, round);',
     `{ const t = performance.now(); prepared = this.#prepare(requests, 0, n, now, results, pooled, round); ${T}.prepare += performance.now() - t; }`);
