@@ -37,7 +37,8 @@ export function generateToken(): string {
   return randomBytes(32).toString('base64url');
 }
 
-// The compiled CLI, from dist/bench/ (the installed package) and from src/bench/ (the tests) alike.
+// The compiled CLI (and the baseline's body parser), from dist/bench/ (the installed package) and
+// from src/bench/ (the tests) alike.
 const CLI = fileURLToPath(new URL('../../dist/cli/index.js', import.meta.url));
 
 /**
@@ -46,7 +47,7 @@ const CLI = fileURLToPath(new URL('../../dist/cli/index.js', import.meta.url));
  */
 const BASELINE = `
   const { default: Fastify } = await import('fastify');
-  const { parseJsonBody } = await import(${JSON.stringify(new URL('../server/body.js', import.meta.url).href)});
+  const { parseJsonBody } = await import(${JSON.stringify(new URL('../../dist/server/body.js', import.meta.url).href)});
   const app = Fastify();
   // Bodies parsed as serve parses them (src/server/body.ts), so that this stays the ceiling.
   app.removeContentTypeParser('application/json');
