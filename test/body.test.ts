@@ -66,6 +66,14 @@ describe('parseJsonBody', () => {
     }
   });
 
+  it('skips a leading byte-order mark, as fastify\'s own JSON parser does', () => {
+    for (const n of [1, 3000]) {
+      const text = JSON.stringify(batch(n));
+      expect(parseJsonBody(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]))).toEqual(JSON.parse(text));
+    }
+    expect(() => parseJsonBody(Buffer.from([0xef, 0xbb, 0xbf]))).toThrow(SyntaxError);
+  });
+
   it('throws JSON.parse\'s SyntaxError for text that is not JSON, however it is cut', () => {
     const good = JSON.stringify(batch(2000));
     const broken = [

@@ -207,6 +207,29 @@ describe('lifecycle', () => {
   });
 });
 
+describe('bodies', () => {
+  it('answers a 1,000-item batch of over 128 KiB item for item, and a body that starts with a byte-order mark', async () => {
+    const child = await spawnServe([]);
+    try {
+      const now = Date.now();
+      const items = Array.from({ length: 1000 }, (_, i) => item(`a-rather-long-account-name-${i}@mail.example.com`, now));
+      const body = JSON.stringify({ items });
+      expect(body.length).toBeGreaterThan(128 * 1024); // parsed in pieces (src/server/body.ts)
+      const first = await post(child.url, body);
+      expect(first.status).toBe(200);
+      expect(first.json.results.map((r: { status: string }) => r.status)).toEqual(items.map(() => 'valid'));
+      // Item for item: the same body again is all replays, and one changed code is the only invalid.
+      items[537] = { ...items[537], code: String((Number(items[537]!['code']) + 1) % 1_000_000).padStart(6, '0') };
+      const again = await post(child.url, JSON.stringify({ items }));
+      expect(again.json.results.map((r: { status: string }) => r.status)).toEqual(items.map((_, i) => (i === 537 ? 'invalid' : 'replayed')));
+      const bom = await post(child.url, '\uFEFF' + JSON.stringify(item('bom@example.com')));
+      expect(bom.json.status).toBe('valid');
+    } finally {
+      expect(await stop(child)).toBe(0);
+    }
+  });
+});
+
 describe('TLS', () => {
   const openssl = spawnSync('openssl', ['version'], { encoding: 'utf8' }).status === 0;
   if (!openssl) console.warn('\n  SKIPPED: serve TLS: no openssl to make a test certificate\n');

@@ -23,8 +23,13 @@ const OPEN = Buffer.from('{"items":[');
 /** Between two items, when the client writes no spaces (JSON.stringify, json_encode, encode_json). */
 const BETWEEN = Buffer.from('},{');
 
-/** The value of the JSON text in `body` (UTF-8), as JSON.parse gives it; throws SyntaxError when it is not JSON. */
+/**
+ * The value of the JSON text in `body` (UTF-8), as JSON.parse gives it; throws SyntaxError when
+ * it is not JSON. A leading byte-order mark is skipped, as fastify's own parser skips it (a JSON
+ * file saved by some Windows editors and sent with `curl -d @file` starts with one).
+ */
 export function parseJsonBody(body: Buffer): unknown {
+  if (body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) body = body.subarray(3);
   if (body.length >= PIECES_FROM) {
     const items = itemsInPieces(body);
     if (items !== undefined) return { items };
