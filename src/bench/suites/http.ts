@@ -139,7 +139,9 @@ async function run(ctx: SuiteContext): Promise<void> {
       report.ratio(ID, `${t.label}: single item ÷ empty fastify route`, fig(t.key, 'single')!, fig('baseline', 'single')!, undefined, 'fraction');
       report.ratio(ID, `${t.label}: batches of 1,000 ÷ single items (verifies/s)`, fig(t.key, 'batch1000')!, fig(t.key, 'single')!);
       report.ratio(ID, `${t.label}: batches of 1,000 ÷ empty fastify route with the same bodies`, fig(t.key, 'batch1000')!, fig('baseline', 'batch1000')!, undefined, 'fraction');
-      report.rate(ID, `${t.label}: batches of 1,000, verifies/s`, fig(t.key, 'batch1000')!, 500_000);
+      // Issue 7's target is the embedded default's (`npm start`: the in-memory store); a fleet's
+      // RedisStore is bounded by Redis (README, "What the policy costs"), shown without one.
+      report.rate(ID, `${t.label}: batches of 1,000, verifies/s`, fig(t.key, 'batch1000')!, t.key === 'memory' ? 500_000 : undefined);
     }
     for (const [i, { target, shape }] of tasks.entries()) {
       const { last, cpu, faults } = perTask[i]!;
