@@ -1,5 +1,4 @@
-// Spares: the keep-for-reuse pool of the verifier's scratch, the policy runner's columns and the
-// worker pool's chunk copies.
+// Spares: the keep-for-reuse pool of the verifier's scratch and the policy runner's columns.
 
 import { describe, expect, it } from 'vitest';
 import { Spares } from '../src/spares.js';
@@ -19,19 +18,7 @@ describe('Spares', () => {
     expect(spares.take(1)).toBeUndefined();
   });
 
-  it('exact: hands out only one of exactly the size asked', () => {
-    const spares = new Spares(size, 4, Number.POSITIVE_INFINITY, { exact: true });
-    const a = new Uint8Array(64);
-    const b = new Uint8Array(128);
-    spares.give(b);
-    spares.give(a);
-    expect(spares.take(100)).toBeUndefined();
-    expect(spares.take(64)).toBe(a);
-    expect(spares.take(64)).toBeUndefined();
-    expect(spares.take(128)).toBe(b);
-  });
-
-  it('keeps at most `keep`, none larger than `largest`, and none after clear()', () => {
+  it('keeps at most `keep`, none larger than `largest`', () => {
     const spares = new Spares(size, 2, 100);
     spares.give(new Uint8Array(101));
     expect(spares.take(0)).toBeUndefined();
@@ -39,8 +26,5 @@ describe('Spares', () => {
     for (const k of kept) spares.give(k);
     spares.give(new Uint8Array(3)); // over the limit: not kept
     expect(new Set([spares.take(0), spares.take(0), spares.take(0)])).toEqual(new Set([...kept, undefined]));
-    spares.give(new Uint8Array(5));
-    spares.clear();
-    expect(spares.take(0)).toBeUndefined();
   });
 });
