@@ -549,6 +549,14 @@ export function wipeChunk(chunk: PackedChunk): void {
   // A buffer moved to a worker is detached here: byteLength 0, nothing to wipe (and no view
   // can be made on it).
   if (chunk.fixed.byteLength > 0) new Uint8Array(chunk.fixed).fill(0);
+  wipeKeys(chunk);
+}
+
+/**
+ * Zeroes a chunk's raw keys only (a moved copy of them is detached here: nothing to wipe), for
+ * the pool and its workers, which share the chunk's other fields and leave them to wipeChunk.
+ */
+export function wipeKeys(chunk: PackedChunk): void {
   if (chunk.keyBuffer.byteLength > 0) new Uint8Array(chunk.keyBuffer).fill(0);
 }
 

@@ -9,7 +9,7 @@
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
-import { type KernelMode, type PackedChunk, releaseChunk, runChunk, warmCore } from './batch.js';
+import { type KernelMode, type PackedChunk, releaseChunk, runChunk, warmCore, wipeKeys } from './batch.js';
 import { intOption, TotpFleetError } from './errors.js';
 import { type Core, coreModule, inlineCore } from './wasm.js';
 import type { PoolWorkerData, WorkerTask } from './worker.js';
@@ -328,7 +328,7 @@ export class Dispatcher {
         // and piscina starts a replacement. Nothing from it is trusted.
         // Raw keys that never left are zeroed (once moved, detached: nothing here). The shared
         // fields are the chunk's own: run again, or wiped with it.
-        if (copy.keyBuffer.byteLength > 0) new Uint8Array(copy.keyBuffer).fill(0);
+        wipeKeys(copy);
         this.#workerFailures++;
         if (attempt === 0) this.#retried++;
       } finally {

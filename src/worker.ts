@@ -6,7 +6,7 @@
 
 import { threadId } from 'node:worker_threads';
 import { move, workerData } from 'piscina';
-import { type KernelMode, type PackedChunk, runChunk, warmCore } from './batch.js';
+import { type KernelMode, type PackedChunk, runChunk, warmCore, wipeKeys } from './batch.js';
 import { type Core, instantiateCore } from './wasm.js';
 
 /** What the pool sends: one chunk, what to do with it, and its ticket in the owners table. */
@@ -56,7 +56,7 @@ export default function runTask(task: WorkerTask): unknown {
     // runChunk wipes the core's regions, whatever happens.
     runChunk(core, chunk, task.mode, out, 0);
   } finally {
-    if (chunk.keyBuffer.byteLength > 0) new Uint8Array(chunk.keyBuffer).fill(0);
+    wipeKeys(chunk);
   }
   answered(task);
   return move(out);
