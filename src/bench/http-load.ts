@@ -47,15 +47,11 @@ const CLI = fileURLToPath(new URL('../../dist/cli/index.js', import.meta.url));
  */
 const BASELINE = `
   const { default: Fastify } = await import('fastify');
-  const { parseJsonBody } = await import(${JSON.stringify(new URL('../../dist/server/body.js', import.meta.url).href)});
+  const { jsonBodyParser } = await import(${JSON.stringify(new URL('../../dist/server/body.js', import.meta.url).href)});
   const app = Fastify();
   // Bodies parsed as serve parses them (src/server/body.ts), so that this stays the ceiling.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
-    let value;
-    try { value = parseJsonBody(body); } catch (error) { done(error, undefined); return; }
-    done(null, value);
-  });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, jsonBodyParser);
   app.post('/v1/verify', async () => ({ status: 'valid', delta: 0, step: 1 }));
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   process.stderr.write('listening on ' + address + '\\n');

@@ -10,7 +10,7 @@ import { pino, type Logger } from 'pino';
 import { AUDIT_CHANNEL, type AuditEvent } from '../policy/audit.js';
 import type { VerifyRequest, VerifyResult, VerifyStatus } from '../verifier.js';
 import { TokenSet } from './auth.js';
-import { parseJsonBody } from './body.js';
+import { jsonBodyParser } from './body.js';
 import { type Engine, engineSelfTest } from './engine.js';
 import { ServerMetrics } from './metrics.js';
 import type { ResolvedServerOptions } from './options.js';
@@ -152,19 +152,10 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
 
   // JSON only: a text/plain body would otherwise reach the schema as a string.
   app.removeContentTypeParser('text/plain');
-  // JSON bodies read as bytes and parsed by parseJsonBody (body.ts): a large batch in pieces,
+  // JSON bodies read as bytes and parsed by jsonBodyParser (body.ts): a large batch in pieces,
   // each a string V8 keeps in its ordinary pages, not one string mapped afresh per request.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
-    let value: unknown;
-    try {
-      value = parseJsonBody(body as Buffer);
-    } catch (error) {
-      done(error as Error, undefined);
-      return;
-    }
-    done(null, value);
-  });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, jsonBodyParser);
 
   // Callback-style hooks: an async hook costs a promise per request.
   app.addHook('onSend', (_request, reply, payload, done) => {
