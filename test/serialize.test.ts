@@ -6,10 +6,12 @@ import fc from 'fast-check';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchResponseSchema, resultSchema } from '../src/server/schema.js';
-import { batchAnswer, singleAnswer } from '../src/server/serialize.js';
+import { batchAnswer as batchBytes, singleAnswer } from '../src/server/serialize.js';
 import type { VerifyResult } from '../src/verifier.js';
 
 type Serialize = (value: unknown) => string;
+/** A batch's answer (bytes, ASCII) as text, or undefined. */
+const batchAnswer = (results: readonly VerifyResult[]): string | undefined => batchBytes(results)?.toString('latin1');
 let reference: { one: Serialize; batch: Serialize };
 const app = Fastify();
 
@@ -78,6 +80,23 @@ describe('answers from fragments', () => {
       expect(batchAnswer(results)).toBe(reference.batch({ results }));
       for (const r of results) expect(singleAnswer(r)).toBe(reference.one(r));
     }), { numRuns: 500 });
+  });
+
+  it('write runs of one shared result, and results in any order of runs, as the reference does', () => {
+    // The verifier shares one frozen result among the matches of a step: a batch is mostly runs.
+    const shared = fc.array(covered.map((r) => Object.freeze(r)), { minLength: 1, maxLength: 4 });
+    fc.assert(fc.property(shared, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 70 })), { maxLength: 8 }), (pool, runs) => {
+      const results = runs.flatMap(([which, length]) => Array.from({ length }, () => pool[which % pool.length]!));
+      expect(batchAnswer(results)).toBe(reference.batch({ results }));
+    }), { numRuns: 500 });
+    const valid = Object.freeze({ status: 'valid', delta: 0, step: 59_848_125 } as const);
+    for (const length of [1, 2, 3, 999, 1000, 1001, 1024]) {
+      const results = Array.from({ length }, (_, i) => (i === 500 ? { status: 'invalid' as const } : valid));
+      const bytes = batchBytes(results)!;
+      expect(bytes.toString('latin1')).toBe(reference.batch({ results }));
+      expect(bytes.length).toBe(Buffer.byteLength(reference.batch({ results })));
+    }
+    expect(batchAnswer([])).toBe(reference.batch({ results: [] }));
   });
 
   it('leave to the reference what they do not cover, and never give other text', () => {

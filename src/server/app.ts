@@ -216,9 +216,10 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     // response for a client that already holds its batch in order). Serialised from fragments
     // made once (serialize.ts); what they do not cover, by fast-json-stringify from the
     // response schemas (compiled once per route, then cached), the reference for the same text.
+    // A batch's answer is bytes: a 1,000-piece string would be flattened and copied again to be sent.
     reply.type('application/json; charset=utf-8');
-    const text = batch ? batchAnswer(results) : singleAnswer(results[0]!);
-    if (text !== undefined) return text;
+    const answer = batch ? batchAnswer(results) : singleAnswer(results[0]!);
+    if (answer !== undefined) return answer;
     const serialize = reply.compileSerializationSchema(batch ? batchResponseSchema : resultSchema) as (value: unknown) => string;
     return serialize(batch ? { results } : results[0]);
   });
