@@ -12,7 +12,8 @@
 //     --variant base=OTHER --variant this=. [--rounds 8] [--requests 1500] [--batch 1000]
 //
 // A variant is NAME=DIR (a package root, built: DIR/dist/server/app.js). Servers get npm start's
-// environment (SERVE_ENV). Bounded: (rounds + 1 warm-up) × variants × requests.
+// environment (SERVE_ENV), and LAYER_NODE_ARGS as node flags (e.g. "--cpu-prof --cpu-prof-dir=DIR").
+// Bounded: (rounds + 1 warm-up) × variants × requests.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -67,7 +68,8 @@ const autocannon = await loadAutocannon();
 const bodies = requestBodies('l', BATCH, Math.max(8, Math.ceil(20_000 / BATCH)), Date.now());
 try {
   for (const v of variants) {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', SERVER, v.root, token], {
+    const nodeArgs = (process.env['LAYER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, '--input-type=module', '-e', SERVER, v.root, token], {
       env: { ...process.env, ...SERVE_ENV }, stdio: ['ignore', 'pipe', 'inherit'],
     });
     v.child = child;
