@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchResponseSchema, resultSchema } from '../src/server/schema.js';
-import { batchAnswer as batchBytes, singleAnswer } from '../src/server/serialize.js';
+import { AnswerBuffers, batchAnswer as batchBytes, singleAnswer } from '../src/server/serialize.js';
 import type { VerifyResult } from '../src/verifier.js';
 
 type Serialize = (value: unknown) => string;
@@ -113,5 +113,35 @@ describe('answers from fragments', () => {
       expect(singleAnswer(r as unknown as VerifyResult)).toBeUndefined();
       expect(batchAnswer([{ status: 'valid' }, r as unknown as VerifyResult])).toBeUndefined();
     }
+  });
+});
+
+describe('answer buffers', () => {
+  it('are written to the answer\'s length, and given back buffers are used again', () => {
+    const buffers = new AnswerBuffers();
+    const valid = Object.freeze({ status: 'valid', delta: 0, step: 59_848_125 } as const);
+    const results = Array.from({ length: 1000 }, () => valid);
+    const first = batchBytes(results, buffers)!;
+    expect(first.toString('latin1')).toBe(reference.batch({ results }));
+    buffers.give(first);
+    const second = batchBytes(results.slice(0, 10), buffers)!;
+    expect(second.buffer).toBe(first.buffer);
+    expect(second.toString('latin1')).toBe(reference.batch({ results: results.slice(0, 10) }));
+    // Taken while the first is out: another buffer.
+    const third = batchBytes(results, buffers)!;
+    expect(third.buffer).not.toBe(second.buffer);
+    expect(third.toString('latin1')).toBe(reference.batch({ results }));
+  });
+
+  it('keep only buffers they made: never a slice of Node\'s shared pool or a part of another buffer', () => {
+    const buffers = new AnswerBuffers();
+    const pooled = Buffer.from('{"results":[]}');
+    const part = Buffer.allocUnsafeSlow(128 * 1024).subarray(16);
+    buffers.give(pooled);
+    buffers.give(part);
+    const taken = buffers.take(10);
+    expect(taken.buffer).not.toBe(pooled.buffer);
+    expect(taken.buffer).not.toBe(part.buffer);
+    expect(taken.length).toBeGreaterThanOrEqual(10);
   });
 });
