@@ -6,12 +6,10 @@ import fc from 'fast-check';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchResponseSchema, resultSchema } from '../src/server/schema.js';
-import { AnswerBuffers, batchAnswer as batchBytes, singleAnswer } from '../src/server/serialize.js';
+import { batchAnswer, singleAnswer } from '../src/server/serialize.js';
 import type { VerifyResult } from '../src/verifier.js';
 
 type Serialize = (value: unknown) => string;
-/** A batch's answer (bytes, ASCII) as text, or undefined. */
-const batchAnswer = (results: readonly VerifyResult[]): string | undefined => batchBytes(results)?.toString('latin1');
 let reference: { one: Serialize; batch: Serialize };
 const app = Fastify();
 
@@ -82,23 +80,6 @@ describe('answers from fragments', () => {
     }), { numRuns: 500 });
   });
 
-  it('write runs of one shared result, and results in any order of runs, as the reference does', () => {
-    // The verifier shares one frozen result among the matches of a step: a batch is mostly runs.
-    const shared = fc.array(covered.map((r) => Object.freeze(r)), { minLength: 1, maxLength: 4 });
-    fc.assert(fc.property(shared, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 70 })), { maxLength: 8 }), (pool, runs) => {
-      const results = runs.flatMap(([which, length]) => Array.from({ length }, () => pool[which % pool.length]!));
-      expect(batchAnswer(results)).toBe(reference.batch({ results }));
-    }), { numRuns: 500 });
-    const valid = Object.freeze({ status: 'valid', delta: 0, step: 59_848_125 } as const);
-    for (const length of [1, 2, 3, 999, 1000, 1001, 1024]) {
-      const results = Array.from({ length }, (_, i) => (i === 500 ? { status: 'invalid' as const } : valid));
-      const bytes = batchBytes(results)!;
-      expect(bytes.toString('latin1')).toBe(reference.batch({ results }));
-      expect(bytes.length).toBe(Buffer.byteLength(reference.batch({ results })));
-    }
-    expect(batchAnswer([])).toBe(reference.batch({ results: [] }));
-  });
-
   it('leave to the reference what they do not cover, and never give other text', () => {
     fc.assert(fc.property(fc.array(odd, { minLength: 1, maxLength: 5 }), (results) => {
       const batch = batchAnswer(results);
@@ -113,35 +94,5 @@ describe('answers from fragments', () => {
       expect(singleAnswer(r as unknown as VerifyResult)).toBeUndefined();
       expect(batchAnswer([{ status: 'valid' }, r as unknown as VerifyResult])).toBeUndefined();
     }
-  });
-});
-
-describe('answer buffers', () => {
-  it('are written to the answer\'s length, and given back buffers are used again', () => {
-    const buffers = new AnswerBuffers();
-    const valid = Object.freeze({ status: 'valid', delta: 0, step: 59_848_125 } as const);
-    const results = Array.from({ length: 1000 }, () => valid);
-    const first = batchBytes(results, buffers)!;
-    expect(first.toString('latin1')).toBe(reference.batch({ results }));
-    buffers.give(first);
-    const second = batchBytes(results.slice(0, 10), buffers)!;
-    expect(second.buffer).toBe(first.buffer);
-    expect(second.toString('latin1')).toBe(reference.batch({ results: results.slice(0, 10) }));
-    // Taken while the first is out: another buffer.
-    const third = batchBytes(results, buffers)!;
-    expect(third.buffer).not.toBe(second.buffer);
-    expect(third.toString('latin1')).toBe(reference.batch({ results }));
-  });
-
-  it('keep only buffers they made: never a slice of Node\'s shared pool or a part of another buffer', () => {
-    const buffers = new AnswerBuffers();
-    const pooled = Buffer.from('{"results":[]}');
-    const part = Buffer.allocUnsafeSlow(128 * 1024).subarray(16);
-    buffers.give(pooled);
-    buffers.give(part);
-    const taken = buffers.take(10);
-    expect(taken.buffer).not.toBe(pooled.buffer);
-    expect(taken.buffer).not.toBe(part.buffer);
-    expect(taken.length).toBeGreaterThanOrEqual(10);
   });
 });

@@ -16,7 +16,7 @@ import { ServerMetrics } from './metrics.js';
 import type { ResolvedServerOptions } from './options.js';
 import { errorBody, errorHandler } from './errors.js';
 import { batchResponseSchema, resultSchema, verifyBodySchema } from './schema.js';
-import { AnswerBuffers, batchAnswer, singleAnswer } from './serialize.js';
+import { batchAnswer, singleAnswer } from './serialize.js';
 
 interface Item {
   account: string;
@@ -25,8 +25,6 @@ interface Item {
   timestamp?: number;
 }
 type VerifyBody = Item | { items: Item[] };
-/** A request's batch answer while it is sent (a decoration: every request has the slot). */
-interface AnswerSlot { answer: Buffer | null }
 
 /** The app and what the lifecycle needs to drive it. */
 export interface Service {
@@ -165,15 +163,7 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     done(null, payload);
   });
 
-  // A batch's answer is written into a buffer used again once the response has been sent
-  // (serialize.ts, AnswerBuffers): 'finish' means every write of it is done; after an error the
-  // socket may still hold it, so it is left to the garbage collector.
-  const answerBuffers = new AnswerBuffers();
-  app.decorateRequest('answer', null);
-
   app.addHook('onResponse', (request, reply, done) => {
-    const { answer } = request as unknown as AnswerSlot;
-    if (answer !== null && reply.raw.writableFinished) answerBuffers.give(answer);
     const route = request.routeOptions.url ?? 'unmatched';
     const seconds = reply.elapsedTime / 1000;
     metrics.requestSeconds.observe({ route, status_code: String(reply.statusCode) }, seconds);
@@ -226,18 +216,9 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     // response for a client that already holds its batch in order). Serialised from fragments
     // made once (serialize.ts); what they do not cover, by fast-json-stringify from the
     // response schemas (compiled once per route, then cached), the reference for the same text.
-    // A batch's answer is bytes: a 1,000-piece string would be flattened and copied again to be sent.
     reply.type('application/json; charset=utf-8');
-    if (batch) {
-      const answer = batchAnswer(results, answerBuffers);
-      if (answer !== undefined) {
-        (request as unknown as AnswerSlot).answer = answer;
-        return answer;
-      }
-    } else {
-      const answer = singleAnswer(results[0]!);
-      if (answer !== undefined) return answer;
-    }
+    const text = batch ? batchAnswer(results) : singleAnswer(results[0]!);
+    if (text !== undefined) return text;
     const serialize = reply.compileSerializationSchema(batch ? batchResponseSchema : resultSchema) as (value: unknown) => string;
     return serialize(batch ? { results } : results[0]);
   });

@@ -57,8 +57,7 @@ export function jsonBodyParser(_request: unknown, body: string | Buffer, done: (
  * that `},{` follows, or undefined when the body is not exactly that shape or a piece does not
  * parse (the caller then parses the whole, and gets the whole's answer or its SyntaxError).
  *
- * Why the result is JSON.parse's: every piece P is parsed as `[P]` (the body's bytes around P
- * read as the brackets for that parse, then put back). If a cut fell inside a
+ * Why the result is JSON.parse's: every piece P is parsed as `[P]`. If a cut fell inside a
  * string, `[P]` would end in an unterminated string; if it fell inside an item (a nested array
  * or object), `[P]` would not close its brackets: either way it does not parse. So when every
  * `[P]` parses to a non-empty array, the body is `{"items":[` + P1 + `,` + P2 + … + `]}`, a
@@ -77,23 +76,11 @@ function itemsInPieces(body: Buffer): unknown[] | undefined {
       const at = body.indexOf(BETWEEN, start + PIECE);
       if (at >= 0 && at < end) cut = at + 1; // after the `}`; the `,` is skipped
     }
-    // `[P]` read in place: the byte before P (the `[` of `{"items":[`, or the `,` after the
-    // piece before) and the byte after it (a `,`, or the closing `]`) read as `[` and `]` for
-    // the parse and are put back after it, instead of a string `[` + P + `]` that JSON.parse
-    // would flatten (a copy of the piece: ~15 µs per 1,000-item body, 2026-11-24 06:35 UTC).
-    // Both are ASCII, so the UTF-8 text between them decodes as before.
-    const before = body[start - 1]!;
-    const after = body[cut]!;
-    body[start - 1] = 0x5b;
-    body[cut] = 0x5d;
     let piece: unknown;
     try {
-      piece = JSON.parse(body.toString('utf8', start - 1, cut + 1));
+      piece = JSON.parse(`[${body.toString('utf8', start, cut)}]`);
     } catch {
       return undefined;
-    } finally {
-      body[start - 1] = before;
-      body[cut] = after;
     }
     if (!Array.isArray(piece) || piece.length === 0) return undefined;
     for (let i = 0; i < piece.length; i++) items.push(piece[i]);
