@@ -74,6 +74,23 @@ describe('parseJsonBody', () => {
     expect(() => parseJsonBody(Buffer.from([0xef, 0xbb, 0xbf]))).toThrow(SyntaxError);
   });
 
+  it('leaves the body\'s bytes as they were, whether it parses in pieces, whole, or not at all', () => {
+    const good = JSON.stringify(batch(3000, (i) => (i % 5 === 0 ? `ü-€-😀-${i}` : `user-${i}@example.com`)));
+    for (const text of [
+      good,
+      `{"items":${JSON.stringify(batch(2000).items)},"x":1}`,
+      between(good, 100_000, '}{'),
+      between(good, 150_000, '},,{'),
+    ]) {
+      const body = Buffer.from(text);
+      const copy = Buffer.from(body);
+      const error = thrown(text);
+      if (error === undefined) expect(parseJsonBody(body)).toEqual(JSON.parse(text));
+      else expect(() => parseJsonBody(body)).toThrow(SyntaxError);
+      expect(body.equals(copy)).toBe(true);
+    }
+  });
+
   it('throws JSON.parse\'s SyntaxError for text that is not JSON, however it is cut', () => {
     const good = JSON.stringify(batch(2000));
     const broken = [

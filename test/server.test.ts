@@ -131,6 +131,29 @@ describe('POST /v1/verify', () => {
 });
 
 describe('replay protection and lockout (in-memory store)', () => {
+  it('answers concurrent batches each with its own results, in waves that reuse the answer buffers', async () => {
+    // A server of its own: its valid codes would feed the shared server's clock-health samples.
+    const own = await inProcess({ maxBatch: 50 });
+    const step = Math.floor(NOW / 30_000);
+    const kinds = [
+      { code: CODE, result: { status: 'valid', delta: 0, step } },
+      { code: WRONG, result: { status: 'invalid' } },
+      { code: '12 345', result: { status: 'malformed', reason: 'code' } },
+    ];
+    for (let wave = 0; wave < 3; wave++) {
+      const answers = await Promise.all(Array.from({ length: 40 }, async (_, k) => {
+        const pattern = Array.from({ length: 50 }, (_, i) => kinds[(i * (k % 5 + 1) + k + wave) % 3]!);
+        const r = await post(own.server.url, { items: pattern.map((x) => item(x.code)) });
+        return { r, expected: { results: pattern.map((x) => x.result) } };
+      }));
+      for (const { r, expected } of answers) {
+        expect(r.status).toBe(200);
+        expect(r.json).toEqual(expected);
+      }
+    }
+    await own.server.close();
+  });
+
   it("accepts a code once per account: the second use is 'replayed', also inside one batch", async () => {
     const first = await post(url, item(CODE, { account: 'replay@example.com' }));
     expect(first.json.status).toBe('valid');
