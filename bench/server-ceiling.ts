@@ -27,6 +27,7 @@ import { buildService } from '../src/server/app.js';
 import { createEngine, type Engine } from '../src/server/engine.js';
 import { resolveServerOptions } from '../src/server/options.js';
 import { formatMachine, machineInfo } from '../dist/bench/machine.js';
+import { standInEngine as standIn } from '../src/bench/stand-in.js';
 
 const BATCH = 1000;
 const BATCHES = 400;
@@ -77,17 +78,7 @@ const nowhere = new Writable({ write: (_chunk, _enc, cb) => cb() });
 const opts = resolveServerOptions({ tokens: [TOKEN], logStream: nowhere });
 
 /** An engine that answers every item at once: what is left is the server layer. */
-function standInEngine(): Engine {
-  const answer = { status: 'valid' as const, delta: 0, step: Math.floor(now / 30_000) };
-  const stats = () => ({
-    keyCache: { size: 0, capacity: 0, hits: 0, misses: 0, evictions: 0 }, keyHandles: 0,
-    pool: { threads: 0, inFlight: 0, chunksInline: 0, chunksPooled: 0, chunksRetried: 0, chunksFailed: 0, workerFailures: 0 },
-    batcher: { queued: 0, running: 0, batches: 0 },
-    policy: { valid: 0, invalid: 0, replayed: 0, locked: 0, storeErrors: 0, lockouts: 0 },
-  });
-  const verifier = { stats, verify: async () => answer, verifyBatch: async (reqs: unknown[]) => reqs.map(() => answer) };
-  return { verifier: verifier as unknown as Engine['verifier'], storeName: 'stand-in', storeHealth: async () => {}, clock: () => undefined, close: async () => {} };
-}
+const standInEngine = (): Engine => standIn(Math.floor(now / 30_000));
 
 const APPS: [string, () => Promise<{ app: FastifyInstance; close(): Promise<void> }>][] = [
   ['baseline: bare fastify route', async () => {

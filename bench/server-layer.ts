@@ -28,22 +28,17 @@ const ROUNDS = Number(values.rounds ?? 8);
 const REQUESTS = Number(values.requests ?? 1500);
 const BATCH = Number(values.batch ?? 1000);
 const CONNECTIONS = BATCH === 1 ? 16 : BATCH <= 100 ? 8 : 4;
+/** This checkout's root: every build's server gets the same stand-in engine, this one's (src/bench/stand-in.ts). */
+const SELF = resolve(import.meta.dirname, '..');
 
 /** The child: DIR's app over a stand-in engine, listening on a free loopback port. */
 const SERVER = `
-  const [root, token] = process.argv.slice(1);
+  const [root, token, self] = process.argv.slice(1);
   const { buildService } = await import(root + '/dist/server/app.js');
   const { resolveServerOptions } = await import(root + '/dist/server/options.js');
   const { Writable } = await import('node:stream');
-  const valid = Object.freeze({ status: 'valid', delta: 0, step: Math.floor(Date.now() / 30000) });
-  const stats = () => ({
-    keyCache: { size: 0, capacity: 0, hits: 0, misses: 0, evictions: 0 }, keyHandles: 0,
-    pool: { threads: 0, inFlight: 0, chunksInline: 0, chunksPooled: 0, chunksRetried: 0, chunksFailed: 0, workerFailures: 0 },
-    batcher: { queued: 0, running: 0, batches: 0 },
-    policy: { valid: 0, invalid: 0, replayed: 0, locked: 0, storeErrors: 0, lockouts: 0 },
-  });
-  const verifier = { stats, verify: async () => valid, verifyBatch: async (items) => items.map(() => valid) };
-  const engine = { verifier, storeName: 'stand-in', storeHealth: async () => {}, clock: () => undefined, close: async () => {} };
+  const { standInEngine } = await import(self + '/dist/bench/stand-in.js');
+  const engine = standInEngine(Math.floor(Date.now() / 30000));
   const logStream = new Writable({ write: (_chunk, _enc, cb) => cb() });
   const { app } = buildService(resolveServerOptions({ tokens: [token], logStream, logLevel: 'warn' }), engine);
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -69,7 +64,7 @@ const bodies = requestBodies('l', BATCH, Math.max(8, Math.ceil(20_000 / BATCH)),
 try {
   for (const v of variants) {
     const nodeArgs = (process.env['LAYER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...nodeArgs, '--input-type=module', '-e', SERVER, v.root, token], {
+    const child = spawn(process.execPath, [...nodeArgs, '--input-type=module', '-e', SERVER, v.root, token, SELF], {
       env: { ...process.env, ...SERVE_ENV }, stdio: ['ignore', 'pipe', 'inherit'],
     });
     v.child = child;
