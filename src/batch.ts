@@ -1,8 +1,8 @@
 // Packing canonical items into the core's struct-of-arrays layout, and running packed chunks.
 //
 // A chunk is one kernel call: at most `maxItems` items and `keyPoolSize` key bytes. It lives
-// in two ArrayBuffers (fixed-size fields; raw keys) so that it can be moved to a worker rather
-// than cloned; or, for a batch run inline, the first chunk is packed straight into the inline
+// in two buffers (fixed-size fields; raw keys) so that a worker gets it without a clone: a pooled
+// chunk's fields are packed in a SharedArrayBuffer the worker reads, its raw keys moved; or, for a batch run inline, the first chunk is packed straight into the inline
 // core's own regions (no buffer to fill, copy in and wipe: one write per field instead of
 // three, and half a megabyte less for the caches to hold). An item carries either its
 // midstates (from the key cache; flagged PARAM_MID_READY) or its raw key (derived where the
@@ -532,7 +532,8 @@ export function releaseChunk(chunk: PackedChunk): void {
   if (chunk.core !== undefined) return;
   const buffer = chunk.fixed;
   const kept: (ArrayBuffer | SharedArrayBuffer)[] = buffer instanceof SharedArrayBuffer ? sharedSpares : spares;
-  // Detached (moved to a worker): nothing to keep. Released twice: it must not be handed out twice.
+  // Detached (a plain chunk's buffer moved away by its caller; the pool shares its chunks and
+  // moves only raw keys): nothing to keep. Released twice: it must not be handed out twice.
   if (buffer.byteLength === 0 || kept.includes(buffer)) return;
   kept.push(buffer);
   if (kept.length > SPARE_LIMIT) kept.shift();
@@ -546,8 +547,7 @@ export function wipeChunk(chunk: PackedChunk): void {
     chunk.core.wipe(chunk.count);
     return;
   }
-  // A buffer moved to a worker is detached here: byteLength 0, nothing to wipe (and no view
-  // can be made on it).
+  // A buffer moved away (detached: byteLength 0) has nothing to wipe, and no view can be made on it.
   if (chunk.fixed.byteLength > 0) new Uint8Array(chunk.fixed).fill(0);
   wipeKeys(chunk);
 }
