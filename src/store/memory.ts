@@ -24,8 +24,9 @@ export interface MemoryStoreOptions {
    * the kernel must find and zero (on the README's VM, ~14 µs per 4 KiB page: ~0.3 µs per new
    * account); pre-touched, new accounts fault nothing, and a machine without the memory fails at
    * start, not under load. Costs the memory from the start (~140 MB for 1,000,000 accounts) and
-   * start-up time (~0.3 s per 1,000,000 accounts there). Default false. Namespaces
-   * (`namespace()`) grow as before.
+   * start-up time (~0.3 s per 1,000,000 accounts there). The table is then made at once for
+   * maxCredentials at load 1/2 or less, beyond the size a store that grows starts with, so that
+   * it never grows. Default false. Namespaces (`namespace()`) grow as before.
    */
   preTouch?: boolean;
   /** @internal The clock, in ms (tests). */
@@ -163,7 +164,9 @@ export class MemoryStore implements Store {
     // Load 1/4, not 1/2: 8 more bytes per credential (32 MB for 1,000,000, whose records take
     // ~120 MB), and shorter clusters for every probe and backward shift: begin → finish of
     // 10,000 new accounts with 1 M live, 280 → 221 ns per account (bench/store-compare.ts).
-    const cap = Math.min(tableCapacity(2 * this.#max), PRESIZE);
+    // With preTouch, at least load 1/2 at maxCredentials whatever its size: it never grows (a
+    // doubling is a pause of the event loop, and its new pages faults).
+    const cap = Math.max(Math.min(tableCapacity(2 * this.#max), PRESIZE), o.preTouch === true ? tableCapacity(this.#max) : 0);
     this.#slots = new Int32Array(2 * cap);
     this.#mask = cap - 1;
     if (o.preTouch === true) this.#preTouch();
