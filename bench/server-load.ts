@@ -12,6 +12,8 @@
 // LOAD_NODE_ARGS (e.g. --cpu-prof) and LOAD_SERVER_ARGS (e.g. --log-level info) for experiments;
 // --cli DIR/dist/cli/index.js serves another build (e.g. main's) under the same load;
 // --warmup S: seconds of paced load not counted before a paced scenario (default 2).
+// --accounts N: fresh accounts before the run turns to replays (default 3,500,000; the server's
+// --max-credentials is N plus a margin; with npm start's --pretouch it takes that memory at start).
 //
 // Targets (issue 7, 2-core machine, generator included): >= 500k verifies/s with 1,000-item
 // batches; single-item p99 <= 10 ms at 5k requests/s. For the latency target this script also
@@ -28,10 +30,12 @@ import { formatMachine, machineInfo } from '../dist/bench/machine.js';
 const { values } = parseArgs({
   options: {
     duration: { type: 'string' }, json: { type: 'string' }, only: { type: 'string' }, redis: { type: 'boolean' },
-    cli: { type: 'string' }, warmup: { type: 'string' },
+    cli: { type: 'string' }, warmup: { type: 'string' }, accounts: { type: 'string' },
   },
 });
 const DURATION = Number(values.duration ?? 8);
+const ACCOUNTS = Number(values.accounts ?? 3_500_000);
+if (!Number.isSafeInteger(ACCOUNTS) || ACCOUNTS < 0) throw new Error('--accounts expected a whole number');
 const TOKEN = generateToken();
 const split = (v: string | undefined): string[] => (v ?? '').split(' ').filter(Boolean);
 
@@ -57,11 +61,12 @@ console.log(formatMachine(machine));
 const server = await startServe({
   token: TOKEN, nodeArgs: split(process.env.LOAD_NODE_ARGS), serverArgs: split(process.env.LOAD_SERVER_ARGS),
   ...(redis === undefined ? {} : { redisUrl: redis.url }), ...(values.cli === undefined ? {} : { cli: values.cli }),
+  maxCredentials: Math.max(4_000_000, ACCOUNTS + 500_000),
 });
 console.log(`server: ${server.url} (${redis === undefined ? 'in-memory store' : `private Redis at ${redis.url}`}), ${DURATION} s per scenario\n`);
 const baseline = SCENARIOS.some((s) => s.baseline) ? await startServe({ token: TOKEN, baseline: true }) : undefined;
 const now = Date.now();
-const tags = new AccountTags(3_500_000);
+const tags = new AccountTags(ACCOUNTS);
 const rows: Record<string, unknown>[] = [];
 try {
   for (const [index, s] of SCENARIOS.entries()) {

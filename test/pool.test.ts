@@ -230,16 +230,21 @@ describe('dispatch decisions', () => {
   });
 
   it('counts a deadline from when a worker takes the chunk, not while it waits in a queue', async () => {
-    // One worker and 40 queued chunks of 8192 wrong codes (window 3): each takes a few ms to a
-    // few tens of ms, so the last waits far longer than the 250 ms deadline before it starts.
-    // None may fail. The worker's first chunks run before the timing, while its engine warms.
-    const v = await TotpVerifier.create({ threads: 1, inlineThreshold: 0, window: 3, taskTimeout: 250 });
+    // One worker and enough queued chunks of 8192 wrong codes (window 10) that the last waits far
+    // longer than the 250 ms deadline before it starts: each takes a few ms to a few tens of ms,
+    // so their number comes from how long the warm-up's took on this machine (at least 40, for
+    // ~3 deadlines of work; the queue bound raised to hold them). None may fail. The worker's
+    // first chunks run before the timing, while its engine warms.
+    const v = await TotpVerifier.create({ threads: 1, inlineThreshold: 0, window: 10, taskTimeout: 250, maxQueue: 4_000_000 });
     try {
       const secret = randomBytes(20);
       const reqs = Array.from({ length: 8192 }, () => ({ secret, code: '000000', timestamp: TS }));
       for (let i = 0; i < 5; i++) await v.verifyBatch(reqs);
+      const t = performance.now();
+      for (let i = 0; i < 5; i++) await v.verifyBatch(reqs);
+      const chunks = Math.min(400, Math.max(40, Math.ceil((3 * 250) / ((performance.now() - t) / 5))));
       const started = performance.now();
-      const all = await Promise.all(Array.from({ length: 40 }, () => v.verifyBatch(reqs)));
+      const all = await Promise.all(Array.from({ length: chunks }, () => v.verifyBatch(reqs)));
       const elapsed = performance.now() - started;
       expect(new Set(all.flat().map((r) => r.status))).toEqual(new Set(['invalid']));
       expect(v.stats().pool).toMatchObject({ chunksRetried: 0, chunksFailed: 0 });

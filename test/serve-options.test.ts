@@ -22,6 +22,10 @@ describe('serve options', () => {
     expect(serveOptions([], env)).not.toHaveProperty('accessLog');
     expect(serveOptions(['--access-log'], env)).toMatchObject({ accessLog: true });
     expect(serveOptions([], { ...env, TOTP_FLEET_ACCESS_LOG: '1' })).toMatchObject({ accessLog: true });
+    expect(serveOptions([], env)).not.toHaveProperty('preTouch');
+    expect(serveOptions(['--pretouch'], env)).toMatchObject({ preTouch: true });
+    expect(serveOptions([], { ...env, TOTP_FLEET_PRETOUCH: 'yes' })).toMatchObject({ preTouch: true });
+    expect(serveOptions([], { ...env, TOTP_FLEET_PRETOUCH: '0' })).toMatchObject({ preTouch: false });
     expect(serveOptions(['--past', '2', '--max-failures', '3', '--digits', '8'], env))
       .toMatchObject({ verifier: { window: { past: 2, future: 1 }, digits: 8 }, policy: { maxFailures: 3 } });
   });

@@ -3,6 +3,7 @@
 // every key. Time-dependent cases run on MemoryStore's injectable clock; on Redis (server
 // time) they use short real durations and wait for them.
 
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../src/store/memory.js';
@@ -45,7 +46,11 @@ interface Subject {
   make(): Store;
 }
 
-const subjects: Subject[] = [{ name: 'MemoryStore', make: () => new MemoryStore() }];
+const subjects: Subject[] = [
+  { name: 'MemoryStore', make: () => new MemoryStore() },
+  // Its memory made and written at construction (four record pages): the same contract.
+  { name: 'MemoryStore (preTouch)', make: () => new MemoryStore({ maxCredentials: 200_000, preTouch: true }) },
+];
 const prefix = testPrefix();
 if (redisOk) subjects.push({ name: 'RedisStore', make: () => new RedisStore({ url: REDIS_URL, prefix }) });
 
@@ -263,11 +268,11 @@ describe('MemoryStore bounds', () => {
     await expect(store.begin(['a'], LIMITS)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
   });
 
-  it('its own hash table keeps every credential through growth, expiry sweeps and reuse', async () => {
+  it.each([false, true])('its own hash table keeps every credential through growth, expiry sweeps and reuse (preTouch %s)', async (preTouch) => {
     // 6,000 credentials grow the table from 1,024 slots; half of them expire and are swept
     // (backward-shift deletion moves the others in the table), and their records are reused.
     let now = 10_000_000;
-    const store = new MemoryStore({ maxCredentials: 6000, now: () => now });
+    const store = new MemoryStore({ maxCredentials: 6000, now: () => now, preTouch });
     const names = (tag: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${tag}-${i}`);
     const commit = async (accounts: string[], step: (i: number) => number): Promise<void> => {
       expect((await store.begin(accounts, LIMITS)).state.every((s) => s === BEGIN_GO)).toBe(true);
@@ -349,6 +354,23 @@ describe('MemoryStore bounds', () => {
     expect(await attempt(store, 'second', { op: OP_FAILURE })).toBe('locked-now'); // the third, not the second
     expect(await attempt(store, 'first', { op: OP_FAILURE })).toBe('failed'); // its second
     await store.close();
+  });
+
+  it.skipIf(process.platform !== 'linux')('preTouch takes the memory for maxCredentials at construction; without it, as accounts come', async () => {
+    // Resident memory from /proc (Linux): 500,000 accounts' record pages (~63 MB) and table.
+    const rss = (): number => Number(readFileSync('/proc/self/statm', 'utf8').split(' ')[1]) * 4096;
+    const MB = 1 << 20;
+    let before = rss();
+    const lazy = new MemoryStore({ maxCredentials: 500_000 });
+    expect(rss() - before).toBeLessThan(16 * MB);
+    before = rss();
+    const touched = new MemoryStore({ maxCredentials: 500_000, preTouch: true });
+    expect(rss() - before).toBeGreaterThan(60 * MB);
+    // And it works as a store (its records were made up front, not as accounts came).
+    expect(await attempt(touched, 'p', { op: OP_SUCCESS, step: 9 })).toBe('committed');
+    expect(await attempt(touched, 'p', { op: OP_SUCCESS, step: 9 })).toBe('replayed');
+    await Promise.all([lazy.close(), touched.close()]);
+    expect(() => new MemoryStore({ preTouch: 'yes' as unknown as boolean })).toThrow(/"preTouch" expected a boolean/);
   });
 
   it('forgets a failure streak after failureMemoryMs, and a mark after replayMs', async () => {

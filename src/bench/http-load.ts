@@ -88,10 +88,12 @@ export interface RunningServe {
  * The environment `npm start` gives the server (package.json), and so every server these
  * benches start unless `ServeOptions.env` says otherwise: glibc's malloc asks for transparent
  * huge pages, so the in-memory store's pages fault 2 MiB at a time (~40 → ~2 page faults per
- * 1,000-item request of new accounts, ~13 % less server CPU per item; README, Operations).
- * glibc reads it at process start, so `serve` cannot set it for itself.
+ * 1,000-item request of new accounts, ~13 % less server CPU per item; README, Operations;
+ * glibc reads it at process start, so `serve` cannot set it for itself), and `--pretouch`: the
+ * in-memory store's memory for `--max-credentials` accounts is made and written at start, so
+ * that new accounts fault no pages under load (README, Operations).
  */
-export const SERVE_ENV: Readonly<Record<string, string>> = { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
+export const SERVE_ENV: Readonly<Record<string, string>> = { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1', TOTP_FLEET_PRETOUCH: '1' };
 
 /**
  * Starts `totp-fleet serve` (or the baseline) as a child process on an ephemeral loopback port;

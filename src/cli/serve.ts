@@ -42,6 +42,9 @@ Engine:
                              TOTP_FLEET_REDIS_URL when the URL holds a password
   --redis-prefix P           prefix of every Redis key (default totp-fleet:)
   --max-credentials N        without Redis: accounts kept in memory at most (default 1000000)
+  --pretouch                 without Redis: take the memory for --max-credentials accounts at
+                             start (~140 MB per 1000000), so that new accounts cause no page
+                             faults under load; default off
   --max-failures N           consecutive wrong codes that lock an account (default 10, at most 100)
   --lockout-ms MS            how long a lock lasts (default 900000: 15 minutes)
   --fleet-skew-ms MS         largest clock difference between the fleet's machines (default 300000)
@@ -70,6 +73,7 @@ const SPECS = {
   'redis-url': { type: 'string' },
   'redis-prefix': { type: 'string' },
   'max-credentials': { type: 'string' },
+  pretouch: { type: 'boolean' },
   'max-failures': { type: 'string' },
   'lockout-ms': { type: 'string' },
   'fleet-skew-ms': { type: 'string' },
@@ -154,7 +158,7 @@ const FLAG_OF: Record<string, string> = {
   healthIntervalMs: '--health-interval',
   logLevel: '--log-level', redisUrl: '--redis-url', insecureNoAuth: '--insecure-no-auth', threads: '--threads',
   tokens: 'the token', 'window.past': '--past', 'window.future': '--future', window: '--window',
-  redisPrefix: '--redis-prefix', maxCredentials: '--max-credentials', 'policy.maxFailures': '--max-failures', 'policy.lockoutMs': '--lockout-ms',
+  redisPrefix: '--redis-prefix', maxCredentials: '--max-credentials', preTouch: '--pretouch', 'policy.maxFailures': '--max-failures', 'policy.lockoutMs': '--lockout-ms',
   'policy.fleetSkewMs': '--fleet-skew-ms', digits: '--digits', period: '--period', t0: '--t0',
   minSecretBytes: '--min-secret-bytes',
 };
@@ -217,6 +221,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
   set('redisUrl', str('redis-url'));
   set('redisPrefix', str('redis-prefix'));
   set('maxCredentials', int('max-credentials'));
+  set('preTouch', values.pretouch as boolean | undefined);
   set('accessLog', values['access-log'] as boolean | undefined);
   set('auditLog', values['audit-log'] as boolean | undefined);
   set('maxBatch', int('max-batch'));

@@ -31,6 +31,8 @@ export interface EngineOptions {
   redisPrefix: string | undefined;
   /** Credentials the in-memory store keeps at most (MemoryStore's default when undefined). */
   maxCredentials: number | undefined;
+  /** The in-memory store's memory made and written at start (MemoryStoreOptions.preTouch). */
+  preTouch?: boolean | undefined;
   verifier: VerifierOptions;
   policy: PolicyOptions | undefined;
 }
@@ -58,7 +60,10 @@ export function redisWhere(url: string): string {
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const store: Store = opts.redisUrl === undefined
-    ? new MemoryStore(opts.maxCredentials === undefined ? {} : { maxCredentials: opts.maxCredentials })
+    ? new MemoryStore({
+      ...(opts.maxCredentials === undefined ? {} : { maxCredentials: opts.maxCredentials }),
+      ...(opts.preTouch === undefined ? {} : { preTouch: opts.preTouch }),
+    })
     : new RedisStore({ url: opts.redisUrl, ...(opts.redisPrefix === undefined ? {} : { prefix: opts.redisPrefix }) });
   let verifier: TotpVerifier;
   try {

@@ -45,6 +45,12 @@ export interface ServerOptions {
   /** Without Redis: credentials the in-memory store keeps at most (default 1,000,000; when full of live state, new ones get 'error'). */
   maxCredentials?: number;
   /**
+   * Without Redis: make and write the in-memory store's memory for `maxCredentials` accounts at
+   * start (MemoryStoreOptions.preTouch): no page faults for new accounts under load, the memory
+   * held from the start, and a machine without it fails at start. Default false.
+   */
+  preTouch?: boolean;
+  /**
    * Log one line per HTTP request (method, route, status, ms, batch size, remote address; never
    * the URL's query or the body). Default false: a line per request costs CPU that operators
    * rarely want at thousands of requests per second; /metrics counts requests by route and status.
@@ -76,6 +82,7 @@ export interface ResolvedServerOptions {
   readonly redisUrl: string | undefined;
   readonly redisPrefix: string | undefined;
   readonly maxCredentials: number | undefined;
+  readonly preTouch: boolean;
   readonly accessLog: boolean;
   readonly auditLog: boolean;
   readonly verifier: VerifierOptions;
@@ -167,6 +174,7 @@ export function resolveServerOptions(input: unknown): ResolvedServerOptions {
     redisUrl,
     redisPrefix: o.redisPrefix === undefined ? undefined : stringOption('redisPrefix', o.redisPrefix, ''),
     maxCredentials: o.maxCredentials === undefined ? undefined : intOption('maxCredentials', o.maxCredentials, 1, 100_000_000, 0),
+    preTouch: boolOption('preTouch', o.preTouch, false),
     accessLog: boolOption('accessLog', o.accessLog, false),
     auditLog: boolOption('auditLog', o.auditLog, false),
     verifier: resolveVerifier(o.verifier),

@@ -31,7 +31,8 @@ function verifierOptions(opts: ResolvedServerOptions): ResolvedServerOptions['ve
 export async function startServer(input: ServerOptions): Promise<RunningServer> {
   const opts = resolveServerOptions(input);
   const engine = await createEngine({
-    redisUrl: opts.redisUrl, redisPrefix: opts.redisPrefix, maxCredentials: opts.maxCredentials, verifier: verifierOptions(opts), policy: opts.policy,
+    redisUrl: opts.redisUrl, redisPrefix: opts.redisPrefix, maxCredentials: opts.maxCredentials, preTouch: opts.preTouch,
+    verifier: verifierOptions(opts), policy: opts.policy,
   });
   let service: Service;
   try {
