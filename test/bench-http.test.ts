@@ -6,11 +6,15 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { serverFaults } from '../src/bench/http-load.js';
+import type { LoadFigure } from '../src/bench/load.js';
+import { machineInfo } from '../src/bench/machine.js';
 import { planCapacity } from '../src/bench/plan.js';
 import { PROFILES } from '../src/bench/profiles.js';
 import { createProgress } from '../src/bench/progress.js';
 import { parseReport } from '../src/bench/report-file.js';
+import { Report } from '../src/bench/report.js';
 import { runSuites } from '../src/bench/run.js';
+import { floorChecks, P99_TARGET } from '../src/bench/suites/http.js';
 import { haveRedis, REDIS_URL } from './helpers/redis.js';
 
 describe('bench suite "http"', () => {
@@ -32,9 +36,18 @@ describe('bench suite "http"', () => {
     expect(report.figures.find((f) => f.id === 'http/memory/batch1000')!.items).toBe(1000);
     expect(report.checks.map((c) => c.label)).toContain('serve, in-memory store: single item ÷ empty fastify route');
     expect(report.checks.map((c) => c.label)).toContain('serve, in-memory store: batches of 1,000 ÷ empty fastify route with the same bodies');
-    expect(report.loads.map((l) => `${l.config} ${l.offered}`)).toEqual(servers.flatMap((s) => [1000, 5000].map((r) =>
-      `HTTP single item, serve, ${s === 'memory' ? 'in-memory store' : 'RedisStore (local Redis)'} ${r}`)));
+    // The empty route under the same paced load before the servers at each rate, and again right
+    // after the in-memory server at 5,000/s: the floor printed beside serve's p99 there.
+    const empty = "HTTP single item, empty fastify route (reference: the machine's floor)";
+    const served = (s: string): string => `HTTP single item, serve, ${s === 'memory' ? 'in-memory store' : 'RedisStore (local Redis)'}`;
+    expect(report.loads.map((l) => `${l.config} ${l.offered}`)).toEqual([1000, 5000].flatMap((r) => [
+      `${empty} ${r}`, ...servers.flatMap((s) => [`${served(s)} ${r}`, ...(s === 'memory' && r === 5000 ? [`${empty}, again right after serve ${r}`] : [])]),
+    ]));
     for (const l of report.loads) expect(l.p99).toBeGreaterThan(0);
+    expect(new Set(report.loads.map((l) => l.seconds)).size).toBe(1);
+    const floor = report.checks.find((c) => c.label.startsWith('floor: empty fastify route, p99 at 5,000/s'))!;
+    expect(floor.from).toEqual(['http/baseline/5000', 'http/baseline/5000/after']);
+    expect(report.checksTable('http')).toMatch(/floor: empty fastify route, p99 at 5,000\/s .*≤ 10\.00 ms\s+(within reach|OUT OF REACH)$/m);
     expect(report.notes.some((n) => /server CPU [\d.]+ µs per item, median of 2 rounds \(rounds [\d.]+-[\d.]+\)/.test(n.text))).toBe(true);
     // Linux: the server's page faults beside its CPU time (how much the store's growth took).
     if (process.platform === 'linux') expect(report.notes.some((n) => /[\d.]+ page faults per item/.test(n.text))).toBe(true);
@@ -51,6 +64,38 @@ describe('bench suite "http"', () => {
       }
     }
   }, 120_000);
+
+  it("prints beside serve's p99 at 5,000/s the empty route's in the same run, before and after it, as a floor not counted", () => {
+    const at = (id: string, offered: number, p99ms: number): LoadFigure => ({
+      id, scenario: 'http', config: id, threads: 0, offered, achieved: offered, requests: offered, seconds: 2, invalidShare: 0,
+      p50: 1500, p90: 3000, p99: p99ms * 1000, max: p99ms * 2000, saturated: false,
+    });
+    const run = (floor: [number, number]): Report => {
+      const report = new Report(machineInfo(), 'test', PROFILES.quick!.budget);
+      // The suite's order; the other rates' and the other server's p99s must not be taken.
+      floorChecks(report, [
+        at('http/baseline/1000', 1000, 3), at('http/memory/1000', 1000, 30), at('http/redis/1000', 1000, 40),
+        at('http/baseline/5000', 5000, floor[0]), at('http/memory/5000', 5000, 12), at('http/baseline/5000/after', 5000, floor[1]),
+        at('http/redis/5000', 5000, 50),
+      ]);
+      return report;
+    };
+    const near = run([7, 12]);
+    const [serve, floor] = near.checks;
+    expect(serve).toMatchObject({ unit: 'latency', measured: 12_000, target: P99_TARGET, pass: false, from: ['http/memory/5000'] });
+    expect(serve!.bound).toBeUndefined();
+    expect(floor).toMatchObject({ unit: 'latency', measured: 9_500, low: 7_000, high: 12_000, target: P99_TARGET, bound: true, pass: undefined });
+    expect(floor!.from).toEqual(['http/baseline/5000', 'http/baseline/5000/after']);
+    const lines = near.checksTable('http').split('\n');
+    expect(lines[2]).toMatch(/^serve, in-memory store: p99 of single items at 5,000\/s offered\s+12\.00 ms.*≤ 10\.00 ms\s+MISS$/);
+    expect(lines[3]).toMatch(/^floor: empty fastify route, p99 at 5,000\/s in the same run \(median of 2 loads, before and after serve\)\s+9\.50 ms\s+7\.00 ms – 12\.00 ms\s+≤ 10\.00 ms\s+within reach$/);
+    expect(near.summary()).toContain('0 of 1 targets met');
+    expect(run([9, 13]).checksTable('http')).toMatch(/floor: .*11\.00 ms\s+9\.00 ms – 13\.00 ms\s+≤ 10\.00 ms\s+OUT OF REACH$/m);
+    // Nothing to set a floor beside without both (a run cut short): no line rather than a wrong one.
+    const none = new Report(machineInfo(), 'test', PROFILES.quick!.budget);
+    floorChecks(none, [at('http/baseline/1000', 1000, 3), at('http/memory/1000', 1000, 5), at('http/baseline/5000', 5000, 5)]);
+    expect(none.checks).toEqual([]);
+  });
 
   it("reads a process's page faults from /proc, NaN where it cannot", () => {
     if (process.platform === 'linux') {

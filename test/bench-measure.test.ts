@@ -4,11 +4,12 @@
 // is involved the assertions are bounds the harness guarantees whatever the machine does.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BETWEEN_RUNS, compareReports, K, medianNoise, MIN_CHANGE } from '../src/bench/compare.js';
+import { BETWEEN_RUNS, compareReports, formatComparison, K, medianNoise, MIN_CHANGE } from '../src/bench/compare.js';
 import { type Figure, MAX_EVERY, measureGroup, measureLatency, type TaskSpec } from '../src/bench/measure.js';
 import { machineInfo } from '../src/bench/machine.js';
 import { PROFILES } from '../src/bench/profiles.js';
 import { parseReport } from '../src/bench/report-file.js';
+import type { LoadFigure } from '../src/bench/load.js';
 import { pairedRounds, Report } from '../src/bench/report.js';
 import { SLOWDOWN_ENV, slowdownFromEnv } from '../src/bench/run.js';
 import { noisyReport } from './helpers/bench-report.js';
@@ -136,6 +137,51 @@ describe('Report.ratio', () => {
     expect(table.find((l) => l.includes('ceiling: high'))).toMatch(/within reach$/);
     expect(table.find((l) => l.includes('ceiling: low'))).toMatch(/OUT OF REACH$/);
     expect(report.summary()).toContain('0 of 1 targets met');
+  });
+});
+
+describe('Report.latency', () => {
+  const load = (id: string, p99: number): LoadFigure => ({
+    id, scenario: 's', config: id, threads: 0, offered: 5000, achieved: 5000, requests: 5000, seconds: 1, invalidShare: 0,
+    p50: 1000, p90: 2000, p99, max: p99 * 2, saturated: false,
+  });
+
+  it('holds a p99 to a most: at or under the target passes, over it misses', () => {
+    const report = new Report(machineInfo(), 'test', PROFILES.quick!.budget);
+    expect(report.latency('s', 'at', [load('a', 10_000)], 10_000).pass).toBe(true);
+    expect(report.latency('s', 'over', [load('b', 10_001)], 10_000).pass).toBe(false);
+    expect(report.latency('s', 'under', [load('c', 4_000)], 10_000).pass).toBe(true);
+    const table = report.checksTable('s').split('\n');
+    expect(table.find((l) => l.includes('over'))).toMatch(/10\.00 ms\s+10\.00 ms – 10\.00 ms\s+≤ 10\.00 ms\s+MISS$/);
+    expect(table.find((l) => l.includes('under'))).toMatch(/4\.00 ms.*≤ 10\.00 ms\s+PASS$/);
+  });
+
+  it('takes a floor as the median of its loads\' p99, their range as the spread, and shows it within or out of reach, never as a target', () => {
+    const report = new Report(machineInfo(), 'test', PROFILES.quick!.budget);
+    report.latency('s', 'ours', [load('ours', 9_000)], 10_000);
+    const near = report.latency('s', 'floor: near', [load('before', 8_000), load('after', 11_000)], 10_000, true);
+    const far = report.latency('s', 'floor: far', [load('before2', 9_000), load('after2', 12_000)], 10_000, true);
+    expect(near).toMatchObject({ measured: 9_500, low: 8_000, high: 11_000, spread: 'runs', unit: 'latency', bound: true, from: ['before', 'after'] });
+    expect(near.pass).toBeUndefined();
+    expect(far.measured).toBe(10_500);
+    const table = report.checksTable('s').split('\n');
+    expect(table.find((l) => l.includes('floor: near'))).toMatch(/9\.50 ms\s+8\.00 ms – 11\.00 ms\s+≤ 10\.00 ms\s+within reach$/);
+    expect(table.find((l) => l.includes('floor: far'))).toMatch(/10\.50 ms.*OUT OF REACH$/);
+    expect(report.summary()).toContain('1 of 1 targets met');
+    expect(() => report.latency('s', 'none', [], 10_000)).toThrow(/no load/);
+  });
+
+  it('compare reads the latency lines from both reports and does not judge them (a p99 that rose is not an improvement)', () => {
+    const report = (p99ms: number): ReturnType<typeof parseReport> => {
+      const r = new Report(machineInfo(), 'test', PROFILES.quick!.budget);
+      const serve = r.addLoad({ ...load('http/memory/5000', p99ms * 1000), scenario: 'http' });
+      r.latency('http', 'serve p99', [serve], 10_000);
+      return parseReport(JSON.parse(JSON.stringify(r)), 'r');
+    };
+    const result = compareReports(report(7), report(30));
+    expect(result.comparisons).toEqual([]);
+    expect(result.latencies).toBe(1);
+    expect(formatComparison(result, 'a', 'b')).toMatch(/1 p99 latency line\(s\) \(one paced load per run/);
   });
 });
 

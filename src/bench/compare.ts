@@ -72,6 +72,8 @@ export interface CompareResult {
   readonly speed: { factor: number; band: number; from: number };
   readonly onlyA: readonly string[];
   readonly onlyB: readonly string[];
+  /** Latency lines (a p99 under paced load, and its floor) in both reports: shown by each run, not judged. */
+  readonly latencies: number;
   readonly warnings: readonly string[];
   readonly regressions: number;
   /**
@@ -165,9 +167,18 @@ export function compareReports(a: ReportData, b: ReportData): CompareResult {
   const toPeers = new Map<string, { log: number; band: number }[]>();
   /** Per suite, its ratios to peers in both reports, judged or not. */
   const peerRatios = new Map<string, number>();
+  let latencies = 0;
   for (const ca of a.checks) {
     const cb = checksB.get(ca.id);
     if (cb === undefined || !(ca.measured > 0) || !(cb.measured > 0)) continue;
+    // A p99 of one paced load per run (lower is better, unlike every ratio here): serve's at
+    // 5,000/s read 7.6, 34.5 and 7.5 ms in three runs of one build within six minutes on this
+    // VM (README, Load), and it has no rounds to take a noise from. Not judged, as the loads it
+    // comes from are not.
+    if (ca.unit === 'latency' || cb.unit === 'latency') {
+      latencies++;
+      continue;
+    }
     const change = cb.measured / ca.measured;
     // Ours ÷ a peer: the peer's figure is the denominator (Report.ratio's `from` is [num, den]).
     const toPeer = ca.from.length === 2 && !peerIds.has(ca.from[0]!) && peerIds.has(ca.from[1]!);
@@ -209,6 +220,7 @@ export function compareReports(a: ReportData, b: ReportData): CompareResult {
     speed: { factor: overall.factor, band: overall.band, from: overall.n },
     onlyA: a.figures.filter((f) => !byId.has(f.id)).map((f) => f.id),
     onlyB: b.figures.filter((f) => !idsA.has(f.id)).map((f) => f.id),
+    latencies,
     warnings,
     regressions: comparisons.filter((c) => c.verdict === 'regression').length,
     inconclusive: comparisons
@@ -252,7 +264,8 @@ export function formatComparison(r: CompareResult, nameA: string, nameB: string,
       `Flagged at max(${MIN_CHANGE * 100} %, ${K} × the two runs' spread and the between-run noise, in quadrature); ` +
       `between-run noise ${BETWEEN_RUNS.peerRatio * 100} % for a ratio to a peer, ${BETWEEN_RUNS.ownRatio * 100} % for a ratio of ours, ${BETWEEN_RUNS.suite * 100} % for a suite's mean (measured: README, "Capacity planning").`,
     `Not judged${all ? '' : ' (--all lists them)'}: ${count('figure')} absolute figure(s) (they move with the machine between runs), ` +
-      `${count('peer')} peer figure(s), ${r.comparisons.filter((c) => c.kind === 'ratio' && c.verdict === 'too few rounds').length} ratio(s) paired on fewer than ${MIN_ROUNDS} rounds.`,
+      `${count('peer')} peer figure(s), ${r.comparisons.filter((c) => c.kind === 'ratio' && c.verdict === 'too few rounds').length} ratio(s) paired on fewer than ${MIN_ROUNDS} rounds` +
+      (r.latencies > 0 ? `, ${r.latencies} p99 latency line(s) (one paced load per run: read them in each report)` : '') + '.',
   ];
   const noisy = count('slower, too noisy to tell');
   if (noisy > 0) {

@@ -22,16 +22,25 @@ export interface Check {
   readonly id: string;
   readonly scenario: string;
   readonly label: string;
-  /** 'ratio' (×), 'fraction' (%), 'rate' (items/s). */
-  readonly unit: 'ratio' | 'fraction' | 'rate';
-  /** Median / median (or the median rate). */
+  /**
+   * 'ratio' (×), 'fraction' (%), 'rate' (items/s), 'latency' (a p99 under paced load, µs, shown
+   * in ms: lower is better, so its target is a most).
+   */
+  readonly unit: 'ratio' | 'fraction' | 'rate' | 'latency';
+  /** Median / median (or the median rate, or the median p99 of the loads). */
   readonly measured: number;
   /** The spread: p25 and p75 of the per-round ratios, or (see `spread`) of the calls. */
   readonly low: number;
   readonly high: number;
-  /** 'rounds': low/high are quartiles of per-round ratios; 'quartiles': of the calls' rates. */
-  readonly spread: 'rounds' | 'quartiles';
-  /** The issue's target (measured ≥ target passes); undefined for an informational line. */
+  /**
+   * 'rounds': low/high are quartiles of per-round ratios; 'quartiles': of the calls' rates;
+   * 'runs': the lowest and highest p99 of the loads a latency was taken from.
+   */
+  readonly spread: 'rounds' | 'quartiles' | 'runs';
+  /**
+   * The issue's target (measured ≥ target passes; for a latency, measured ≤ target); undefined
+   * for an informational line.
+   */
   readonly target: number | undefined;
   readonly pass: boolean | undefined;
   /**
@@ -54,7 +63,13 @@ export function formatRate(n: number): string {
 function formatValue(unit: Check['unit'], n: number): string {
   if (unit === 'ratio') return `${n >= 100 ? n.toFixed(0) : n.toFixed(2)}×`;
   if (unit === 'fraction') return `${(n * 100).toFixed(1)} %`;
+  if (unit === 'latency') return `${(n / 1000).toFixed(2)} ms`;
   return `${formatRate(n)}/s`;
+}
+
+/** Whether `measured` meets `target`: at most it for a latency, at least it for the rest. */
+export function meetsTarget(unit: Check['unit'], measured: number, target: number): boolean {
+  return unit === 'latency' ? measured <= target : measured >= target;
 }
 
 /** Pads columns; numbers right-aligned. */
@@ -169,8 +184,29 @@ export class Report {
     });
   }
 
+  /**
+   * A p99 under paced load against a most (µs; measured ≤ target passes): one load's, or the
+   * median of several loads' of one configuration at one rate (a floor measured right before and
+   * right after what it stands beside), with their lowest and highest as the spread. `bound`: a
+   * floor shown beside a target, as in `ratio` and `rate`.
+   *
+   * @example
+   * report.latency('http', 'floor: empty route, p99 at 5,000/s', [before, after], 10_000, true); // within reach at ≤ 10 ms
+   */
+  latency(scenario: string, label: string, loads: readonly LoadFigure[], target?: number, bound = false): Check {
+    if (loads.length === 0) throw new RangeError(`${scenario}: ${label}: no load to take a p99 from`);
+    const p99s = loads.map((l) => l.p99).sort((a, b) => a - b);
+    return this.#push({
+      id: `${scenario}/${loads.map((l) => l.id).join('+')}/p99`,
+      scenario, label, unit: 'latency',
+      measured: quantile(p99s, 0.5), low: p99s[0]!, high: p99s[p99s.length - 1]!, target, spread: 'runs',
+      from: loads.map((l) => l.id),
+      ...(bound ? { bound: true as const } : {}),
+    });
+  }
+
   #push(c: Omit<Check, 'pass'>): Check {
-    const check = Object.freeze({ ...c, pass: c.target === undefined || c.bound ? undefined : c.measured >= c.target });
+    const check = Object.freeze({ ...c, pass: c.target === undefined || c.bound ? undefined : meetsTarget(c.unit, c.measured, c.target) });
     this.checks.push(check);
     return check;
   }
@@ -215,8 +251,8 @@ export class Report {
       c.label,
       formatValue(c.unit, c.measured),
       `${formatValue(c.unit, c.low)} – ${formatValue(c.unit, c.high)}`,
-      c.target === undefined ? '' : `≥ ${formatValue(c.unit, c.target)}`,
-      c.bound && c.target !== undefined ? (c.measured >= c.target ? 'within reach' : 'OUT OF REACH') : c.pass === undefined ? 'info' : c.pass ? 'PASS' : 'MISS',
+      c.target === undefined ? '' : `${c.unit === 'latency' ? '≤' : '≥'} ${formatValue(c.unit, c.target)}`,
+      c.bound && c.target !== undefined ? (meetsTarget(c.unit, c.measured, c.target) ? 'within reach' : 'OUT OF REACH') : c.pass === undefined ? 'info' : c.pass ? 'PASS' : 'MISS',
     ]);
     const head = [...(scenario === undefined ? ['scenario'] : []), 'measure', 'median', 'p25 – p75', 'target', 'result'];
     const off = scenario === undefined ? 1 : 0;
