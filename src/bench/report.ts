@@ -281,7 +281,7 @@ export class Report {
       '',
       this.checksTable(),
       '',
-      `${passed} of ${targets.length} targets met; 'info' lines have no target in issue 3; ` +
+      `${passed} of ${targets.length} targets met; 'info' lines have no target in the issues; ` +
         "'within reach' / 'OUT OF REACH' lines are ceilings and floors (what this machine allows), shown beside a target, not counted.",
       'Ratios are medians of per-round ratios (tasks of a ratio are measured in interleaved rounds); p25 – p75 of those rounds.',
       ...(missing.length > 0 ? [`Peers not installed, not measured: ${missing.join(', ')} (they are dev dependencies).`] : []),
