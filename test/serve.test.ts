@@ -73,11 +73,16 @@ describe('start-up', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
     const words = pkg.scripts.start.split(' ');
     // Leading KEY=VALUE words: the environment npm start gives the server (the load benches
-    // start theirs with the same, SERVE_ENV).
+    // start theirs with the same, SERVE_ENV); a value `${KEY:-D}` is D unless the caller's
+    // environment sets KEY (as `TOTP_FLEET_PRETOUCH=0 npm start` does).
     const startEnv: Record<string, string> = {};
     while (/^[A-Z_]+=/.test(words[0]!)) {
       const w = words.shift()!;
-      startEnv[w.slice(0, w.indexOf('='))] = w.slice(w.indexOf('=') + 1);
+      const key = w.slice(0, w.indexOf('='));
+      const value = w.slice(w.indexOf('=') + 1);
+      const fallback = /^\$\{([A-Z_]+):-([^}]*)\}$/.exec(value);
+      if (fallback !== null) expect(fallback[1]).toBe(key);
+      startEnv[key] = fallback === null ? value : fallback[2]!;
     }
     expect(startEnv).toEqual(SERVE_ENV);
     expect(words.slice(0, 2)).toEqual(['node', 'dist/cli/index.js']);
