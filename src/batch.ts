@@ -9,7 +9,7 @@
 // chunk runs). Items arrive here already
 // validated (verifier.ts); the core still refuses anything out of range on its own.
 
-import { BASE32_PADDING, decodeInto, maxDecodedBytes } from './base32.js';
+import { BASE32_PADDING, decodeInto, maxDecodedBytes } from './base32-into.js';
 import { TotpFleetError } from './errors.js';
 import { type SecretProblem, type SecretRules, secretBytes } from './secret.js';
 import type { Core, CoreLayout } from './wasm.js';

@@ -4,7 +4,8 @@
 
 import { getRandomValues } from 'node:crypto';
 import { type Algorithm, algorithmOption, SECRET_BYTES } from './algorithm.js';
-import { Base32Error, dataCharacters, decode, maxDecodedBytes } from './base32.js';
+import { Base32Error, decode } from './base32.js';
+import { dataCharacters, maxDecodedBytes } from './base32-into.js';
 import { intOption, optionsObject } from './errors.js';
 
 /** Raw key bytes, or base32 text such as an authenticator app shows. */

@@ -6,9 +6,10 @@
 
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { decode, encode } from '../src/base32.js';
 import {
-  BASE32_CHARACTER, BASE32_LENGTH, BASE32_PADDING, BASE32_TRAILING_BITS, decode, decodeInto, encode, maxDecodedBytes,
-} from '../src/base32.js';
+  BASE32_CHARACTER, BASE32_LENGTH, BASE32_PADDING, BASE32_TRAILING_BITS, decodeInto, maxDecodedBytes,
+} from '../src/base32-into.js';
 import { BatchPacker, chunkViews, packParams, wipeCore } from '../src/batch.js';
 import { Base32Error, TotpVerifier, type VerifyRequest } from '../src/index.js';
 import { secretBytes, type SecretRules } from '../src/secret.js';
