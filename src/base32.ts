@@ -5,26 +5,12 @@
 // silently change the key: invalid characters, impossible lengths, misplaced padding and
 // non-zero trailing bits are all refused. Error messages never quote the input.
 
-import { charCodeAt } from './charcode.js';
-
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+import {
+  ALPHABET, BASE32_CHARACTER, BASE32_LENGTH, BASE32_PADDING, dataCharacters, decodeInto, maxDecodedBytes,
+} from './base32-into.js';
 
 /** 5-bit value → character code. */
 const ALPHABET_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
-
-/** Character code → 5-bit value; -1 for anything else. Lower case maps like upper case. */
-const DECODE = new Int8Array(128).fill(-1);
-for (let i = 0; i < ALPHABET.length; i++) {
-  DECODE[ALPHABET.charCodeAt(i)] = i;
-  DECODE[ALPHABET.toLowerCase().charCodeAt(i)] = i;
-}
-
-const SPACE = 0x20;
-const HYPHEN = 0x2d;
-const EQUALS = 0x3d;
-
-/** Unpadded lengths modulo 8 that a whole number of bytes can produce. */
-const VALID_TAIL = [true, false, true, false, true, true, false, true];
 
 /** Thrown by `base32.decode` for text that is not base32. */
 export class Base32Error extends Error {
@@ -69,6 +55,9 @@ export interface DecodeOptions {
   allowTrailingBits?: boolean;
 }
 
+/** Texts longer than this are counted before `decode` allocates (not sized from their length). */
+const SIZE_FROM_LENGTH = 1024;
+
 /**
  * Decodes base32 text: case-insensitive, padding optional, spaces and hyphens ignored.
  * Throws Base32Error (never quoting the input) for anything that is not base32.
@@ -76,49 +65,27 @@ export interface DecodeOptions {
  */
 export function decode(text: string, options: DecodeOptions = {}): Uint8Array {
   if (typeof text !== 'string') throw new TypeError('"text" expected a string');
-  // Pass 1: count data characters and check the padding, which may only come at the very end.
-  // (Two passes over the text instead of regular expressions and copies: this runs for every
-  // base32 secret that misses the key cache.)
   const n = text.length;
-  let data = 0;
-  let padding = 0;
-  for (let i = 0; i < n; i++) {
-    const c = charCodeAt(text, i);
-    if (c === SPACE || c === HYPHEN) continue;
-    if (c === EQUALS) padding++;
-    else if (padding > 0) throw new Base32Error('base32: misplaced or wrong padding');
-    else data++;
+  const room = maxDecodedBytes(n <= SIZE_FROM_LENGTH ? n : dataCharacters(text));
+  const out = new Uint8Array(room);
+  const bytes = decodeInto(text, out, 0, options.allowTrailingBits === true);
+  if (bytes < 0) throw new Base32Error(problemMessage(bytes, text));
+  if (bytes === room) return out;
+  // Spaces, hyphens or padding: fewer bytes than characters allowed for.
+  const exact = out.slice(0, bytes);
+  out.fill(0, 0, bytes);
+  return exact;
+}
+
+function problemMessage(problem: number, text: string): string {
+  switch (problem) {
+    case BASE32_PADDING:
+      return 'base32: misplaced or wrong padding';
+    case BASE32_LENGTH:
+      return `base32: a length of ${dataCharacters(text)} characters cannot encode whole bytes`;
+    case BASE32_CHARACTER:
+      return 'base32: invalid character';
+    default:
+      return 'base32: non-zero trailing bits (the text was altered or truncated)';
   }
-  if (padding > 0 && ((data + padding) % 8 !== 0 || padding > 6)) {
-    throw new Base32Error('base32: misplaced or wrong padding');
-  }
-  if (!VALID_TAIL[data % 8]) {
-    throw new Base32Error(`base32: a length of ${data} characters cannot encode whole bytes`);
-  }
-  // Pass 2: decode.
-  const out = new Uint8Array(Math.floor((data * 5) / 8));
-  let buffer = 0;
-  let bits = 0;
-  let j = 0;
-  for (let i = 0; i < n; i++) {
-    const c = charCodeAt(text, i);
-    if (c === SPACE || c === HYPHEN) continue;
-    if (c === EQUALS) break;
-    const v = c < 128 ? DECODE[c]! : -1;
-    if (v < 0) {
-      out.fill(0); // what was decoded so far is part of a secret
-      throw new Base32Error('base32: invalid character');
-    }
-    buffer = ((buffer << 5) | v) & 0xfff; // at most 7 + 5 bits are pending
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      out[j++] = (buffer >>> bits) & 0xff;
-    }
-  }
-  if (options.allowTrailingBits !== true && (buffer & ((1 << bits) - 1)) !== 0) {
-    out.fill(0);
-    throw new Base32Error('base32: non-zero trailing bits (the text was altered or truncated)');
-  }
-  return out;
 }

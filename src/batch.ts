@@ -9,7 +9,9 @@
 // chunk runs). Items arrive here already
 // validated (verifier.ts); the core still refuses anything out of range on its own.
 
+import { BASE32_PADDING, decodeInto, maxDecodedBytes } from './base32-into.js';
 import { TotpFleetError } from './errors.js';
+import { type SecretProblem, type SecretRules, secretBytes } from './secret.js';
 import type { Core, CoreLayout } from './wasm.js';
 
 /** What the kernel is asked to do with a chunk. */
@@ -215,6 +217,42 @@ export class BatchPacker {
     return this.#fill(i, counter, code, params);
   }
 
+  /**
+   * Adds an item whose key is base32 `text`, decoded straight into the chunk's key area (no
+   * decoded copy to allocate, copy in and wipe), or answers why the text is not an acceptable
+   * secret under `rules` (exactly as `secretBytes`), after wiping what it wrote; such an item is
+   * not added. Text that could hold more than `layout.maxKeyBytes` (spaces and hyphens, or too
+   * long a secret) is decoded apart, by `secretBytes`.
+   */
+  addBase32(
+    text: string, rules: SecretRules, counter: number | bigint, code: number, params: number,
+  ): number | SecretProblem {
+    const room = maxDecodedBytes(text.length);
+    if (room > this.#layout.maxKeyBytes) {
+      const key = secretBytes(text, rules);
+      if (typeof key === 'string') return key;
+      const i = this.addKey(key, counter, code, params);
+      key.fill(0); // our own decoded copy, now packed
+      return i;
+    }
+    this.#room(room);
+    const at = this.#keyBytes;
+    if (at + room > this.#keys.length) this.#growKeys(at + room);
+    const keys = this.#keys;
+    const n = decodeInto(text, keys, at, rules.allowBase32TrailingBits);
+    if (n <= BASE32_PADDING) return 'secret-encoding'; // decodeInto wiped what it wrote
+    if (n < rules.minSecretBytes || n > rules.maxSecretBytes) {
+      keys.fill(0, at, at + n);
+      return 'secret-length';
+    }
+    const i = this.#count++;
+    this.#keyed = true;
+    this.#keyOff[i] = at;
+    this.#keyLen[i] = n;
+    this.#keyBytes = at + n;
+    return this.#fill(i, counter, code, params);
+  }
+
   /** Adds an item whose midstates are `mids[at .. at + midWords]` (from a key cache). */
   addMid(mids: Uint32Array, at: number, counter: number | bigint, code: number, params: number): number {
     const i = this.#slot(0);
@@ -287,11 +325,16 @@ export class BatchPacker {
   }
 
   #slot(keyLength: number): number {
+    this.#room(keyLength);
+    return this.#count++;
+  }
+
+  /** Makes room for an item with a key of `keyLength` bytes: a new chunk if this one is full. */
+  #room(keyLength: number): void {
     if (this.#count === this.#cap || this.#keyBytes + keyLength > this.#layout.keyPoolSize) {
       this.#close();
       this.#open();
     }
-    return this.#count++;
   }
 
   #fill(i: number, counter: number | bigint, code: number, params: number): number {

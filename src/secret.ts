@@ -5,7 +5,7 @@
 import { getRandomValues } from 'node:crypto';
 import { type Algorithm, algorithmOption, SECRET_BYTES } from './algorithm.js';
 import { Base32Error, decode } from './base32.js';
-import { charCodeAt } from './charcode.js';
+import { dataCharacters, maxDecodedBytes } from './base32-into.js';
 import { intOption, optionsObject } from './errors.js';
 
 /** Raw key bytes, or base32 text such as an authenticator app shows. */
@@ -46,12 +46,7 @@ export function generateSecret(opts?: GenerateSecretOptions): Uint8Array {
  * decoding it: data characters (not spaces, hyphens or padding) × 5 / 8.
  */
 export function base32ByteLength(text: string): number {
-  let data = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = charCodeAt(text, i);
-    if (c !== 0x20 && c !== 0x2d && c !== 0x3d) data++;
-  }
-  return Math.floor((data * 5) / 8);
+  return maxDecodedBytes(dataCharacters(text));
 }
 
 /** What makes a secret acceptable. */

@@ -739,6 +739,14 @@ export class TotpVerifier {
             packed[j] = packer.addPending(step, code, params);
             (waiting ??= []).push(packed[j]!, miss);
           }
+        } else if (typeof secret === 'string') {
+          // Base32 text, no cache: decoded straight into the chunk.
+          const at = packer.addBase32(secret, s, step, code, params);
+          if (typeof at === 'string') {
+            results[i] = MALFORMED[at];
+            continue;
+          }
+          packed[j] = at;
         } else {
           const key = secretBytes(secret, s);
           if (typeof key === 'string') {
@@ -746,7 +754,6 @@ export class TotpVerifier {
             continue;
           }
           packed[j] = packer.addKey(key, step, code, params);
-          if (typeof secret === 'string') key.fill(0); // our own decoded copy, now packed
         }
         if (legacy !== undefined) {
           // The secret is valid by now (a handle, a cache hit, or checked above).

@@ -8,7 +8,9 @@
 //
 // A and B are package roots with dist/ and build/ (another worktree of this repository, built;
 // its node_modules may be a link to this one). MS (per task per round, default 150) and ROUNDS
-// (default 15) tune the budget.
+// (default 15) tune the budget. COLD=1 measures the cold-cache suite's facade lines instead:
+// verifyBatch of the same requests with base32 secrets and the key cache off (`keyCacheSize: 0`:
+// decoded and derived in every call) and with raw Uint8Array secrets (never cached).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,6 +21,8 @@ if (process.argv.length !== 4) {
 }
 const [A, B] = process.argv.slice(2).map((p) => pathToFileURL(resolve(p)).href);
 const ms = Number(process.env.MS ?? 150), rounds = Number(process.env.ROUNDS ?? 15);
+const cold = process.env.COLD === '1';
+const families = cold ? ['facade base32 off', 'facade bytes off'] : ['kernel', 'facade handles', 'facade base32 warm'];
 const side = async (root) => {
   const dist = root + '/dist';
   const m = {
@@ -29,8 +33,8 @@ const side = async (root) => {
   };
   const fx = m.fixtures();
   const core = m.instantiateCore(new WebAssembly.Module(readFileSync(new URL(root + '/build/core.wasm')))); m.warmCore(core);
-  const v = await m.TotpVerifier.create({ threads: 0, window: 1 });
-  const handles = v.importKeys(fx.secrets);
+  const v = await m.TotpVerifier.create({ threads: 0, window: 1, ...(cold ? { keyCacheSize: 0 } : {}) });
+  const handles = cold ? [] : v.importKeys(fx.secrets);
   return { m, fx, core, v, handles };
 };
 const sides = { A: await side(A), B: await side(B) };
@@ -42,6 +46,14 @@ for (const kind of ['valid', 'invalid']) {
   const codes = kind === 'valid' ? fx.valid : fx.invalid;
   const tasks = {};
   for (const [name, s] of Object.entries(sides)) {
+    if (cold) {
+      for (const form of ['base32', 'bytes']) {
+        const reqs = s.m.makeRequests(s.fx, kind, form, s.fx.count);
+        s.m.assertResults(`${form} ${name}`, await s.v.verifyBatch(reqs), kind, s.fx);
+        tasks[`facade ${form} off ${name}`] = { items: reqs.length, fn: () => s.v.verifyBatch(reqs) };
+      }
+      continue;
+    }
     const n = s.core.layout.maxItems;
     const chunk = s.m.packChunk(s.core, s.fx.secrets.slice(0, n), codes.slice(0, n), s.fx.step);
     tasks[`kernel ${name}`] = { items: n, setup: () => s.m.loadChunk(s.core, chunk), fn: () => s.core.verifyBatch(n) };
@@ -66,11 +78,11 @@ for (const kind of ['valid', 'invalid']) {
     const ratio = rates[k].map((x, i) => x / rates['node:crypto'][i]);
     console.log(`${k.padEnd(24)} ${(med(rates[k]) / 1e6).toFixed(3)} M/s  ÷ node:crypto ${med(ratio).toFixed(2)}×`);
   }
-  for (const k of ['kernel', 'facade handles', 'facade base32 warm']) {
+  for (const k of families) {
     const ratio = rates[`${k} B`].map((x, i) => x / rates[`${k} A`][i]);
     console.log(`${k} B ÷ A: ${med(ratio).toFixed(3)}`);
   }
-  for (const n of ['A', 'B']) {
+  for (const n of cold ? [] : ['A', 'B']) {
     const ratio = rates[`facade handles ${n}`].map((x, i) => x / rates[`kernel ${n}`][i]);
     console.log(`facade handles ÷ kernel, ${n}: ${(100 * med(ratio)).toFixed(1)}%`);
   }
