@@ -579,12 +579,9 @@ export class TotpVerifier {
         // microtask), rather than after every slice is packed.
         if (start + slice < n) await undefined;
       }
-      // Every slice is out: this thread runs what no worker has started yet, newest first.
-      if (pooled) {
-        if (process.env.CALLER_JOINS === 'yield') {
-          while (this.#dispatcher.helpOut(1) > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-        } else if (process.env.CALLER_JOINS !== '0') this.#dispatcher.helpOut();
-      }
+      // Every slice is out: rather than wait, this thread runs chunks no worker has started yet
+      // (newest first) while the workers run the rest (pool.ts helpOut).
+      if (pooled) this.#dispatcher.helpOut();
     } finally {
       await Promise.all(running);
     }
