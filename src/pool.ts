@@ -1,5 +1,6 @@
 // Dispatch: where packed chunks run. Small batches run inline on the calling thread, because a
-// pool round trip costs tens of microseconds; large ones are spread over piscina workers.
+// pool round trip costs tens of microseconds; large ones are spread over piscina workers, and
+// the calling thread, once it has posted them all, runs those no worker has started (helpOut).
 //
 // Faults (SECURITY.md R8, R12): a chunk whose worker dies (exit, uncaught throw, out of memory)
 // or misses its deadline is run once more on a fresh copy; if that fails too, its items are
