@@ -115,14 +115,20 @@ async function expectDispatchedErrors(v: TotpVerifier, reqs: VerifyRequest[], re
   expect(v.stats().pool.chunksFailed).toBeGreaterThan(0);
 }
 
+/** `reqs` verified on one thread (window 2): the reference a pool's results must equal. */
+async function singleThreaded(reqs: VerifyRequest[]): Promise<VerifyResult[]> {
+  const single = await TotpVerifier.create({ threads: 0, window: 2 });
+  try {
+    return await single.verifyBatch(reqs);
+  } finally {
+    await single.close();
+  }
+}
+
 describe('the calling thread joins its pooled batch', () => {
   const reqs = mixedRequests(100_000, 11);
   let reference: VerifyResult[];
-  beforeAll(async () => {
-    const single = await TotpVerifier.create({ threads: 0, window: 2 });
-    reference = await single.verifyBatch(reqs);
-    await single.close();
-  });
+  beforeAll(async () => { reference = await singleThreaded(reqs); });
 
   for (const threads of [1, 2]) {
     it(`runs each chunk exactly once, here or on a worker, with the reference's results (${threads} thread(s))`, async () => {
