@@ -579,6 +579,9 @@ export class TotpVerifier {
         // microtask), rather than after every slice is packed.
         if (start + slice < n) await undefined;
       }
+      // Every slice is out: rather than wait, this thread runs chunks no worker has started yet
+      // (newest first) while the workers run the rest (pool.ts helpOut).
+      if (pooled) this.#dispatcher.helpOut();
     } finally {
       await Promise.all(running);
     }

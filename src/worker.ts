@@ -25,13 +25,18 @@ export interface PoolWorkerData {
 }
 
 /**
- * Records that this worker took `task`, so that the pool can terminate this worker if the task
- * misses its deadline. The first thing any worker entry point does with a task.
+ * Claims `task` for this worker: records its threadId in the task's slot, so that the pool can
+ * terminate this worker if the task misses its deadline. The first thing any worker entry point
+ * does with a task. False when the calling thread has claimed it already (the pool's helpOut:
+ * it runs the task itself): the task is then not to be run, nor its chunk read. A compare-and-
+ * exchange from unclaimed, so that exactly one of the two runs it; claiming twice is harmless.
  */
-export function claim(task: WorkerTask): void {
+export function claim(task: WorkerTask): boolean {
   const owners = (workerData as PoolWorkerData).owners;
   // A slot reused by a later task (the ring wrapped) is that task's; leave it alone.
-  if (Atomics.load(owners, 2 * task.slot) === task.seq) Atomics.store(owners, 2 * task.slot + 1, threadId);
+  if (Atomics.load(owners, 2 * task.slot) !== task.seq) return true;
+  const was = Atomics.compareExchange(owners, 2 * task.slot + 1, 0, threadId);
+  return was === 0 || was === threadId;
 }
 
 /**
@@ -49,8 +54,12 @@ const core: Core = instantiateCore((workerData as PoolWorkerData).module);
 warmCore(core);
 
 export default function runTask(task: WorkerTask): unknown {
-  claim(task);
   const { chunk } = task;
+  if (!claim(task)) {
+    // Run on the calling thread: only the raw keys moved here are to be wiped.
+    wipeKeys(chunk);
+    return null;
+  }
   const out = new Int32Array(chunk.count);
   try {
     // runChunk wipes the core's regions, whatever happens.

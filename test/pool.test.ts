@@ -7,6 +7,7 @@ import { TotpFleetError } from '../src/errors.js';
 
 const FAULTY = new URL('./fixtures/faulty-worker.mjs', import.meta.url);
 const UNLOADABLE = new URL('./fixtures/unloadable-worker.mjs', import.meta.url);
+const COUNTING = new URL('./fixtures/counting-worker.mjs', import.meta.url);
 const TS = 1_700_000_015_000;
 
 /** A seeded PRNG (mulberry32), so a failure reproduces. */
@@ -113,6 +114,49 @@ async function expectDispatchedErrors(v: TotpVerifier, reqs: VerifyRequest[], re
   }
   expect(v.stats().pool.chunksFailed).toBeGreaterThan(0);
 }
+
+/** `reqs` verified on one thread (window 2): the reference a pool's results must equal. */
+async function singleThreaded(reqs: VerifyRequest[]): Promise<VerifyResult[]> {
+  const single = await TotpVerifier.create({ threads: 0, window: 2 });
+  try {
+    return await single.verifyBatch(reqs);
+  } finally {
+    await single.close();
+  }
+}
+
+describe('the calling thread joins its pooled batch', () => {
+  const reqs = mixedRequests(100_000, 11);
+  let reference: VerifyResult[];
+  beforeAll(async () => { reference = await singleThreaded(reqs); });
+
+  for (const threads of [1, 2]) {
+    it(`runs each chunk exactly once, here or on a worker, with the reference's results (${threads} thread(s))`, async () => {
+      const counts = new Int32Array(new SharedArrayBuffer(8));
+      const v = await TotpVerifier.createWithInternals(
+        { threads, window: 2, inlineThreshold: 1000 }, { workerFile: COUNTING, workerData: { counts } },
+      );
+      const batches = 6;
+      let chunks: number;
+      try {
+        // One chunk per slice of chunkItems requests (every slice of these has packed items).
+        chunks = batches * Math.ceil(reqs.length / Math.min(8192, Math.ceil(reqs.length / threads)));
+        for (let b = 0; b < batches; b++) expect(await v.verifyBatch(reqs)).toEqual(reference);
+      } finally {
+        // Every task posted reaches a worker before the pool closes, those run here included.
+        await v.close();
+      }
+      const [ranOnWorkers, leftToCaller] = [counts[0]!, counts[1]!];
+      const stats = v.stats().pool;
+      expect(stats).toMatchObject({ chunksRetried: 0, chunksFailed: 0, workerFailures: 0 });
+      expect(ranOnWorkers + leftToCaller).toBe(chunks);
+      expect(stats.chunksPooled).toBe(ranOnWorkers);
+      expect(stats.chunksInline).toBe(leftToCaller);
+      // The calling thread did join (its first batch waits for a worker's first answer).
+      expect(stats.chunksInline).toBeGreaterThan(0);
+    });
+  }
+});
 
 describe('worker faults', () => {
   const reqs = mixedRequests(20_000, 5);
