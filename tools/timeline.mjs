@@ -32,7 +32,7 @@ edit('verifier.js', `            if (items === undefined || statefulSlot !== und
 edit('pool.js', 'const pool = this.#pool;', 'const pool = this.#pool; const __s = globalThis.__slice;');
 edit('pool.js', 'const ticket = this.#nextSlot();', `const ticket = this.#nextSlot(); ${EV('post', ', __s, ticket.seq')}`);
 edit('pool.js', 'out.set(result, offset);', `${EV('back', ', __s')} out.set(result, offset);`);
-edit('worker.js', 'claim(task);', `claim(task); const __t0 = ${NOW};`);
+edit('worker.js', 'if (!claim(task)) {', `const __t0 = ${NOW}; if (!claim(task)) {`);
 edit('worker.js', 'answered(task);',
   `answered(task); { const tl = workerData.timeline; const k = (task.seq % 4096) * 4; tl[k] = __t0; tl[k + 1] = ${NOW}; tl[k + 2] = (await import('node:worker_threads')).threadId; tl[k + 3] = task.seq; }`);
 edit('worker.js', 'export default function runTask(task) {', 'export default async function runTask(task) {');
