@@ -165,4 +165,34 @@ describe('clock health through the verifier', () => {
       await v.close();
     }
   });
+
+  // The verifier gives the clock its matches in runs (one addRepeated call per run of one
+  // offset): stateless ones as it answers them, stateful ones after the store's finish.
+  it('one batch gives the clock one sample per valid result, of its offset, stateless and stateful alike', async () => {
+    const base = 1_700_000_010_000; // 10 s into a step
+    for (const accounts of ['none', 'all', 'every other'] as const) {
+      const v = await TotpVerifier.create({ threads: 0, store: accounts === 'none' ? null : undefined, clock: { samples: 1000 } });
+      try {
+        const requests: { secret: typeof KEY; code: string; timestamp: number; account?: string }[] = [];
+        for (let k = 0; k < 60; k++) {
+          // Runs of five requests at one time; the phone one step behind in every third run, and
+          // every seventh code from outside the window (invalid: no sample).
+          const timestamp = base + 1000 * Math.floor(k / 5);
+          const behind = Math.floor(k / 5) % 3 === 2 ? 30_000 : 0;
+          const code = totp.generate(KEY, { timestamp: k % 7 === 6 ? timestamp + 300_000 : timestamp - behind });
+          const account = accounts === 'all' || (accounts === 'every other' && k % 2 === 0) ? `acct-${k}` : undefined;
+          requests.push({ secret: KEY, code, timestamp, ...(account === undefined ? {} : { account }) });
+        }
+        const results = await v.verifyBatch(requests);
+        const offsets = results.flatMap((r, k) =>
+          r.status === 'valid' ? [(r.step! + 0.5) * PERIOD - requests[k]!.timestamp / 1000] : []);
+        expect(offsets.length).toBeGreaterThan(40);
+        const h = v.clockHealth();
+        expect(h.samples).toBe(offsets.length);
+        expect(h.offsetSeconds).toBeCloseTo(offsets.reduce((a, b) => a + b, 0) / offsets.length, 9);
+      } finally {
+        await v.close();
+      }
+    }
+  });
 });
