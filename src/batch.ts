@@ -7,7 +7,7 @@
 // three, and half a megabyte less for the caches to hold). An item carries either its
 // midstates (from the key cache; flagged PARAM_MID_READY) or its raw key (derived where the
 // chunk runs). Items arrive here already
-// validated (verifier.ts); the core still refuses anything out of range on its own.
+// validated (verify/prepare.ts); the core still refuses anything out of range on its own.
 
 import { BASE32_PADDING, decodeInto, maxDecodedBytes } from './base32-into.js';
 import { TotpFleetError } from './errors.js';

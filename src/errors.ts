@@ -1,4 +1,4 @@
-// The error model. Per-item problems are results (see verifier.ts), never exceptions; what
+// The error model. Per-item problems are results (see verify/types.ts, VerifyResult), never exceptions; what
 // is thrown is a programmer error (TypeError / RangeError for bad options) or an operational
 // failure, as a TotpFleetError with a stable `code`.
 

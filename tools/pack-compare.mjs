@@ -1,5 +1,6 @@
 // Packing a full inline chunk straight into the core (BatchPacker with a core: 8192 addMid
-// items of 10 midstate words from a 10,000-key table, as #prepare packs KeyHandle requests),
+// items of 10 midstate words from a 10,000-key table, as SlicePreparer.prepare
+// (src/verify/prepare.ts) packs KeyHandle requests),
 // then core.wipe, for one or two builds in one process, interleaved rounds (the side that goes
 // first alternates); ns per item, medians and the median of the per-round ratios B ÷ A.
 // No kernel call between batches: the packer's own cost, not what a kernel evicts.

@@ -1,17 +1,19 @@
-// Where a facade call spends its time, for two builds in one process: #prepare (validate and
-// pack), the kernel call, #answer, and the rest, in ns per request, interleaved rounds (the
+// Where a facade call spends its time, for two builds in one process: prepare (validate and
+// pack a slice: SlicePreparer.prepare, #prepare before the split of verifier.ts), the kernel
+// call, #answer, and the rest, in ns per request, interleaved rounds (the
 // side that goes first alternates), medians and medians of per-round ratios B ÷ A. For changes
 // too small for tools/compare-builds.mjs to resolve on this VM (it measured the same build
 // against itself at 0.84–1.13 on the facade rows): a phase's own time moves less than the total.
-// Run it both ways round (A B, then B A): the side loaded second showed #prepare at 0.85–0.90
+// Run it both ways round (A B, then B A): the side loaded second showed prepare at 0.85–0.90
 // of the first's whichever build it was (2026-11-24 00:56 UTC), #answer did not.
 //
 //   npm run build && flock /work/bench.lock node tools/phase-timers.mjs A B
 //
 // A and B are package roots with dist/ and build/ (as for compare-builds.mjs). Each side's
 // dist/ is copied to a temporary directory and timers are put around three calls in the copy
-// (verifier.js: #prepare and runInline/#answer of an inline slice; batch.js: core.verifyBatch);
-// a build whose code no longer has those lines is refused. Inline batches only (threads 0).
+// (verifier.js: preparing an inline slice; verify/run.js: its runInline and #answer (both in
+// verifier.js before the split); batch.js: core.verifyBatch); a build whose code no longer has
+// those lines is refused. Inline batches only (threads 0).
 // KIND (valid|invalid, default valid), FORM (handle|base32|bytes, default handle), N (requests
 // per call, default 8192), ROUNDS (default 21), MS (per side per round, default 150).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -29,12 +31,20 @@ const N = Number(process.env.N ?? 8192), ROUNDS = Number(process.env.ROUNDS ?? 2
 
 /** Timers in a copy of `root`'s dist/; returns the copy's root. */
 function instrument(root, tmp, name) {
-  const { dir, edit } = distCopy(root, join(tmp, name));
+  const { dir, edit, editFirst } = distCopy(root, join(tmp, name));
   const T = 'globalThis.__phase';
-  edit('verifier.js', 'prepared = this.#prepare(requests, 0, n, now, results, pooled, round);',
-    `{ const t = performance.now(); prepared = this.#prepare(requests, 0, n, now, results, pooled, round); ${T}.prepare += performance.now() - t; }`);
-  edit('verifier.js', "this.#answer(p, this.#dispatcher.runInline(p.chunks, p.total, 'verify'), undefined, results);",
-    `{ const t = performance.now(); const raw = this.#dispatcher.runInline(p.chunks, p.total, 'verify'); const t2 = performance.now(); ${T}.run += t2 - t; this.#answer(p, raw, undefined, results); ${T}.answer += performance.now() - t2; }`);
+  // The slice is prepared in verifier.js (by #prepare before src/verifier.ts was split into
+  // src/verify/, by its SlicePreparer since) and answered in verify/run.js (verifier.js before).
+  const prepare = (call) => `{ const t = performance.now(); prepared = ${call}; ${T}.prepare += performance.now() - t; }`;
+  editFirst([
+    ['verifier.js', 'prepared = this.#preparer.prepare(requests, 0, n, now, results, pooled, round);',
+      prepare('this.#preparer.prepare(requests, 0, n, now, results, pooled, round)')],
+    ['verifier.js', 'prepared = this.#prepare(requests, 0, n, now, results, pooled, round);',
+      prepare('this.#prepare(requests, 0, n, now, results, pooled, round)')],
+  ]);
+  const answer = "this.#answer(p, this.#dispatcher.runInline(p.chunks, p.total, 'verify'), undefined, results);";
+  const timed = `{ const t = performance.now(); const raw = this.#dispatcher.runInline(p.chunks, p.total, 'verify'); const t2 = performance.now(); ${T}.run += t2 - t; this.#answer(p, raw, undefined, results); ${T}.answer += performance.now() - t2; }`;
+  editFirst([['verify/run.js', answer, timed], ['verifier.js', answer, timed]]);
   edit('batch.js', "if (mode === 'verify')\n            core.verifyBatch(n);",
     `if (mode === 'verify') { const t = performance.now(); core.verifyBatch(n); ${T}.kernel += performance.now() - t; }`);
   return dir;

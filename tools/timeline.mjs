@@ -22,10 +22,10 @@ const tmp = mkdtempSync(join(tmpdir(), 'timeline-'));
 const { dir, edit } = distCopy(root, join(tmp, 'x'));
 const NOW = 'Number(process.hrtime.bigint()) / 1e6';
 const EV = (name, extra = '') => `globalThis.__tl?.push(['${name}', ${NOW}${extra}]);`;
-edit('verifier.js', 'const prepared = this.#prepare(requests, start, Math.min(n, start + slice), now, results, pooled, round);',
-  `${EV('pack0', ', start')} const prepared = this.#prepare(requests, start, Math.min(n, start + slice), now, results, pooled, round); ${EV('pack1', ', start')}`);
-edit('verifier.js', 'const run = this.#runSlice(prepared, results);', `globalThis.__slice = start; const run = this.#runSlice(prepared, results); ${EV('posted', ', start')}`);
-edit('verifier.js', `            if (items === undefined || statefulSlot !== undefined)
+edit('verifier.js', 'const prepared = this.#preparer.prepare(requests, start, Math.min(n, start + slice), now, results, pooled, round);',
+  `${EV('pack0', ', start')} const prepared = this.#preparer.prepare(requests, start, Math.min(n, start + slice), now, results, pooled, round); ${EV('pack1', ', start')}`);
+edit('verifier.js', 'const run = this.#slices.run(prepared, results);', `globalThis.__slice = start; const run = this.#slices.run(prepared, results); ${EV('posted', ', start')}`);
+edit('verify/run.js', `            if (items === undefined || statefulSlot !== undefined)
                 this.#answer(p, raw, statefulSlot, results);`,
   `            ${EV('ans0', ', p.start')} if (items === undefined || statefulSlot !== undefined)
                 this.#answer(p, raw, statefulSlot, results); ${EV('ans1', ', p.start')}`);

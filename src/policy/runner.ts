@@ -390,7 +390,8 @@ export class PolicyRunner {
     const valid = this.#valid;
     // Matches of one slice mostly share their step, delta and time: one result object for a
     // run of them, and the clock gets the run in one call (one sample per match still). With
-    // audit subscribers each match goes to the clock before its event, as it lands.
+    // audit subscribers each match goes to the clock before its event, as it lands. (The
+    // verifier's SliceRunner #answer, verify/run.ts, coalesces stateless matches by offset.)
     let lastMatched = Number.NaN;
     let lastDelta = Number.NaN;
     let lastResult: VerifyResult = INTERNAL_ERROR;

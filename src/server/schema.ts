@@ -36,7 +36,7 @@ export function verifyBodySchema(maxBatch: number): object {
 }
 
 /**
- * One result of POST /v1/verify (VerifyResult in verifier.ts), for fast-json-stringify. A field
+ * One result of POST /v1/verify (VerifyResult in verify/types.ts), for fast-json-stringify. A field
  * missing here would be dropped from every answer: test/server.test.ts sends a result with
  * every field of VerifyResult (typed `Required<VerifyResult>`) through the route.
  */
