@@ -125,6 +125,21 @@ async function singleThreaded(reqs: VerifyRequest[]): Promise<VerifyResult[]> {
   }
 }
 
+/**
+ * `chunks` chunks run on `v` (closed) with test/fixtures/counting-worker.mjs counting in
+ * `counts`: each ran exactly once, on a worker or here (its worker then left it), without a
+ * fault, and the calling thread ran some.
+ */
+function expectEachChunkOnce(v: TotpVerifier, counts: Int32Array, chunks: number): void {
+  const [ranOnWorkers, leftToCaller] = [counts[0]!, counts[1]!];
+  const stats = v.stats().pool;
+  expect(stats).toMatchObject({ chunksRetried: 0, chunksFailed: 0, workerFailures: 0 });
+  expect(ranOnWorkers + leftToCaller).toBe(chunks);
+  expect(stats.chunksPooled).toBe(ranOnWorkers);
+  expect(stats.chunksInline).toBe(leftToCaller);
+  expect(stats.chunksInline).toBeGreaterThan(0);
+}
+
 describe('the calling thread joins its pooled batch', () => {
   const reqs = mixedRequests(100_000, 11);
   let reference: VerifyResult[];
@@ -146,25 +161,19 @@ describe('the calling thread joins its pooled batch', () => {
         // Every task posted reaches a worker before the pool closes, those run here included.
         await v.close();
       }
-      const [ranOnWorkers, leftToCaller] = [counts[0]!, counts[1]!];
-      const stats = v.stats().pool;
-      expect(stats).toMatchObject({ chunksRetried: 0, chunksFailed: 0, workerFailures: 0 });
-      expect(ranOnWorkers + leftToCaller).toBe(chunks);
-      expect(stats.chunksPooled).toBe(ranOnWorkers);
-      expect(stats.chunksInline).toBe(leftToCaller);
-      // The calling thread did join (its first batch waits for a worker's first answer).
-      expect(stats.chunksInline).toBeGreaterThan(0);
+      // The calling thread joins too (its first batch waits for a worker's first answer).
+      expectEachChunkOnce(v, counts, chunks);
     });
   }
 
   it('hands no task\'s owner slot to another until the pool has settled it: many more tasks than slots, each chunk run once', async () => {
     // An owners table of 8 slots. Each round: a batch of two 8192-request chunks keeps both
     // workers busy for some milliseconds, and 30 tiny pooled batches (inlineThreshold 0: 4
-    // requests, 2 slices of 2, a chunk each) are started at once after it is posted. The calling thread
-    // runs some of their chunks itself (helpOut) while their tasks wait in the workers' queues
-    // behind the long chunks, and tens of later tasks need slots meanwhile: a slot handed on
-    // before the worker reached its task would let the worker run a chunk run here already
-    // (counted twice below), its buffers reused by then.
+    // requests, 2 slices of 2, a chunk each) start at once after it is posted: 60 tasks for the
+    // 6 slots left, so most wait for one. The calling thread runs some of their chunks itself
+    // (helpOut) while their tasks wait in the workers' queues behind the long chunks: a slot
+    // handed on before the worker reached such a task would let the worker run a chunk run
+    // here already (counted twice below), its buffers reused by then.
     const SLOTS = 8;
     const counts = new Int32Array(new SharedArrayBuffer(8));
     const slots = new Int32Array(new SharedArrayBuffer(4 * (SLOTS + 1)));
@@ -193,13 +202,7 @@ describe('the calling thread joins its pooled batch', () => {
       await v.close();
     }
     const chunks = 2 * (1 + ROUNDS * (1 + TINY));
-    const [ranOnWorkers, leftToCaller] = [counts[0]!, counts[1]!];
-    const stats = v.stats().pool;
-    expect(stats).toMatchObject({ chunksRetried: 0, chunksFailed: 0, workerFailures: 0 });
-    expect(ranOnWorkers + leftToCaller).toBe(chunks);
-    expect(stats.chunksPooled).toBe(ranOnWorkers);
-    expect(stats.chunksInline).toBe(leftToCaller);
-    expect(stats.chunksInline).toBeGreaterThan(0);
+    expectEachChunkOnce(v, counts, chunks);
     // Every task went through the 8 slots, and through no other.
     expect(slots[SLOTS]).toBe(0);
     expect(slots.reduce((a, n) => a + n, 0)).toBe(chunks);
