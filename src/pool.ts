@@ -398,9 +398,11 @@ export class Dispatcher {
       const open: OpenTask = { chunk, mode, out, offset, slot, ranHere: false, done: undefined };
       this.#open.push(open);
       try {
+        const posted = pool.run({ chunk: copy, mode, slot }, { transferList: [copy.keyBuffer] });
         // The slot is given back when piscina settles the task, not when it is answered here.
-        const posted = pool.run({ chunk: copy, mode, slot }, { transferList: [copy.keyBuffer] })
-          .finally(() => this.#freeSlot(slot));
+        // A reaction of its own, so the answer reaches this function in no more microtasks.
+        const free = (): void => this.#freeSlot(slot);
+        posted.then(free, free);
         const onPool = this.#withDeadline(posted, slot);
         // Run here (helpOut): answered now, not when the worker gets to it and finds it taken;
         // the worker then reads nothing of the chunk, so its buffers may be reused at once.
