@@ -5,7 +5,9 @@
 // Faults (SECURITY.md R8, R12): a chunk whose worker dies (exit, uncaught throw, out of memory)
 // or misses its deadline is run once more on a fresh copy; if that fails too, its items are
 // answered RESULT_ERROR. Never dropped, never a guess. Admission is bounded: past `maxQueue`
-// items in flight, a batch is refused at once with ERR_OVERLOADED.
+// items in flight, a batch is refused at once with ERR_OVERLOADED. Tasks on the pool are bounded
+// too: each holds a slot of the owners table from when it is posted until piscina settles it,
+// and past OWNER_SLOTS of them a task waits for a slot (a batch, once admitted, runs whole).
 
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -21,7 +23,10 @@ import type { PoolWorkerData, WorkerTask } from './worker.js';
  */
 export const RESULT_ERROR = -0x40000000;
 
-/** Slots of the task-owner table (a ring; a slot is reused after this many tasks). */
+/**
+ * Slots of the task-owner table: tasks posted to the pool and not yet settled there, at most
+ * (a task past that waits for a slot before it is posted; see #takeSlot).
+ */
 const OWNER_SLOTS = 65_536;
 
 /**
@@ -37,7 +42,6 @@ interface OpenTask {
   readonly out: Int32Array;
   readonly offset: number;
   readonly slot: number;
-  readonly seq: number;
   /** Set when the calling thread claimed the task and ran it (its results are in `out`). */
   ranHere: boolean;
   /** Called once the calling thread has run it: the task is answered without the worker. */
@@ -65,10 +69,12 @@ export interface PoolOptions {
   workerHeapMb?: number;
 }
 
-/** @internal Test hooks: another worker file (fault injection) and extra workerData. */
+/** @internal Test hooks: another worker file (fault injection), extra workerData, a smaller owners table. */
 export interface PoolInternals {
   workerFile?: URL | string;
   workerData?: Record<string, unknown>;
+  /** Slots of the owners table (default OWNER_SLOTS): a few, to make tasks wait for one. */
+  ownerSlots?: number;
 }
 
 export interface PoolStats {
@@ -123,10 +129,24 @@ export class Dispatcher {
   #closed = false;
   /** close() waiting for admitted work to finish. */
   #idle: (() => void)[] = [];
-  /** Per task slot: [sequence number, threadId of the worker that claimed it]; see #withDeadline. */
-  readonly #owners = new Int32Array(new SharedArrayBuffer(8 * OWNER_SLOTS));
+  /**
+   * Per task slot: the owner word, 0 (unclaimed), the threadId of the worker that claimed it,
+   * OWNER_CALLER, or −threadId once answered; see #withDeadline and helpOut.
+   */
+  readonly #owners: Int32Array;
+  /**
+   * Which slots a task holds (1): from when it is posted until piscina settles it, not just
+   * until it is answered. A task the calling thread ran (helpOut) is answered at once, but its
+   * worker has yet to reach it, find it claimed and leave it: were its slot handed on before,
+   * the worker would read a later task's word instead of its own, and could run a chunk that
+   * was run here already, its buffers reused meanwhile.
+   */
+  readonly #slotUsed: Uint8Array;
+  #slotsFree: number;
+  /** Where #takeSlot looks first: slots go round, so a slot rests for as long as possible. */
   #slotCursor = 0;
-  #seq = 0;
+  /** Tasks waiting for a slot, oldest first; #freeSlot hands a freed slot to the first. */
+  readonly #slotWaiters: ((slot: number) => void)[] = [];
   /** Tasks posted to the pool and not yet answered, oldest first (helpOut takes the newest). */
   readonly #open: OpenTask[] = [];
   /**
@@ -143,6 +163,10 @@ export class Dispatcher {
     this.maxQueue = intOption('maxQueue', opts.maxQueue, 1, Number.MAX_SAFE_INTEGER, 1_000_000);
     this.taskTimeout = intOption('taskTimeout', opts.taskTimeout, 1, 3_600_000, 30_000);
     const heapMb = intOption('workerHeapMb', opts.workerHeapMb, 16, 65_536, 256);
+    const slots = intOption('ownerSlots', internals.ownerSlots, 1, OWNER_SLOTS, OWNER_SLOTS);
+    this.#owners = new Int32Array(new SharedArrayBuffer(4 * slots));
+    this.#slotUsed = new Uint8Array(slots);
+    this.#slotsFree = slots;
     this.#core = inlineCore();
     warmCore(this.#core);
     if (this.threads > 0) {
@@ -283,14 +307,45 @@ export class Dispatcher {
     }
   }
 
-  /** A slot of the owners table for a new task, stamped with a fresh sequence number. */
-  #nextSlot(): { slot: number; seq: number } {
-    const slot = this.#slotCursor;
-    this.#slotCursor = (slot + 1) % OWNER_SLOTS;
-    this.#seq = (this.#seq % 0x7fffffff) + 1;
-    Atomics.store(this.#owners, 2 * slot + 1, 0);
-    Atomics.store(this.#owners, 2 * slot, this.#seq);
-    return { slot, seq: this.#seq };
+  /**
+   * A free slot of the owners table for a new task, unclaimed; −1 when every slot is held (then
+   * #slotFreed). A slot is never handed out while a task holds it, so the word a worker or
+   * the calling thread reads in a task's slot is that task's own.
+   */
+  #takeSlot(): number {
+    if (this.#slotsFree === 0) return -1;
+    const used = this.#slotUsed;
+    let slot = this.#slotCursor;
+    // Tasks settle about in the order they were posted, so the cursor's slot is almost always
+    // free; one still held (a slow task, or one run here still queued on its worker) is
+    // skipped. A free one exists (#slotsFree), so this ends.
+    while (used[slot] !== 0) slot = slot + 1 === used.length ? 0 : slot + 1;
+    this.#slotCursor = slot + 1 === used.length ? 0 : slot + 1;
+    used[slot] = 1;
+    this.#slotsFree--;
+    Atomics.store(this.#owners, slot, 0);
+    return slot;
+  }
+
+  /**
+   * A slot for a task that found none free: the next one a settled task gives back (waiters
+   * are served in order). Every slot is held by a task posted to piscina, which settles it when
+   * its worker has returned from it or is gone, so this does not wait forever.
+   */
+  #slotFreed(): Promise<number> {
+    return new Promise((resolve) => this.#slotWaiters.push(resolve));
+  }
+
+  /** The task holding `slot` has settled on the pool: no worker reads its word again. */
+  #freeSlot(slot: number): void {
+    const next = this.#slotWaiters.shift();
+    if (next === undefined) {
+      this.#slotUsed[slot] = 0;
+      this.#slotsFree++;
+      return;
+    }
+    Atomics.store(this.#owners, slot, 0);
+    next(slot);
   }
 
   /**
@@ -299,35 +354,33 @@ export class Dispatcher {
    * That worker (its threadId in the owners table) is then terminated: piscina rejects the
    * tasks it held and starts a replacement. A task not yet claimed is waiting in a queue, not
    * running: its timer is re-armed (a stuck task ahead of it has a deadline of its own); so is
-   * that of a task its worker has run and answered, whose answer this thread has yet to read. If its
-   * slot was reused meanwhile (65,536 later tasks), its worker cannot be told apart and every
-   * worker is terminated.
+   * that of a task its worker has run and answered, whose answer this thread has yet to read.
+   * The slot is the task's until piscina settles it (#freeSlot), so the word read is its own.
    *
    * (piscina's own AbortSignal deadline is not used: piscina never queues a second task on a
    * worker running an abortable one, so the calling thread would have to hand out each chunk
    * when the previous one returns, and the pool measured 1.5x slower for it.)
    */
-  #withDeadline<T>(task: Promise<T>, { slot, seq }: { slot: number; seq: number }): Promise<T> {
+  #withDeadline<T>(task: Promise<T>, slot: number): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       // The claim is seen only when a timer fires, so a claimed task gets one more full period
       // from then: it runs at least taskTimeout and at most twice that before it is ended.
       let claimSeen = false;
       const expire = (): void => {
-        const reused = Atomics.load(this.#owners, 2 * slot) !== seq;
-        const owner = reused ? 0 : Atomics.load(this.#owners, 2 * slot + 1);
+        const owner = Atomics.load(this.#owners, slot);
         // owner < 0: the worker has run the task and answered (worker.ts answered); the answer
         // waits for this thread, kept from its event loop (a starved calling thread runs due
         // timers before it reads its ports). Ending that worker would throw away its answer and
         // the chunks queued on it: wait for the answer instead (if the worker dies first, piscina
         // rejects the task, and it is run again).
-        if (!reused && (owner <= 0 || !claimSeen)) {
+        if (owner <= 0 || !claimSeen) {
           claimSeen = owner !== 0;
           timer = setTimeout(expire, this.taskTimeout);
           return;
         }
         for (const worker of this.#pool?.threads ?? []) {
-          if (reused || worker.threadId === owner) void worker.terminate();
+          if (worker.threadId === owner) void worker.terminate();
         }
         reject(new Error('deadline'));
       };
@@ -340,14 +393,17 @@ export class Dispatcher {
     const pool = this.#pool!;
     for (let attempt = 0; attempt < 2; attempt++) {
       const copy = workerChunk(chunk);
-      const ticket = this.#nextSlot();
-      const open: OpenTask = { chunk, mode, out, offset, ...ticket, ranHere: false, done: undefined };
+      let slot = this.#takeSlot();
+      if (slot < 0) slot = await this.#slotFreed();
+      const open: OpenTask = { chunk, mode, out, offset, slot, ranHere: false, done: undefined };
       this.#open.push(open);
       try {
-        const onPool = this.#withDeadline(
-          pool.run({ chunk: copy, mode, ...ticket }, { transferList: [copy.keyBuffer] }),
-          ticket,
-        );
+        const posted = pool.run({ chunk: copy, mode, slot }, { transferList: [copy.keyBuffer] });
+        // The slot is given back when piscina settles the task, not when it is answered here.
+        // A reaction of its own, so the answer reaches this function in no more microtasks.
+        const free = (): void => this.#freeSlot(slot);
+        posted.then(free, free);
+        const onPool = this.#withDeadline(posted, slot);
         // Run here (helpOut): answered now, not when the worker gets to it and finds it taken;
         // the worker then reads nothing of the chunk, so its buffers may be reused at once.
         const here = new Promise<null>((resolve) => { open.done = () => resolve(null); });
@@ -408,9 +464,8 @@ export class Dispatcher {
     while (ran < most && this.#open.length > this.threads) {
       const open = this.#open.pop();
       if (open === undefined) break;
-      const { slot, seq } = open;
-      if (Atomics.load(this.#owners, 2 * slot) !== seq) continue;
-      if (Atomics.compareExchange(this.#owners, 2 * slot + 1, 0, OWNER_CALLER) !== 0) continue;
+      // The slot is still this task's (#freeSlot): a worker has it if the word is not 0.
+      if (Atomics.compareExchange(this.#owners, open.slot, 0, OWNER_CALLER) !== 0) continue;
       open.ranHere = true;
       this.#runInline(open.chunk, open.mode, open.out, open.offset);
       open.done?.();

@@ -9,18 +9,20 @@ import { move, workerData } from 'piscina';
 import { type KernelMode, type PackedChunk, runChunk, warmCore, wipeKeys } from './batch.js';
 import { type Core, instantiateCore } from './wasm.js';
 
-/** What the pool sends: one chunk, what to do with it, and its ticket in the owners table. */
+/**
+ * What the pool sends: one chunk, what to do with it, and its slot in the owners table (the
+ * task's alone until piscina settles it: the pool hands a slot to no other task before then).
+ */
 export interface WorkerTask {
   readonly chunk: PackedChunk;
   readonly mode: KernelMode;
   readonly slot: number;
-  readonly seq: number;
 }
 
 /** What the pool passes to every worker. */
 export interface PoolWorkerData {
   readonly module: WebAssembly.Module;
-  /** Per task slot: [sequence number, threadId of the worker that took it] (pool deadlines). */
+  /** Per task slot: its owner word (pool.ts #owners: deadlines, and who runs the task). */
   readonly owners: Int32Array;
 }
 
@@ -33,9 +35,7 @@ export interface PoolWorkerData {
  */
 export function claim(task: WorkerTask): boolean {
   const owners = (workerData as PoolWorkerData).owners;
-  // A slot reused by a later task (the ring wrapped) is that task's; leave it alone.
-  if (Atomics.load(owners, 2 * task.slot) !== task.seq) return true;
-  const was = Atomics.compareExchange(owners, 2 * task.slot + 1, 0, threadId);
+  const was = Atomics.compareExchange(owners, task.slot, 0, threadId);
   return was === 0 || was === threadId;
 }
 
@@ -45,8 +45,7 @@ export function claim(task: WorkerTask): boolean {
  * last thing a worker entry point does before it returns.
  */
 export function answered(task: WorkerTask): void {
-  const owners = (workerData as PoolWorkerData).owners;
-  if (Atomics.load(owners, 2 * task.slot) === task.seq) Atomics.store(owners, 2 * task.slot + 1, -threadId);
+  Atomics.store((workerData as PoolWorkerData).owners, task.slot, -threadId);
 }
 
 // Instantiated (and warmed) when the worker starts, not on its first task.

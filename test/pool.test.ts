@@ -125,6 +125,21 @@ async function singleThreaded(reqs: VerifyRequest[]): Promise<VerifyResult[]> {
   }
 }
 
+/**
+ * `chunks` chunks run on `v` (closed) with test/fixtures/counting-worker.mjs counting in
+ * `counts`: each ran exactly once, on a worker or here (its worker then left it), without a
+ * fault, and the calling thread ran some.
+ */
+function expectEachChunkOnce(v: TotpVerifier, counts: Int32Array, chunks: number): void {
+  const [ranOnWorkers, leftToCaller] = [counts[0]!, counts[1]!];
+  const stats = v.stats().pool;
+  expect(stats).toMatchObject({ chunksRetried: 0, chunksFailed: 0, workerFailures: 0 });
+  expect(ranOnWorkers + leftToCaller).toBe(chunks);
+  expect(stats.chunksPooled).toBe(ranOnWorkers);
+  expect(stats.chunksInline).toBe(leftToCaller);
+  expect(stats.chunksInline).toBeGreaterThan(0);
+}
+
 describe('the calling thread joins its pooled batch', () => {
   const reqs = mixedRequests(100_000, 11);
   let reference: VerifyResult[];
@@ -146,16 +161,52 @@ describe('the calling thread joins its pooled batch', () => {
         // Every task posted reaches a worker before the pool closes, those run here included.
         await v.close();
       }
-      const [ranOnWorkers, leftToCaller] = [counts[0]!, counts[1]!];
-      const stats = v.stats().pool;
-      expect(stats).toMatchObject({ chunksRetried: 0, chunksFailed: 0, workerFailures: 0 });
-      expect(ranOnWorkers + leftToCaller).toBe(chunks);
-      expect(stats.chunksPooled).toBe(ranOnWorkers);
-      expect(stats.chunksInline).toBe(leftToCaller);
-      // The calling thread did join (its first batch waits for a worker's first answer).
-      expect(stats.chunksInline).toBeGreaterThan(0);
+      // The calling thread joins too (its first batch waits for a worker's first answer).
+      expectEachChunkOnce(v, counts, chunks);
     });
   }
+
+  it('hands no task\'s owner slot to another until the pool has settled it: many more tasks than slots, each chunk run once', async () => {
+    // An owners table of 8 slots. Each round: a batch of two 8192-request chunks keeps both
+    // workers busy for some milliseconds, and 30 tiny pooled batches (inlineThreshold 0: 4
+    // requests, 2 slices of 2, a chunk each) start at once after it is posted: 60 tasks for the
+    // 6 slots left, so most wait for one. The calling thread runs some of their chunks itself
+    // (helpOut) while their tasks wait in the workers' queues behind the long chunks: a slot
+    // handed on before the worker reached such a task would let the worker run a chunk run
+    // here already (counted twice below), its buffers reused by then.
+    const SLOTS = 8;
+    const counts = new Int32Array(new SharedArrayBuffer(8));
+    const slots = new Int32Array(new SharedArrayBuffer(4 * (SLOTS + 1)));
+    const v = await TotpVerifier.createWithInternals(
+      { threads: 2, window: 2, inlineThreshold: 0 }, { workerFile: COUNTING, workerData: { counts, slots }, ownerSlots: SLOTS },
+    );
+    // Requests that are packed (not malformed), so that every slice is one chunk.
+    const packed = reqs.map((r, i) => ({ r, want: reference[i]! })).filter((x) => x.want.status !== 'malformed');
+    const [ROUNDS, TINY] = [4, 30];
+    const long = packed.slice(0, 16_384);
+    const tiny = Array.from({ length: 1 + ROUNDS * TINY }, (_, b) => packed.slice(16_384 + 4 * b, 16_384 + 4 * b + 4));
+    const verify = (x: typeof packed): Promise<VerifyResult[]> => v.verifyBatch(x.map((y) => y.r));
+    const want = (x: typeof packed): VerifyResult[] => x.map((y) => y.want);
+    try {
+      // One tiny batch alone first: the calling thread helps only once a worker has answered.
+      expect(await verify(tiny[0]!)).toEqual(want(tiny[0]!));
+      for (let round = 0; round < ROUNDS; round++) {
+        const first = verify(long);
+        // Both of its chunks posted (the second after a microtask) before the tiny batches start.
+        await new Promise(setImmediate);
+        const batches = tiny.slice(1 + round * TINY, 1 + (round + 1) * TINY);
+        expect(await Promise.all(batches.map(verify))).toEqual(batches.map(want));
+        expect(await first).toEqual(want(long));
+      }
+    } finally {
+      await v.close();
+    }
+    const chunks = 2 * (1 + ROUNDS * (1 + TINY));
+    expectEachChunkOnce(v, counts, chunks);
+    // Every task went through the 8 slots, and through no other.
+    expect(slots[SLOTS]).toBe(0);
+    expect(slots.reduce((a, n) => a + n, 0)).toBe(chunks);
+  });
 });
 
 describe('worker faults', () => {
@@ -167,12 +218,12 @@ describe('worker faults', () => {
     await single.close();
   });
 
-  async function faulty(fault: string, budget: number, extra: { taskTimeout?: number; workerHeapMb?: number } = {}) {
+  async function faulty(fault: string, budget: number, extra: { taskTimeout?: number; workerHeapMb?: number } = {}, ownerSlots?: number) {
     const faultBudget = new Int32Array(new SharedArrayBuffer(4));
     faultBudget[0] = budget;
     return TotpVerifier.createWithInternals(
       { threads: 2, window: 2, inlineThreshold: 100, ...extra },
-      { workerFile: FAULTY, workerData: { fault, faultBudget } },
+      { workerFile: FAULTY, workerData: { fault, faultBudget }, ownerSlots },
     );
   }
 
@@ -186,6 +237,20 @@ describe('worker faults', () => {
         expect(stats.chunksRetried).toBeGreaterThanOrEqual(1);
         expect(stats.chunksFailed).toBe(0);
         expect(await v.verifyBatch(reqs)).toEqual(reference);
+      } finally {
+        await v.close();
+      }
+    });
+  }
+
+  for (const fault of ['exit', 'hang']) {
+    it(`with a single owner slot, a worker that fails once (${fault}) costs nothing: its retry waits for the slot the failed task gives back`, async () => {
+      // The failed attempt holds the only slot until piscina settles it (after its worker is
+      // gone); the retry and the batch's other chunks wait for it in turn, none for ever.
+      const v = await faulty(fault, 1, fault === 'hang' ? { taskTimeout: 2000 } : {}, 1);
+      try {
+        expect(await v.verifyBatch(reqs)).toEqual(reference);
+        expect(v.stats().pool).toMatchObject({ chunksRetried: 1, chunksFailed: 0 });
       } finally {
         await v.close();
       }

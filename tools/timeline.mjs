@@ -30,11 +30,14 @@ edit('verify/run.js', `            if (items === undefined || statefulSlot !== u
   `            ${EV('ans0', ', p.start')} if (items === undefined || statefulSlot !== undefined)
                 this.#answer(p, raw, statefulSlot, results); ${EV('ans1', ', p.start')}`);
 edit('pool.js', 'const pool = this.#pool;', 'const pool = this.#pool; const __s = globalThis.__slice;');
-edit('pool.js', 'const ticket = this.#nextSlot();', `const ticket = this.#nextSlot(); ${EV('post', ', __s, ticket.seq')}`);
+// A chunk's task is told apart by its owner slot (+1, so that 0 is no task): slots go round,
+// so the few dozen tasks of a call each have their own.
+edit('pool.js', 'const open = { chunk, mode, out, offset, slot, ranHere: false, done: undefined };',
+  `const open = { chunk, mode, out, offset, slot, ranHere: false, done: undefined }; ${EV('post', ', __s, slot + 1')}`);
 edit('pool.js', 'out.set(result, offset);', `${EV('back', ', __s')} out.set(result, offset);`);
 edit('worker.js', 'if (!claim(task)) {', `const __t0 = ${NOW}; if (!claim(task)) {`);
 edit('worker.js', 'answered(task);',
-  `answered(task); { const tl = workerData.timeline; const k = (task.seq % 4096) * 4; tl[k] = __t0; tl[k + 1] = ${NOW}; tl[k + 2] = (await import('node:worker_threads')).threadId; tl[k + 3] = task.seq; }`);
+  `answered(task); { const tl = workerData.timeline; const k = (task.slot % 4096) * 4; tl[k] = __t0; tl[k + 1] = ${NOW}; tl[k + 2] = (await import('node:worker_threads')).threadId; tl[k + 3] = task.slot + 1; }`);
 edit('worker.js', 'export default function runTask(task) {', 'export default async function runTask(task) {');
 
 const dist = pathToFileURL(dir).href + '/dist';
@@ -61,7 +64,7 @@ for (let c = 0; c < CALLS; c++) {
     const c = chunks.get(k); c[name] = time - t0; if (seq !== undefined) c.seq = seq;
   }
   for (const c of chunks.values()) {
-    const k = (c.seq % 4096) * 4;
+    const k = ((c.seq - 1) % 4096) * 4;
     if (timeline[k + 3] === c.seq) { c.w0 = timeline[k] - t0; c.w1 = timeline[k + 1] - t0; c.tid = timeline[k + 2]; }
   }
   calls.push({ total: t1 - t0, chunks: [...chunks.entries()].sort((a, b) => a[0] - b[0]) });
