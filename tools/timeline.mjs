@@ -81,14 +81,18 @@ for (const [at, c] of m.chunks) {
 // Summaries over all calls: per worker busy time, first worker start, last worker end, end.
 const sum = { imbalance: [], pack: [], firstStart: [], lastEnd: [], tail: [], busy: [], packEnd: [], answer: [], lastBackLag: [] };
 for (const c of calls) {
-  const ch = c.chunks.map(([, x]) => x);
-  sum.pack.push(ch.reduce((s, x) => s + (x.pack1 - x.pack0), 0));
-  sum.packEnd.push(Math.max(...ch.map((x) => x.posted)));
+  const all = c.chunks.map(([, x]) => x);
+  sum.pack.push(all.reduce((s, x) => s + (x.pack1 - x.pack0), 0));
+  sum.packEnd.push(Math.max(...all.map((x) => x.posted)));
+  sum.answer.push(all.reduce((s, x) => s + (x.ans1 - x.ans0), 0));
+  // The worker figures are of the chunks a worker ran: those the calling thread ran (helpOut)
+  // have no worker stamps, and made every worker figure NaN.
+  const ch = all.filter((x) => x.w0 !== undefined);
+  if (ch.length === 0) continue;
   sum.firstStart.push(Math.min(...ch.map((x) => x.w0)));
   sum.lastEnd.push(Math.max(...ch.map((x) => x.w1)));
   sum.tail.push(c.total - Math.max(...ch.map((x) => x.w1)));
   sum.busy.push(ch.reduce((s, x) => s + (x.w1 - x.w0), 0));
-  sum.answer.push(ch.reduce((s, x) => s + (x.ans1 - x.ans0), 0));
   sum.lastBackLag.push(Math.max(...ch.map((x) => x.back - x.w1)));
   const ends = new Map();
   for (const x of ch) ends.set(x.tid, Math.max(ends.get(x.tid) ?? 0, x.w1));
