@@ -455,13 +455,11 @@ export class Dispatcher {
    * worker that finds its task claimed answers at once without reading the chunk, and the task
    * is answered when it has run here, without waiting for that. The oldest `threads` tasks still
    * open are left to the workers (running them, or about to): a batch of one chunk per worker is
-   * the workers' alone; so is every task while workers fail (#workersSound). Runs at most `most`
-   * tasks; returns how many it ran.
+   * the workers' alone; so is every task while workers fail (#workersSound).
    */
-  helpOut(most = Number.MAX_SAFE_INTEGER): number {
-    let ran = 0;
-    if (!this.#workersSound) return ran;
-    while (ran < most && this.#open.length > this.threads) {
+  helpOut(): void {
+    if (!this.#workersSound) return;
+    while (this.#open.length > this.threads) {
       const open = this.#open.pop();
       if (open === undefined) break;
       // The slot is still this task's (#freeSlot): a worker has it if the word is not 0.
@@ -469,9 +467,7 @@ export class Dispatcher {
       open.ranHere = true;
       this.#runInline(open.chunk, open.mode, open.out, open.offset);
       open.done?.();
-      ran++;
     }
-    return ran;
   }
 
   /** Refuses new batches, lets admitted ones finish, then stops the workers. Idempotent. */
