@@ -8,7 +8,8 @@
 // directory and timestamps are put around the lines named below (a build whose code no longer
 // has them is refused). KIND (valid|invalid, default invalid), N (requests, default 100000),
 // THREADS (default 2), CALLS (timed calls after warm-up, default 20; the median call is printed
-// in full, and a summary of every call).
+// in full, with its moments (helpOut, each slice's chunks answered, each slot given back), and a
+// summary of every call).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -39,6 +40,15 @@ edit('worker.js', 'if (!claim(task)) {', `const __t0 = ${NOW}; if (!claim(task))
 edit('worker.js', 'answered(task);',
   `answered(task); { const tl = workerData.timeline; const k = (task.slot % 4096) * 4; tl[k] = __t0; tl[k + 1] = ${NOW}; tl[k + 2] = (await import('node:worker_threads')).threadId; tl[k + 3] = task.slot + 1; }`);
 edit('worker.js', 'export default function runTask(task) {', 'export default async function runTask(task) {');
+// Moments of the call as a whole, printed in order for the median call: when the calling thread
+// starts and ends helping (helpOut), each slice's chunks all answered (all), each slice's raw
+// results back in the runner (raw), and each task's slot given back as piscina settles it (free).
+const G = (name) => `globalThis.__g?.push(['${name}', ${NOW}]);`;
+edit('verifier.js', 'if (pooled)\n                this.#dispatcher.helpOut();', `${G('help0')} if (pooled) this.#dispatcher.helpOut(); ${G('help1')}`);
+edit('pool.js', 'await Promise.all(runs);', `await Promise.all(runs); ${G('all')}`);
+edit('verify/run.js', "const raw = await this.#dispatcher.run(p.chunks, p.total, 'verify', p.pooled);",
+  `const raw = await this.#dispatcher.run(p.chunks, p.total, 'verify', p.pooled); ${G('raw')}`);
+edit('pool.js', 'const free = () => this.#freeSlot(slot);', `const free = () => { ${G('free')} this.#freeSlot(slot); };`);
 
 const dist = pathToFileURL(dir).href + '/dist';
 const { TotpVerifier } = await import(dist + '/index.js');
@@ -53,7 +63,7 @@ const calls = [];
 const inlineMs = [];
 for (let c = 0; c < CALLS; c++) {
   let t = performance.now(); await inline.verifyBatch(reqs); inlineMs.push(performance.now() - t);
-  globalThis.__tl = [];
+  globalThis.__tl = []; globalThis.__g = [];
   const t0 = Number(process.hrtime.bigint()) / 1e6;
   await v.verifyBatch(reqs);
   const t1 = Number(process.hrtime.bigint()) / 1e6;
@@ -67,7 +77,7 @@ for (let c = 0; c < CALLS; c++) {
     const k = ((c.seq - 1) % 4096) * 4;
     if (timeline[k + 3] === c.seq) { c.w0 = timeline[k] - t0; c.w1 = timeline[k + 1] - t0; c.tid = timeline[k + 2]; }
   }
-  calls.push({ total: t1 - t0, chunks: [...chunks.entries()].sort((a, b) => a[0] - b[0]) });
+  calls.push({ moments: globalThis.__g.map(([name, t]) => [name, t - t0]), total: t1 - t0, chunks: [...chunks.entries()].sort((a, b) => a[0] - b[0]) });
 }
 const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const f = (x) => (x === undefined ? '   -  ' : x.toFixed(2).padStart(6));
@@ -78,6 +88,7 @@ console.log('median call, ms from its start:\n  start  pack0  pack1   post poste
 for (const [at, c] of m.chunks) {
   console.log(`${String(at).padStart(7)} ${f(c.pack0)} ${f(c.pack1)} ${f(c.post)} ${f(c.posted)} | ${f(c.w0)} ${f(c.w1)} ${String(c.tid ?? '-').padStart(4)} | ${f(c.back)} ${f(c.ans0)} ${f(c.ans1)}`);
 }
+console.log(`moments: ${m.moments.map(([name, t]) => `${name}@${t.toFixed(2)}`).join(' ')}`);
 // Summaries over all calls: per worker busy time, first worker start, last worker end, end.
 const sum = { imbalance: [], pack: [], firstStart: [], lastEnd: [], tail: [], busy: [], packEnd: [], answer: [], lastBackLag: [] };
 for (const c of calls) {
