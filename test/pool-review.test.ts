@@ -1,0 +1,59 @@
+// Review of the worker-pool path against SECURITY.md R8 (fail closed) and R12 (every request
+// answered, no hang). Each test here failed on main when it was written (see the report).
+
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { TotpVerifier, totp, type VerifyRequest, type VerifyResult } from '../src/index.js';
+
+const STALLED = new URL('./fixtures/stalled-worker.mjs', import.meta.url);
+const EXITING = new URL('./fixtures/exiting-worker.mjs', import.meta.url);
+const TS = 1_700_000_015_000;
+
+function requests(n: number): VerifyRequest[] {
+  const secret = randomBytes(20);
+  const code = totp.generate(secret, { timestamp: TS });
+  return Array.from({ length: n }, (_, i) => ({ secret, code: i % 2 === 0 ? code : '000000', timestamp: TS }));
+}
+
+/** `p`, or 'hung' if it has not settled after `ms`. */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | 'hung'> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<'hung'>((resolve) => { timer = setTimeout(() => resolve('hung'), ms); });
+  try {
+    return await Promise.race([p, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('R12: a batch is answered even when no worker ever claims its tasks', () => {
+  it('a worker stalled before it claims anything (taskTimeout 300 ms): the batch is answered, errors, within 20 s', async () => {
+    const v = await TotpVerifier.createWithInternals(
+      { threads: 1, window: 1, inlineThreshold: 100, taskTimeout: 300, store: null },
+      { workerFile: STALLED, workerData: { stallMs: 40_000 } },
+    );
+    const reqs = requests(2000);
+    const got = await within(v.verifyBatch(reqs), 20_000);
+    void within(v.close(), 1000);
+    expect(got).not.toBe('hung');
+    const results = got as VerifyResult[];
+    expect(results).toHaveLength(reqs.length);
+    expect(new Set(results.map((r) => r.status))).toEqual(new Set(['error']));
+  });
+
+  it('workers that die while they load (every replacement too): the batch is answered, errors, within 20 s', async () => {
+    const v = await TotpVerifier.createWithInternals(
+      { threads: 1, window: 1, inlineThreshold: 100, taskTimeout: 300, store: null },
+      { workerFile: EXITING },
+    );
+    const reqs = requests(2000);
+    for (let batch = 0; batch < 3; batch++) {
+      const got = await within(v.verifyBatch(reqs), 20_000);
+      expect(got, `batch ${batch}`).not.toBe('hung');
+      const results = got as VerifyResult[];
+      expect(results).toHaveLength(reqs.length);
+      expect(new Set(results.map((r) => r.status))).toEqual(new Set(['error']));
+    }
+    expect(await within(v.close(), 20_000)).not.toBe('hung');
+  });
+});
