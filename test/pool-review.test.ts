@@ -7,6 +7,7 @@ import { TotpVerifier, totp, type VerifyRequest, type VerifyResult } from '../sr
 
 const STALLED = new URL('./fixtures/stalled-worker.mjs', import.meta.url);
 const EXITING = new URL('./fixtures/exiting-worker.mjs', import.meta.url);
+const FAULTY = new URL('./fixtures/faulty-worker.mjs', import.meta.url);
 const TS = 1_700_000_015_000;
 
 function requests(n: number): VerifyRequest[] {
@@ -55,5 +56,26 @@ describe('R12: a batch is answered even when no worker ever claims its tasks', (
       expect(new Set(results.map((r) => r.status))).toEqual(new Set(['error']));
     }
     expect(await within(v.close(), 20_000)).not.toBe('hung');
+  });
+});
+
+describe('a chunk that misses its deadline once is run once more, and costs nothing', () => {
+  it('one worker (threads 1), one hang: the retry is run (not posted to the worker being terminated), no item is an error', async () => {
+    const faultBudget = new Int32Array(new SharedArrayBuffer(4));
+    faultBudget[0] = 1;
+    const v = await TotpVerifier.createWithInternals(
+      { threads: 1, window: 1, inlineThreshold: 100, taskTimeout: 500, store: null },
+      { workerFile: FAULTY, workerData: { fault: 'hang', faultBudget } },
+    );
+    try {
+      const reqs = requests(2000);
+      const results = await v.verifyBatch(reqs);
+      const stats = v.stats().pool;
+      expect(stats.chunksRetried).toBe(1);
+      expect({ chunksFailed: stats.chunksFailed, errors: results.filter((r) => r.status === 'error').length })
+        .toEqual({ chunksFailed: 0, errors: 0 });
+    } finally {
+      await v.close();
+    }
   });
 });
