@@ -112,6 +112,18 @@ function workerChunk(chunk: PackedChunk): PackedChunk {
   return { ...chunk, fixed, keyBuffer: chunk.keyBuffer.slice(0, chunk.keyBytes) };
 }
 
+/** Resolves once `task` has settled, or after `ms` milliseconds, whichever is first; never rejects. */
+function settledWithin(task: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    task.then(done, done);
+  });
+}
+
 /** Runs packed chunks inline or on workers and answers one result per item. */
 export class Dispatcher {
   readonly threads: number;
@@ -391,7 +403,14 @@ export class Dispatcher {
 
   async #runOnPool(chunk: PackedChunk, mode: KernelMode, out: Int32Array, offset: number): Promise<void> {
     const pool = this.#pool!;
+    /** The previous attempt's task on the pool (settled already unless it missed its deadline). */
+    let previous: Promise<unknown> | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
+      // A worker ended at a deadline (#withDeadline) is piscina's until it has exited: until
+      // then piscina may hand it this retry, which would die with it (on 1 thread it always
+      // does). Its tasks settle when piscina has seen it exit and removed it: wait for that, at
+      // most one more period.
+      if (previous !== undefined) await settledWithin(previous, this.taskTimeout);
       const copy = workerChunk(chunk);
       let slot = this.#takeSlot();
       if (slot < 0) slot = await this.#slotFreed();
@@ -399,6 +418,7 @@ export class Dispatcher {
       this.#open.push(open);
       try {
         const posted = pool.run({ chunk: copy, mode, slot }, { transferList: [copy.keyBuffer] });
+        previous = posted;
         // The slot is given back when piscina settles the task, not when it is answered here.
         // A reaction of its own, so the answer reaches this function in no more microtasks.
         const free = (): void => this.#freeSlot(slot);
