@@ -79,3 +79,25 @@ describe('a chunk that misses its deadline once is run once more, and costs noth
     }
   });
 });
+
+describe('close() while tasks wait for an owner slot', () => {
+  it('every batch admitted before close() is answered in full (1 owner slot, 8 batches of 2 slices), then close() resolves', async () => {
+    const v = await TotpVerifier.createWithInternals(
+      { threads: 2, window: 1, inlineThreshold: 100, store: null }, { ownerSlots: 1 },
+    );
+    const reqs = requests(4000);
+    // The pool's first answer (helpOut joins only after one).
+    await v.verifyBatch(reqs);
+    const batches = Array.from({ length: 8 }, () => v.verifyBatch(reqs));
+    const closing = v.close();
+    const got = await within(Promise.all(batches), 20_000);
+    expect(got).not.toBe('hung');
+    for (const results of got as VerifyResult[][]) {
+      expect(results).toHaveLength(reqs.length);
+      expect(results.filter((r) => r.status === 'error')).toHaveLength(0);
+      expect(results.filter((r) => r.status === 'valid')).toHaveLength(reqs.length / 2);
+    }
+    expect(await within(closing, 20_000)).not.toBe('hung');
+    expect(v.stats().pool).toMatchObject({ inFlight: 0, chunksFailed: 0, workerFailures: 0 });
+  });
+});
