@@ -3,11 +3,16 @@
 
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { Piscina } from 'piscina';
 import { TotpVerifier, totp, type VerifyRequest, type VerifyResult } from '../src/index.js';
+import { BatchPacker, packParams, type PackedChunk } from '../src/batch.js';
+import { Dispatcher, RESULT_ERROR } from '../src/pool.js';
+import { inlineCore } from '../src/wasm.js';
 
 const STALLED = new URL('./fixtures/stalled-worker.mjs', import.meta.url);
 const EXITING = new URL('./fixtures/exiting-worker.mjs', import.meta.url);
 const FAULTY = new URL('./fixtures/faulty-worker.mjs', import.meta.url);
+const KILLER = new URL('./fixtures/killer-worker.mjs', import.meta.url);
 const TS = 1_700_000_015_000;
 
 function requests(n: number): VerifyRequest[] {
@@ -99,5 +104,55 @@ describe('close() while tasks wait for an owner slot', () => {
     }
     expect(await within(closing, 20_000)).not.toBe('hung');
     expect(v.stats().pool).toMatchObject({ inFlight: 0, chunksFailed: 0, workerFailures: 0 });
+  });
+});
+
+describe('helpOut claims only a slot its task still holds', () => {
+  it('an open task whose pool task was rejected unclaimed is not run here on a slot handed to another task meanwhile', async () => {
+    // White-box: helpOut is called at one chosen microtask, between piscina rejecting task A
+    // (its worker died before reaching it) and A's #runOnPool leaving #open. By then A's slot
+    // has gone to a task that waited for one (W2); claiming it for A takes W2's slot word, and
+    // W2's worker then finds W2 "run here" and leaves it: W2 is retried for nothing (and a W2
+    // already on its retry would have been answered `error`).
+    const layout = inlineCore().layout;
+    const killBudget = new Int32Array(new SharedArrayBuffer(4));
+    const d = new Dispatcher(
+      { threads: 1, inlineThreshold: 0 },
+      { workerFile: KILLER, workerData: { killBudget, killCount: 3 }, ownerSlots: 2 },
+    );
+    const key = randomBytes(20);
+    const params = packParams(layout, 6, 1, 1);
+    const chunk = (count: number): PackedChunk => {
+      const packer = new BatchPacker(layout, count, count, layout.midStride / 4, undefined, true);
+      for (let i = 0; i < count; i++) packer.addKey(key, 1000 + i, 123456, params);
+      const [c] = packer.finish();
+      return c!;
+    };
+    const run = Piscina.prototype.run;
+    try {
+      // One answer from the pool first (helpOut joins only after one).
+      const first = await d.run([chunk(4)], 4, 'verify', true);
+      expect(first.includes(RESULT_ERROR)).toBe(false);
+      killBudget[0] = 1;
+      let injected = false;
+      Piscina.prototype.run = function (this: Piscina, task: any, options?: any) {
+        const posted = run.call(this, task, options);
+        if (task.chunk.count === 5 && !injected) {
+          injected = true;
+          posted.catch(() => queueMicrotask(() => d.helpOut()));
+        }
+        return posted;
+      } as typeof run;
+      // K (3 items) kills its worker unclaimed; A (5) is queued behind it; W1 (7), W2 (9) wait for a slot.
+      const chunks = [chunk(3), chunk(5), chunk(7), chunk(9)];
+      const out = await d.run(chunks, 24, 'verify', true);
+      expect(injected).toBe(true);
+      expect(out.includes(RESULT_ERROR)).toBe(false);
+      // Only K was retried: A was run here, W1 and W2 on the replacement worker (or here).
+      expect(d.stats()).toMatchObject({ chunksRetried: 1, chunksFailed: 0 });
+    } finally {
+      Piscina.prototype.run = run;
+      await d.close();
+    }
   });
 });
