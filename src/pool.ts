@@ -421,7 +421,12 @@ export class Dispatcher {
         previous = posted;
         // The slot is given back when piscina settles the task, not when it is answered here.
         // A reaction of its own, so the answer reaches this function in no more microtasks.
-        const free = (): void => this.#freeSlot(slot);
+        // The task leaves #open first: helpOut must not claim, for a task piscina has settled
+        // (rejected unclaimed: its word is 0), the slot handed on to another task meanwhile.
+        const free = (): void => {
+          this.#close(open);
+          this.#freeSlot(slot);
+        };
         posted.then(free, free);
         const onPool = this.#withDeadline(posted, slot);
         // Run here (helpOut): answered now, not when the worker gets to it and finds it taken;
