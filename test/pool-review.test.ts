@@ -161,3 +161,45 @@ describe('helpOut claims only a slot its task still holds', () => {
     }
   });
 });
+
+describe('R8: a chunk that cannot be handed to a worker is an error, never a rejected batch', () => {
+  it('an allocation failure while posting one chunk (workerChunk) of an 18-slice batch: its items error, the rest answered, nothing unhandled', async () => {
+    const v = await TotpVerifier.create({ threads: 2, window: 1, inlineThreshold: 100, store: null });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => { unhandled.push(reason); };
+    process.on('unhandledRejection', onUnhandled);
+    const slice = ArrayBuffer.prototype.slice;
+    try {
+      const reqs = requests(140_000); // slices of 8192 (2 threads): 18
+      await v.verifyBatch(reqs.slice(0, 20_000));
+      // The 17th chunk copied for a worker fails to allocate its raw-key copy (as under memory
+      // pressure: RangeError "Array buffer allocation failed"), and so does its retry's.
+      let calls = 0;
+      ArrayBuffer.prototype.slice = function (this: ArrayBuffer, ...args: [number?, number?]) {
+        const call = new Error().stack?.includes('workerChunk') === true ? ++calls : 0;
+        if (call === 17 || call === 18) throw new RangeError('Array buffer allocation failed');
+        return slice.apply(this, args);
+      };
+      const got = await v.verifyBatch(reqs).then((r) => r, (error: unknown) => error);
+      ArrayBuffer.prototype.slice = slice;
+      const atAnswer = v.stats().pool.chunksPooled;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(unhandled).toEqual([]);
+      expect(got).toBeInstanceOf(Array);
+      const results = got as VerifyResult[];
+      expect(results).toHaveLength(reqs.length);
+      const counts: Record<string, number> = {};
+      for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
+      // One chunk's items are errors (fail closed), every other item answered as it should be.
+      expect(counts.error).toBe(8192);
+      expect(counts.valid).toBe(reqs.length / 2 - 4096);
+      // Answered only once every chunk of it was: 18 + the first batch's 3, none later.
+      expect(atAnswer).toBe(21);
+      expect(v.stats().pool.chunksPooled).toBe(21);
+    } finally {
+      ArrayBuffer.prototype.slice = slice;
+      process.off('unhandledRejection', onUnhandled);
+      await v.close();
+    }
+  });
+});
