@@ -411,7 +411,16 @@ export class Dispatcher {
       // does). Its tasks settle when piscina has seen it exit and removed it: wait for that, at
       // most one more period.
       if (previous !== undefined) await settledWithin(previous, this.taskTimeout);
-      const copy = workerChunk(chunk);
+      let copy: PackedChunk;
+      try {
+        copy = workerChunk(chunk);
+      } catch {
+        // No copy for a worker (out of memory): a failed attempt like any other, so that the
+        // chunk is RESULT_ERROR at worst and `run` never rejects (a rejected slice would end its
+        // batch while the others still run, and release its admission early).
+        if (attempt === 0) this.#retried++;
+        continue;
+      }
       let slot = this.#takeSlot();
       if (slot < 0) slot = await this.#slotFreed();
       const open: OpenTask = { chunk, mode, out, offset, slot, ranHere: false, done: undefined };
