@@ -48,6 +48,14 @@ interface OpenTask {
   done: (() => void) | undefined;
 }
 
+/**
+ * The least time, in ms, for which no worker reaches any task while a task waits unclaimed and
+ * none runs, before the workers are taken to be stuck and ended (#withDeadline); at least two
+ * `taskTimeout` periods. Long against a worker's start (its module loaded, its core made and
+ * warmed: well under a second here), which a short taskTimeout must not be mistaken for.
+ */
+const STALL_MS = 10_000;
+
 /** The compiled worker: dist/worker.js, also when this file runs from src/ under a test runner. */
 const WORKER_URL = new URL('../dist/worker.js', import.meta.url);
 /** What piscina loads: a CommonJS entry that import()s the worker module (see worker-entry.cts). */
@@ -75,6 +83,8 @@ export interface PoolInternals {
   workerData?: Record<string, unknown>;
   /** Slots of the owners table (default OWNER_SLOTS): a few, to make tasks wait for one. */
   ownerSlots?: number;
+  /** How long the workers may make no progress at all before a task unclaimed meanwhile ends them (default STALL_MS). */
+  stallMs?: number;
 }
 
 export interface PoolStats {
@@ -146,6 +156,9 @@ export class Dispatcher {
    * OWNER_CALLER, or −threadId once answered; see #withDeadline and helpOut.
    */
   readonly #owners: Int32Array;
+  /** Tasks the workers have reached ([0]; worker.ts claim): see #withDeadline. */
+  readonly #progress = new Int32Array(new SharedArrayBuffer(4));
+  readonly #stallMs: number;
   /**
    * Which slots a task holds (1): from when it is posted until piscina settles it, not just
    * until it is answered. A task the calling thread ran (helpOut) is answered at once, but its
@@ -177,6 +190,7 @@ export class Dispatcher {
     const heapMb = intOption('workerHeapMb', opts.workerHeapMb, 16, 65_536, 256);
     const slots = intOption('ownerSlots', internals.ownerSlots, 1, OWNER_SLOTS, OWNER_SLOTS);
     this.#owners = new Int32Array(new SharedArrayBuffer(4 * slots));
+    this.#stallMs = Math.max(2 * this.taskTimeout, intOption('stallMs', internals.stallMs, 1, 3_600_000, STALL_MS));
     this.#slotUsed = new Uint8Array(slots);
     this.#slotsFree = slots;
     this.#core = inlineCore();
@@ -184,7 +198,7 @@ export class Dispatcher {
     if (this.threads > 0) {
       const file = internals.workerFile ?? WORKER_URL;
       const workerData: PoolWorkerData & Record<string, unknown> = {
-        ...internals.workerData, module: coreModule(), owners: this.#owners,
+        ...internals.workerData, module: coreModule(), owners: this.#owners, progress: this.#progress,
         workerModule: file instanceof URL ? file.href : file.startsWith('file:') ? file : pathToFileURL(file).href,
       };
       this.#pool = new Piscina<WorkerTask, Int32Array>({
@@ -369,6 +383,13 @@ export class Dispatcher {
    * that of a task its worker has run and answered, whose answer this thread has yet to read.
    * The slot is the task's until piscina settles it (#freeSlot), so the word read is its own.
    *
+   * Unless it waits on a worker that is stuck before it reaches it (its start, say, blocked):
+   * then no claim ever comes, and neither would an answer (R12). So a task still unclaimed after
+   * #stallMs in which no worker reached any task (#progress stood still) and none was running one
+   * of this pool's tasks ends every worker (a worker that moves reaches the tasks queued on it
+   * within microseconds; one running a task has that task's deadline): piscina rejects the tasks
+   * they held, and each is run once more on their replacements, as after any other failure.
+   *
    * (piscina's own AbortSignal deadline is not used: piscina never queues a second task on a
    * worker running an abortable one, so the calling thread would have to hand out each chunk
    * when the previous one returns, and the pool measured 1.5x slower for it.)
@@ -379,8 +400,21 @@ export class Dispatcher {
       // The claim is seen only when a timer fires, so a claimed task gets one more full period
       // from then: it runs at least taskTimeout and at most twice that before it is ended.
       let claimSeen = false;
+      let progress = Atomics.load(this.#progress, 0);
+      let moved = performance.now();
       const expire = (): void => {
         const owner = Atomics.load(this.#owners, slot);
+        if (owner === 0) {
+          const count = Atomics.load(this.#progress, 0);
+          if (count !== progress) {
+            progress = count;
+            moved = performance.now();
+          } else if (performance.now() - moved >= this.#stallMs && !this.#claimRunning()) {
+            for (const worker of this.#pool?.threads ?? []) void worker.terminate();
+            reject(new Error('stalled'));
+            return;
+          }
+        }
         // owner < 0: the worker has run the task and answered (worker.ts answered); the answer
         // waits for this thread, kept from its event loop (a starved calling thread runs due
         // timers before it reads its ports). Ending that worker would throw away its answer and
@@ -399,6 +433,12 @@ export class Dispatcher {
       timer = setTimeout(expire, this.taskTimeout);
     });
     return Promise.race([task, deadline]).finally(() => clearTimeout(timer));
+  }
+
+  /** Whether a worker is running one of this pool's tasks (claimed and not answered). */
+  #claimRunning(): boolean {
+    for (const open of this.#open) if (Atomics.load(this.#owners, open.slot) > 0) return true;
+    return false;
   }
 
   async #runOnPool(chunk: PackedChunk, mode: KernelMode, out: Int32Array, offset: number): Promise<void> {

@@ -24,6 +24,11 @@ export interface PoolWorkerData {
   readonly module: WebAssembly.Module;
   /** Per task slot: its owner word (pool.ts #owners: deadlines, and who runs the task). */
   readonly owners: Int32Array;
+  /**
+   * [0]: tasks any worker has reached (claim called, whatever came of it). The pool's sign that
+   * its workers move: a task unclaimed while this stands still is on a worker that is stuck.
+   */
+  readonly progress: Int32Array;
 }
 
 /**
@@ -34,7 +39,8 @@ export interface PoolWorkerData {
  * exchange from unclaimed, so that exactly one of the two runs it; claiming twice is harmless.
  */
 export function claim(task: WorkerTask): boolean {
-  const owners = (workerData as PoolWorkerData).owners;
+  const { owners, progress } = workerData as PoolWorkerData;
+  Atomics.add(progress, 0, 1);
   const was = Atomics.compareExchange(owners, task.slot, 0, threadId);
   return was === 0 || was === threadId;
 }
