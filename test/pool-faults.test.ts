@@ -1,5 +1,8 @@
-// Review of the worker-pool path against SECURITY.md R8 (fail closed) and R12 (every request
-// answered, no hang). Each test here failed on main when it was written (see the report).
+// The worker pool's rarer faults, against SECURITY.md R8 (fail closed) and R12 (every request
+// answered, no hang): a worker stuck before its first claim, workers that die while they load, a
+// retry after a missed deadline on one thread, close() while tasks wait for an owner slot, a task
+// settled unclaimed while helpOut runs, a chunk that cannot be copied for a worker. All but the
+// close() and loading ones failed on the code before their fixes (2026-11-24).
 
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
