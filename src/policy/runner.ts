@@ -14,8 +14,8 @@ import type { PackedEditor } from '../batch.js';
 import { Spares } from '../spares.js';
 import { noteHashes } from '../strhash.js';
 import {
-  type AttemptLimits, type BeginResult, type FinishOps, beginResult, type Store, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_LOCKED,
-  OP_FAILURE, OP_RELEASE, OP_SUCCESS,
+  type AttemptLimits, type BeginResult, type FinishOps, beginResult, type Store, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_ERROR,
+  DONE_LOCKED, OP_FAILURE, OP_RELEASE, OP_SUCCESS,
 } from '../store/types.js';
 import type { VerifyResult } from '../verifier.js';
 import { type AuditEvent, audit, auditChannel } from './audit.js';
@@ -431,6 +431,11 @@ export class PolicyRunner {
           runLength = 0;
           this.#audit({ type: 'valid', account: accounts[w]!, delta, ...this.#method });
         }
+      } else if (done[w] === DONE_ERROR) {
+        // This credential alone could not be finished: neither committed nor counted.
+        results[i] = STORE_ERROR;
+        stats.storeErrors++;
+        if (auditing) this.#audit({ type: 'error', account: accounts[w]!, reason: 'store' });
       } else if (op === OP_SUCCESS || raw[packed[k]!] === codes.replayed) {
         // A used step: found by the core below the floor, or committed meanwhile elsewhere.
         results[i] = REPLAYED;

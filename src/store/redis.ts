@@ -23,7 +23,7 @@ import { intOption, optionsObject, TotpFleetError } from '../errors.js';
 import { BACKUP_CONSUME, BACKUP_INFO, BACKUP_PUT, BEGIN, FINISH, HEALTH } from './scripts.js';
 import {
   type AttemptLimits, type BackupCodeInfo, type BackupCodeSet, type BeginResult, type FinishOps, type Store, beginResult,
-  BEGIN_LOCKED, NAMESPACE_NAME,
+  BEGIN_ERROR, BEGIN_GO, BEGIN_LOCKED, DONE_ERROR, NAMESPACE_NAME,
 } from './types.js';
 
 export interface RedisStoreOptions {
@@ -61,10 +61,9 @@ function unavailable(cause: unknown): TotpFleetError {
   return new TotpFleetError('ERR_STORE_UNAVAILABLE', 'the Redis store did not answer', { cause });
 }
 
-/** A script's packed answer, checked for its length (anything else fails closed). */
-function reply(value: unknown, bytes: number): Buffer {
-  if (!Buffer.isBuffer(value) || value.length !== bytes) throw unavailable(new Error('a script answered in an unexpected shape'));
-  return value;
+/** A script's packed answer, checked for its length; undefined for anything else (that call is `error`). */
+function replyOrUndefined(value: unknown, bytes: number): Buffer | undefined {
+  return Buffer.isBuffer(value) && value.length === bytes ? value : undefined;
 }
 
 function isNoScript(error: unknown): boolean {
@@ -149,19 +148,24 @@ export class RedisStore implements Store {
   async begin(accounts: readonly string[], limits: AttemptLimits): Promise<BeginResult> {
     const out = beginResult(accounts.length);
     const calls = this.#calls(accounts, [limits.maxFailures, limits.reservationMs, limits.lockoutMs, limits.replayMs].map(String));
-    const answers = await this.#run(SCRIPTS.begin, calls);
+    const answers = await this.#runEach(SCRIPTS.begin, calls);
     for (let c = 0; c < calls.length; c++) {
       const { at } = calls[c]!;
-      const answer = reply(answers[c], BDD * at.length);
+      const answer = answers[c] === undefined ? undefined : replyOrUndefined(answers[c], BDD * at.length);
+      if (answer === undefined) {
+        // This call failed (the others did not): its credentials alone are `error`.
+        for (let j = 0; j < at.length; j++) out.state[at[j]!] = BEGIN_ERROR;
+        continue;
+      }
       for (let j = 0; j < at.length; j++) {
         const i = at[j]!;
         const state = answer[BDD * j]!;
         out.state[i] = state;
         if (state === BEGIN_LOCKED) out.retryAfterMs[i] = answer.readDoubleLE(BDD * j + 1);
-        else {
+        else if (state === BEGIN_GO) {
           out.lastStep[i] = answer.readDoubleLE(BDD * j + 1);
           out.drift[i] = answer.readDoubleLE(BDD * j + 9);
-        }
+        } else out.state[i] = BEGIN_ERROR;
       }
     }
     return out;
@@ -179,11 +183,11 @@ export class RedisStore implements Store {
         buffer.writeDoubleLE(ops.drift[i]!, offset + 9); // NaN keeps the stored drift
       },
     });
-    const answers = await this.#run(SCRIPTS.finish, calls);
+    const answers = await this.#runEach(SCRIPTS.finish, calls);
     for (let c = 0; c < calls.length; c++) {
       const { at } = calls[c]!;
-      const answer = reply(answers[c], at.length);
-      for (let j = 0; j < at.length; j++) out[at[j]!] = answer[j]!;
+      const answer = answers[c] === undefined ? undefined : replyOrUndefined(answers[c], at.length);
+      for (let j = 0; j < at.length; j++) out[at[j]!] = answer === undefined ? DONE_ERROR : answer[j]!;
     }
     return out;
   }
@@ -306,6 +310,19 @@ export class RedisStore implements Store {
     if (calls.length === 0) return [];
     await this.#connected();
     return Promise.all(calls.map((c) => this.#runOne(s, c)));
+  }
+
+  /**
+   * #run, each call on its own: the answers of the calls that succeeded, undefined for those
+   * that failed; rejects (ERR_STORE_UNAVAILABLE) only when every call failed.
+   */
+  async #runEach(s: Script, calls: Call[]): Promise<unknown[]> {
+    if (this.#closed) throw new TotpFleetError('ERR_STORE_UNAVAILABLE', 'the store is closed');
+    if (calls.length === 0) return [];
+    await this.#connected();
+    const settled = await Promise.allSettled(calls.map((c) => this.#runOne(s, c)));
+    if (settled.every((r) => r.status === 'rejected')) throw (settled[0] as PromiseRejectedResult).reason;
+    return settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
   }
 
   /**

@@ -39,8 +39,17 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local call = redis.call
 local REC = '<dddddddd'
+-- A value that is not a record (a key of another layout: WRONGTYPE, or a string of another
+-- length) is answered as an error for its credential alone, and left as it is: a script that
+-- raised would stop there, after the credentials before it in the call were written, and the
+-- whole call would be answered error (their reservations left held for reservationMs).
+local function broken(v)
+  return type(v) == 'table' or (v and #v ~= 64)
+end
+-- nil when the key's value is not a record.
 local function load(k)
-  local v = call('GET', k)
+  local v = redis.pcall('GET', k)
+  if broken(v) then return nil end
   if v then return true, struct.unpack(REC, v) end
   return false, -1, 0, 0, 0, 0, 0, 0, 0
 end
@@ -55,7 +64,8 @@ end
 
 /**
  * begin. ARGV: maxFailures, reservationMs, lockoutMs, replayMs. Returns one string: per key,
- * struct '<Bdd': 0, last step (-1 if none), drift  |  1, retry-after ms, 0.
+ * struct '<Bdd': 0, last step (-1 if none), drift  |  1, retry-after ms, 0  |  2, 0, 0 (its
+ * value is not a record: nothing written).
  */
 export const BEGIN = `${PRELUDE}
 local maxF, resMs, lockMs, replayMs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -65,11 +75,14 @@ local x1 = pu1 + replayMs
 local FRESH = struct.pack(REC, -1, 0, 0, 0, 1, pu1, 0, x1)
 local FRESH_X = string.format('%.0f', x1)
 local GO_FRESH = struct.pack('<Bdd', 0, -1, 0)
+local ERROR = struct.pack('<Bdd', 2, 0, 0)
 local out = {}
 for i = 1, #KEYS do
   local k = KEYS[i]
-  local v = call('SET', k, FRESH, 'NX', 'GET', 'PXAT', FRESH_X)
-  if not v then
+  local v = redis.pcall('SET', k, FRESH, 'NX', 'GET', 'PXAT', FRESH_X)
+  if broken(v) then
+    out[i] = ERROR -- (SET ... GET writes nothing to a key of another type or an existing one)
+  elseif not v then
     out[i] = GO_FRESH -- no state: the fresh record, one attempt reserved, is written
   else
     local h, f, fu, l, p, pu, d, x = struct.unpack(REC, v)
@@ -94,13 +107,13 @@ return table.concat(out)
  * finish. ARGV: maxFailures, lockoutMs, failureMemoryMs, replayMs, driftMemoryMs, then one
  * string: per key, struct '<Bdd': op (0 success, 1 failure, 2 release, 3 reset: a success
  * without a step), step, drift (NaN keeps the stored one). Returns one string: a DONE_* byte per key (0 committed, 1 replayed,
- * 2 failed, 3 locked, 4 released).
+ * 2 failed, 3 locked, 4 released, 5 error: its value is not a record, nothing done).
  */
 export const FINISH = `${PRELUDE}
 local maxF, lockMs, failMs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local replayMs, driftMs = tonumber(ARGV[4]), tonumber(ARGV[5])
 local ops, pos = ARGV[6], 1
-local DONE = {[0] = '\\0', '\\1', '\\2', '\\3', '\\4'}
+local DONE = {[0] = '\\0', '\\1', '\\2', '\\3', '\\4', '\\5'}
 local out = {}
 for i = 1, #KEYS do
   local k = KEYS[i]
@@ -108,37 +121,41 @@ for i = 1, #KEYS do
   op, step, drift, pos = struct.unpack('<Bdd', ops, pos)
   local exists, h, f, fu, l, p, pu, d, x = load(k)
   local was = exists and x
-  if pu > now then p = math.max(0, p - 1) else p = 0 end
-  if op == 0 then
-    if exists and h >= step then
-      save(k, h, f, fu, l, p, pu, d, x, was)
-      out[i] = DONE[1]
-    else
-      x = math.max(x, now + replayMs)
-      if drift == drift then
-        d = drift
-        x = math.max(x, now + driftMs)
-      end
-      save(k, step, 0, 0, 0, p, pu, d, x, was)
-      out[i] = DONE[0]
-    end
-  elseif op == 1 then
-    if fu > now then f = f + 1 else f = 1 end
-    if f >= maxF then
-      l = now + lockMs
-      save(k, h, 0, 0, l, p, pu, d, math.max(x, l), was)
-      out[i] = DONE[3]
-    else
-      fu = now + failMs
-      save(k, h, f, fu, l, p, pu, d, math.max(x, fu), was)
-      out[i] = DONE[2]
-    end
-  elseif op == 3 then
-    if exists then save(k, h, 0, 0, 0, p, pu, d, x, was) end
-    out[i] = DONE[0]
+  if exists == nil then
+    out[i] = DONE[5]
   else
-    if exists then save(k, h, f, fu, l, p, pu, d, x, was) end
-    out[i] = DONE[4]
+    if pu > now then p = math.max(0, p - 1) else p = 0 end
+    if op == 0 then
+      if exists and h >= step then
+        save(k, h, f, fu, l, p, pu, d, x, was)
+        out[i] = DONE[1]
+      else
+        x = math.max(x, now + replayMs)
+        if drift == drift then
+          d = drift
+          x = math.max(x, now + driftMs)
+        end
+        save(k, step, 0, 0, 0, p, pu, d, x, was)
+        out[i] = DONE[0]
+      end
+    elseif op == 1 then
+      if fu > now then f = f + 1 else f = 1 end
+      if f >= maxF then
+        l = now + lockMs
+        save(k, h, 0, 0, l, p, pu, d, math.max(x, l), was)
+        out[i] = DONE[3]
+      else
+        fu = now + failMs
+        save(k, h, f, fu, l, p, pu, d, math.max(x, fu), was)
+        out[i] = DONE[2]
+      end
+    elseif op == 3 then
+      if exists then save(k, h, 0, 0, 0, p, pu, d, x, was) end
+      out[i] = DONE[0]
+    else
+      if exists then save(k, h, f, fu, l, p, pu, d, x, was) end
+      out[i] = DONE[4]
+    end
   end
 end
 return table.concat(out)

@@ -17,6 +17,9 @@
 //
 // A store that cannot answer rejects the whole call with TotpFleetError('ERR_STORE_UNAVAILABLE');
 // the verifier turns that into `error` for those items: never `valid`, never a counted failure.
+// A store that can answer for some credentials and not others answers those BEGIN_ERROR /
+// DONE_ERROR and the rest as usual: rejecting the whole call would leave the others' attempts
+// reserved (begin) or unfinished (finish) until reservationMs, with nobody to release them.
 
 /** How attempts are limited and how long state is kept; resolved by the verifier. */
 export interface AttemptLimits {
@@ -85,6 +88,11 @@ export const DONE_FAILED = 2;
 export const DONE_LOCKED = 3;
 /** finish, OP_RELEASE: released. */
 export const DONE_RELEASED = 4;
+/**
+ * finish, any op: this credential alone could not be read or written (RedisStore: a key of
+ * another layout, or a call of the batch that failed); nothing known to be done: answer `error`.
+ */
+export const DONE_ERROR = 5;
 
 /**
  * Where per-credential state lives. MemoryStore (one process) and RedisStore (a fleet) implement
