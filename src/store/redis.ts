@@ -56,9 +56,12 @@ const SCRIPTS = {
 };
 
 function unavailable(cause: unknown): TotpFleetError {
-  // The cause is Redis's own error (connection refused, timeout, script error): it never holds
-  // a code or a secret, only key names, which hold accounts.
-  return new TotpFleetError('ERR_STORE_UNAVAILABLE', 'the Redis store did not answer', { cause });
+  // The cause is Redis's own error (connection refused, timeout, READONLY, a script error), by
+  // its name and message only: ioredis puts the failed command's arguments on its errors
+  // (`command.args`), and those are account names and, for putBackupCodes, the set's salt and
+  // every code's hash (enough to search a code's 50 bits offline if the error is logged).
+  const safe = cause instanceof Error ? Object.assign(new Error(cause.message), { name: cause.name }) : undefined;
+  return new TotpFleetError('ERR_STORE_UNAVAILABLE', 'the Redis store did not answer', { cause: safe });
 }
 
 /** A script's packed answer, checked for its length; undefined for anything else (that call is `error`). */
