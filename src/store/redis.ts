@@ -10,8 +10,11 @@
 // - EVALSHA; a call answered NOSCRIPT (a restarted server, SCRIPT FLUSH) did not run, and is
 //   sent again once with EVAL, which loads the script.
 // - Fail closed: no offline queue, no resending of commands whose answer was lost, and a
-//   command timeout. Any failure rejects the call with ERR_STORE_UNAVAILABLE; the verifier
-//   answers `error` for its items. A command that timed out may still run later: a reservation
+//   command timeout. A failure rejects the call with ERR_STORE_UNAVAILABLE when no script call
+//   of the batch succeeded; otherwise the credentials of the failed script calls, and any whose
+//   key holds something other than a record, are BEGIN_ERROR / DONE_ERROR and the rest are
+//   answered (so that nothing they reserved is left held). The verifier answers `error` for
+//   those items. A command that timed out may still run later: a reservation
 //   then lapses after `reservationMs`, and a committed mark only makes the code count as used.
 // - Every key has a TTL. A failover to a replica can lose a mark Redis had acknowledged
 //   (replication is asynchronous): the code could then be accepted once more (README).
