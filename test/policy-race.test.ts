@@ -6,7 +6,7 @@ import { MemoryStore, RedisStore, type Store, TotpVerifier, totp } from '../src/
 import { KEY } from './helpers/fixtures.js';
 import { REDIS_URL, deleteKeys, haveRedis, testPrefix } from './helpers/redis.js';
 
-const redisOk = await haveRedis('review race');
+const redisOk = await haveRedis('policy race: RedisStore');
 const prefix = testPrefix();
 const stores: { name: string; make: () => Store }[] = [{ name: 'MemoryStore', make: () => new MemoryStore() }];
 if (redisOk) stores.push({ name: 'RedisStore', make: () => new RedisStore({ url: REDIS_URL, prefix, accountsPerCall: 7 }) });
