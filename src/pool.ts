@@ -208,7 +208,12 @@ export class Dispatcher {
         idleTimeout: Infinity,
         workerData,
         resourceLimits: { maxOldGenerationSizeMb: heapMb },
-        // Idle workers sleep on Atomics; results come back as soon as they are ready.
+        // Idle workers sleep on Atomics. A worker that wakes takes every task queued for it at
+        // once and runs them one after another before it posts their answers, so the answers to
+        // a batch's chunks come back in a group or two, the last with its last chunk (piscina
+        // 5.3, tools/timeline.mjs). 'disabled' (a message event per task, each answer posted
+        // when it is ready) measured no faster: 0.90-1.16x of this in both orders, round 12 of
+        // docs/performance-history.md.
         atomics: 'sync',
         // Several chunks queued per worker: while the calling thread is busy packing the next
         // slice it cannot hand out tasks, so each worker needs its next chunk in hand already.
