@@ -394,6 +394,8 @@ export class Dispatcher {
    * of this pool's tasks ends every worker (a worker that moves reaches the tasks queued on it
    * within microseconds; one running a task has that task's deadline): piscina rejects the tasks
    * they held, and each is run once more on their replacements, as after any other failure.
+   * (One stuck worker beside others that never pause is not caught: ending a worker that runs a
+   * task, or one a waiting task may sit behind, would cost more than it saves.)
    *
    * (piscina's own AbortSignal deadline is not used: piscina never queues a second task on a
    * worker running an abortable one, so the calling thread would have to hand out each chunk
