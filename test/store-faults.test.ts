@@ -229,3 +229,41 @@ describe.skipIf(!redisOk)('RedisStore: an error carries no argument of the comma
     }
   });
 });
+
+describe('a finish whose answer is lost gives nothing back twice (R7)', () => {
+  /**
+   * A MemoryStore whose next finish does its work and then fails, as a Redis call that timed out
+   * after Redis ran it: the attempt it finished is no longer in flight.
+   */
+  class LostFinish extends MemoryStore {
+    lose = false;
+    override async finish(...args: Parameters<MemoryStore['finish']>): Promise<Uint8Array> {
+      const done = await super.finish(...args);
+      if (this.lose) {
+        this.lose = false;
+        throw new Error('the answer was lost');
+      }
+      return done;
+    }
+  }
+
+  it('a wrong backup code whose finish is lost: another attempt in flight stays counted against the limit', async () => {
+    const store = new LostFinish();
+    const v = await TotpVerifier.create({ store, threads: 0, policy: { maxFailures: 2 } });
+    try {
+      const account = `lost-${process.pid}`;
+      await v.backupCodes.generate(account);
+      const limits: AttemptLimits = { ...LIMITS, maxFailures: 2 };
+      // Another attempt of the account is in flight (reserved, not finished).
+      expect((await store.begin([account], limits)).state[0]).toBe(BEGIN_GO);
+      // A wrong backup code: counted (one failure), then its finish's answer is lost.
+      store.lose = true;
+      expect((await v.backupCodes.verify(account, 'aaaaa-aaaaa')).status).toBe('error');
+      // One failure and one attempt in flight: at the limit of 2, a third attempt must wait.
+      expect((await store.begin([account], limits)).state[0]).toBe(BEGIN_LOCKED);
+    } finally {
+      await v.close();
+      await store.close();
+    }
+  });
+});
