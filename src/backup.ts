@@ -23,7 +23,7 @@ import { createHmac, getRandomValues } from 'node:crypto';
 import { intOption, optionsObject } from './errors.js';
 import { audit } from './policy/audit.js';
 import { isAccount } from './policy/options.js';
-import { abandon, beginOne, failed, finishOne, type Subject } from './policy/single.js';
+import { abandon, beginOne, failed, finishOne, lost, type Subject } from './policy/single.js';
 import { type AttemptLimits, DONE_COMMITTED, OP_FAILURE, OP_RESET, type Store } from './store/types.js';
 import type { VerifyResult } from './verifier.js';
 
@@ -162,9 +162,9 @@ export class BackupCodes {
     // is kept of used codes.
     const done = await finishOne(s, left >= 0 ? OP_RESET : OP_FAILURE);
     // A consumed code whose finish failed is used up, but not answered valid (fail closed).
-    if (done === undefined) return abandon(s) as Promise<BackupCodeResult>;
+    if (done === undefined) return lost(s) as BackupCodeResult;
     if (left < 0) return failed(s, done) as BackupCodeResult;
-    if (done !== DONE_COMMITTED) return abandon(s) as Promise<BackupCodeResult>;
+    if (done !== DONE_COMMITTED) return lost(s) as BackupCodeResult;
     audit(this.#verifier, { type: 'valid', account, method: 'backup-code' });
     return Object.freeze({ status: 'valid', remaining: left });
   }

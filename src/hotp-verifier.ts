@@ -20,7 +20,7 @@ import type { KeyHandle } from './keys.js';
 import { type CommonOptions, type Digits, generateCodes, parseCode, resolveCommon } from './otp.js';
 import { audit } from './policy/audit.js';
 import { isAccount, type PolicyOptions, resolvePolicy } from './policy/options.js';
-import { abandon, beginOne, failed, finishOne, type Subject } from './policy/single.js';
+import { beginOne, failed, finishOne, lost, type Subject } from './policy/single.js';
 import type { PoolOptions } from './pool.js';
 import { DEFAULT_MIN_SECRET_BYTES, type Secret, secretBytes } from './secret.js';
 import { MemoryStore } from './store/memory.js';
@@ -209,14 +209,14 @@ export class HotpVerifier {
     const op = found >= 0 ? OP_SUCCESS : OP_FAILURE;
     const counter = next + found + 1;
     const done = await finishOne(s, op, counter);
-    if (done === undefined) return abandon(s);
+    if (done === undefined) return lost(s);
     if (op === OP_FAILURE) return failed(s, done);
     if (done === DONE_REPLAYED) {
       // Another attempt accepted a counter at or after it meanwhile.
       audit(s.verifier, { type: 'replayed', account: s.account, method: s.method });
       return REPLAYED;
     }
-    if (done !== DONE_COMMITTED) return abandon(s);
+    if (done !== DONE_COMMITTED) return lost(s);
     audit(s.verifier, { type: 'valid', account: s.account, delta: found, method: s.method });
     return Object.freeze({ status: 'valid', delta: found, step: counter });
   }

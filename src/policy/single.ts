@@ -63,6 +63,17 @@ export async function abandon(s: Subject): Promise<Readonly<VerifyResult>> {
   return STORE_ERROR;
 }
 
+/**
+ * Answers `error` after a finish that did not answer as it should: the store may have done it
+ * (a Redis call that timed out after Redis ran it), so nothing is given back. A release then
+ * could free another attempt's reservation instead, one guess more than the limit (R7); a
+ * reservation still held lapses after reservationMs, as a batch's does.
+ */
+export function lost(s: Subject): Readonly<VerifyResult> {
+  audit(s.verifier, { type: 'error', account: s.account, reason: 'store', method: s.method });
+  return STORE_ERROR;
+}
+
 /** Answers a counted failure (`invalid`; its audit event says whether it locked the account). */
 export function failed(s: Subject, done: number): Readonly<VerifyResult> {
   audit(s.verifier, { type: 'invalid', account: s.account, lockedNow: done === DONE_LOCKED, method: s.method });
