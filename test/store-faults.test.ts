@@ -268,3 +268,30 @@ describe('a finish whose answer is lost gives nothing back twice (R7)', () => {
     }
   });
 });
+
+describe.each([
+  { name: 'MemoryStore', make: (): MemoryStore | RedisStore => new MemoryStore() },
+  ...(redisOk ? [{ name: 'RedisStore', make: (): MemoryStore | RedisStore => new RedisStore({ url: REDIS_URL, prefix }) }] : []),
+])('$name: maxFailures lowered below a streak already counted (R7)', ({ make }) => {
+  it('the account is locked for lockoutMs, as it is told, not until its failure memory ends', async () => {
+    const store = make();
+    try {
+      const account = `lowered-${process.pid}-${Math.random()}`;
+      const before: AttemptLimits = { ...LIMITS, maxFailures: 10, lockoutMs: 300, failureMemoryMs: 86_400_000 };
+      const after: AttemptLimits = { ...before, maxFailures: 3 };
+      const fail = { op: Uint8Array.of(OP_FAILURE), step: Float64Array.of(0), drift: Float64Array.of(Number.NaN) };
+      for (let k = 0; k < 5; k++) {
+        expect((await store.begin([account], before)).state[0]).toBe(BEGIN_GO);
+        await store.finish([account], fail, before);
+      }
+      // The limit is lowered (a new deployment): five failures are past it.
+      const b = await store.begin([account], after);
+      expect(b.state[0]).toBe(BEGIN_LOCKED);
+      expect(b.retryAfterMs[0]).toBeLessThanOrEqual(300);
+      await new Promise((resolve) => setTimeout(resolve, b.retryAfterMs[0]! + 50));
+      expect((await store.begin([account], after)).state[0]).toBe(BEGIN_GO);
+    } finally {
+      await store.close();
+    }
+  });
+});
