@@ -288,6 +288,17 @@ export class MemoryStore implements Store {
       }
       const f = c[o + FU]! > now ? c[o + F]! : 0;
       const p = c[o + PU]! > now ? c[o + P]! : 0;
+      if (f >= limits.maxFailures) {
+        // A streak past a limit lowered since it was counted: locked now, for lockoutMs, as the
+        // failure that reached the limit would have locked it (not until the streak is forgotten).
+        c[o + L] = now + limits.lockoutMs;
+        c[o + F] = 0;
+        c[o + FU] = 0;
+        this.#keep(r, c[o + L]!);
+        out.state[i] = BEGIN_LOCKED;
+        out.retryAfterMs[i] = limits.lockoutMs;
+        continue;
+      }
       if (f + p >= limits.maxFailures) {
         // Only attempts in flight stand in the way: they end, or expire, by pu.
         out.state[i] = BEGIN_LOCKED;

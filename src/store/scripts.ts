@@ -90,6 +90,12 @@ for i = 1, #KEYS do
     if pu <= now then p = 0 end
     if l > now then
       out[i] = struct.pack('<Bdd', 1, l - now, 0)
+    elseif f >= maxF then
+      -- A streak past a limit lowered since it was counted: locked now, for lockoutMs, as the
+      -- failure that reached the limit would have locked it (not until the streak is forgotten).
+      l = now + lockMs
+      save(k, h, 0, 0, l, p, pu, d, math.max(x, l), x)
+      out[i] = struct.pack('<Bdd', 1, lockMs, 0)
     elseif f + p >= maxF then
       local retry = lockMs
       if p > 0 then retry = pu - now end
