@@ -2,8 +2,9 @@
 // one credential (a key of another layout, a value of another length, one call of a split batch)
 // answers `error` for it alone and leaves nothing reserved for the others; a store error carries
 // no argument of the command that failed; MemoryStore pairs of begin and finish across sweeps,
-// reuse and forget; a finish whose answer is lost gives nothing back twice. The RedisStore and
-// lost-finish cases failed on the code before their fixes (2026-11-24).
+// reuse and forget; a finish whose answer is lost gives nothing back twice; a streak past a
+// lowered maxFailures is locked for lockoutMs. The RedisStore, lost-finish and lowered-limit cases
+// failed on the code before their fixes (2026-11-24).
 
 import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
