@@ -15,8 +15,9 @@
 // default 24 hours) so that the invalid runs reach the same steady state. The report notes the
 // store's size. Beside it, for capacity planning and not counted against the target, a second
 // MemoryStore in the same steady state with 20,000 live credentials (one server's accounts, say):
-// what a new account costs depends on how much of the store the CPU's caches hold. The local Redis is not pre-filled: its lookups are O(1) dict probes, and the
-// Lua work per credential, not the key count, is what limits it.
+// what a new account costs depends on how much of the store the CPU's caches hold. The local
+// Redis is not pre-filled: its lookups are O(1) dict probes, and the Lua work per credential,
+// not the key count, is what limits it.
 
 import { Redis } from 'ioredis';
 import { MemoryStore, RedisStore, type Store, TotpVerifier, type VerifyRequest } from '../../index.js';
