@@ -1,0 +1,55 @@
+// Review of request validation (SECURITY.md R1): raw-byte secrets whose `length` lies.
+// A Uint8Array is extensible, so `length` can be redefined on the instance (or overridden in
+// a subclass) without throwing; the length checks must use the array's real length.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { totp, TotpVerifier } from '../src/index.js';
+import { TS } from './helpers/fixtures.js';
+import { Prng } from './helpers/prng.js';
+
+const SHORT = new Prng(99).bytes(10); // a legacy 10-byte secret
+const SHORT_CODE = totp.generate(SHORT, { timestamp: TS, minSecretBytes: 10 });
+
+/** SHORT, claiming to be 16 bytes long (HMAC pads a key with zeros, so 10 + 6 zeros is SHORT). */
+function lyingOwn(): Uint8Array {
+  const a = SHORT.slice();
+  Object.defineProperty(a, 'length', { value: 16 });
+  return a;
+}
+class LongerThanItIs extends Uint8Array {
+  override get length(): number {
+    return 16;
+  }
+}
+function lyingSubclass(): Uint8Array {
+  const a = new LongerThanItIs(10);
+  a.set(SHORT);
+  return a;
+}
+
+const verifiers: Record<string, Promise<TotpVerifier>> = {
+  inline: TotpVerifier.create({ threads: 0, keyCacheSize: 0 }),
+  'worker pool': TotpVerifier.create({ threads: 2, inlineThreshold: 0 }),
+};
+afterAll(async () => {
+  await Promise.all(Object.values(verifiers).map(async (v) => (await v).close()));
+});
+
+describe('a 10-byte secret whose length claims 16 bytes (R1: no short secret without opt-in)', () => {
+  for (const [kind, make] of [['an own length property', lyingOwn], ['a subclass length getter', lyingSubclass]] as const) {
+    for (const name of Object.keys(verifiers)) {
+      it(`${kind}: not accepted by verifyBatch (${name})`, async () => {
+        const v = await verifiers[name]!;
+        const [r] = await v.verifyBatch([{ secret: make(), code: SHORT_CODE, timestamp: TS }]);
+        expect(r!.status).toBe('malformed');
+      });
+    }
+    it(`${kind}: refused by totp.generate`, () => {
+      expect(() => totp.generate(make(), { timestamp: TS })).toThrow();
+    });
+    it(`${kind}: refused by importKey`, async () => {
+      const v = await verifiers.inline!;
+      expect(() => v.importKey(make())).toThrow();
+    });
+  }
+});
