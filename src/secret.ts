@@ -49,6 +49,30 @@ export function base32ByteLength(text: string): number {
   return maxDecodedBytes(dataCharacters(text));
 }
 
+// %TypedArray%.prototype's own getters, taken once: a Uint8Array is extensible, so an instance
+// (or a subclass) can redefine `length` to claim more bytes than it has, and the key packed
+// would then be the real bytes plus whatever follows them in the key pool (zeros: the same
+// HMAC key as the short secret, accepted without the opt-in of R1).
+const TYPED_ARRAY = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const getter = (name: string): (this: unknown) => unknown => Object.getOwnPropertyDescriptor(TYPED_ARRAY, name)!.get!;
+const REAL_LENGTH = getter('length') as (this: Uint8Array) => number;
+const REAL_BUFFER = getter('buffer') as (this: Uint8Array) => ArrayBufferLike;
+const REAL_OFFSET = getter('byteOffset') as (this: Uint8Array) => number;
+
+/**
+ * `bytes` itself when its `length` is the real one (a plain Uint8Array or Buffer); otherwise a
+ * plain view of its real bytes, or undefined when its `length` claims another count than it
+ * holds (or throws: the caller treats that as a bad type).
+ */
+function realBytes(bytes: Uint8Array): Uint8Array | undefined {
+  const proto: unknown = Object.getPrototypeOf(bytes);
+  if ((proto === Uint8Array.prototype || proto === Buffer.prototype) && !Object.hasOwn(bytes, 'length')) return bytes;
+  const n = REAL_LENGTH.call(bytes);
+  if (bytes.length !== n) return undefined;
+  // Later reads (a getter may answer differently each time) see a plain view of the same bytes.
+  return new Uint8Array(REAL_BUFFER.call(bytes), REAL_OFFSET.call(bytes), n);
+}
+
 /** What makes a secret acceptable. */
 export interface SecretRules {
   readonly minSecretBytes: number;
@@ -68,7 +92,9 @@ export function secretBytes(secret: unknown, rules: SecretRules): Uint8Array | S
   // ArrayBuffer.isView is true only for a real typed array (not a Proxy of one, nor an object
   // made from its prototype, whose length getter would throw).
   if (ArrayBuffer.isView(secret) && secret instanceof Uint8Array) {
-    bytes = secret;
+    const real = realBytes(secret);
+    if (real === undefined) return 'secret-type';
+    bytes = real;
   } else if (typeof secret === 'string') {
     try {
       bytes = decode(secret, { allowTrailingBits: rules.allowBase32TrailingBits });

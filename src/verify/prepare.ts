@@ -156,6 +156,7 @@ export class SlicePreparer {
         lastStep = step;
       }
       // A secret that is not what it claims (a typed array whose getters throw) is malformed.
+      let rawBytes = 0; // a raw secret's real length (secretBytes': not the secret's own getter)
       try {
         const handleAt = ring.offsetOf(secret);
         if (handleAt >= 0) {
@@ -198,12 +199,13 @@ export class SlicePreparer {
             results[i] = MALFORMED[key];
             continue;
           }
+          rawBytes = key.length;
           packed[j] = packer.addKey(key, step, code, params);
         }
         if (legacy !== undefined) {
           // The secret is valid by now (a handle, a cache hit, or checked above).
           const bytes = handleAt >= 0 ? (ring.isLegacy(handleAt) ? 0 : DEFAULT_MIN_SECRET_BYTES)
-            : typeof secret === 'string' ? base32ByteLength(secret) : (secret as Uint8Array).length;
+            : typeof secret === 'string' ? base32ByteLength(secret) : rawBytes;
           if (bytes < DEFAULT_MIN_SECRET_BYTES) legacy[j] = 1;
         }
       } catch {
