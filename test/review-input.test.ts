@@ -3,7 +3,7 @@
 // a subclass) without throwing; the length checks must use the array's real length.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { totp, TotpVerifier } from '../src/index.js';
+import { otpauth, totp, TotpVerifier } from '../src/index.js';
 import { TS } from './helpers/fixtures.js';
 import { Prng } from './helpers/prng.js';
 
@@ -52,4 +52,27 @@ describe('a 10-byte secret whose length claims 16 bytes (R1: no short secret wit
       expect(() => v.importKey(make())).toThrow();
     });
   }
+});
+
+describe('a secret read twice (a getter answering raw bytes, then text)', () => {
+  const RAW = new Prng(98).bytes(20);
+  /** An object whose `key` is the caller's raw bytes on the first read and base32 text afterwards. */
+  function flipping<T extends object>(target: T, key: PropertyKey, raw: Uint8Array): T {
+    let reads = 0;
+    Object.defineProperty(target, key, { enumerable: true, get: () => (reads++ === 0 ? raw : 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ') });
+    return target;
+  }
+
+  it('importKeys leaves the caller\'s bytes alone', async () => {
+    const v = await verifiers.inline!;
+    const raw = RAW.slice();
+    v.importKeys(flipping([] as Uint8Array[], 0, raw));
+    expect(raw).toEqual(RAW);
+  });
+
+  it('otpauth.build leaves the caller\'s bytes alone', () => {
+    const raw = RAW.slice();
+    otpauth.build(flipping({ account: 'alice', issuer: 'Example' } as { account: string; issuer: string; secret: Uint8Array }, 'secret', raw));
+    expect(raw).toEqual(RAW);
+  });
 });
