@@ -125,13 +125,14 @@ export function build(options: BuildOptions): string {
     maxSecretBytes: MAX_SECRET_BYTES,
     allowBase32TrailingBits: false,
   };
-  const key = secretBytes(o.secret, rules);
+  const given: unknown = o.secret; // read once: the wipe below is for our own decoded copy only
+  const key = secretBytes(given, rules);
   if (typeof key === 'string') {
     const message = describeSecretProblem(key, rules);
     throw key === 'secret-length' ? new RangeError(message) : new TypeError(message);
   }
   const secret = encode(key);
-  if (typeof o.secret === 'string') key.fill(0); // decoded here: our copy
+  if (typeof given === 'string') key.fill(0); // decoded here: our copy
   let label = encodeURIComponent(account);
   if (issuer !== undefined) label = `${encodeURIComponent(issuer)}:${label}`;
   let query = `secret=${secret}`;

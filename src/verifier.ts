@@ -189,12 +189,17 @@ export class TotpVerifier {
     this.#assertOpen();
     if (!Array.isArray(secrets)) throw new TypeError('"secrets" expected an array');
     const keys: Uint8Array[] = [];
+    // Per key: decoded here from base32 (our copy, wiped below). Each secret is read once: a
+    // getter answering bytes, then text, must not have the caller's bytes wiped.
+    const decoded: boolean[] = [];
     const w = this.#midWords;
     const mids = new Uint32Array(secrets.length * w);
     try {
       for (let i = 0; i < secrets.length; i++) {
         try {
-          keys.push(generatorKey(secrets[i], this.#settings));
+          const secret: unknown = secrets[i];
+          keys.push(generatorKey(secret, this.#settings));
+          decoded.push(typeof secret === 'string');
         } catch (error) {
           if (secrets.length === 1) throw error;
           const E = error instanceof RangeError ? RangeError : TypeError;
@@ -205,7 +210,7 @@ export class TotpVerifier {
       return keys.map((key, i) => this.#ring.issue(mids, i * w, key.length < DEFAULT_MIN_SECRET_BYTES));
     } finally {
       mids.fill(0);
-      keys.forEach((key, i) => { if (typeof secrets[i] === 'string') key.fill(0); }); // decoded here
+      keys.forEach((key, i) => { if (decoded[i]) key.fill(0); }); // decoded here
     }
   }
 
