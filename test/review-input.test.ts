@@ -76,3 +76,33 @@ describe('a secret read twice (a getter answering raw bytes, then text)', () => 
     expect(raw).toEqual(RAW);
   });
 });
+
+describe('R5: two steps of the window with the same code (RFC secret, steps 57766335 and 57766336: 251166)', () => {
+  const RFC = new TextEncoder().encode('12345678901234567890');
+  const T = 57_766_335;
+  const AT_T = T * 30_000 + 1_000;
+  it('the codes really are equal', () => {
+    expect(totp.generate(RFC, { timestamp: AT_T, minSecretBytes: 16 })).toBe('251166');
+    expect(totp.generate(RFC, { timestamp: AT_T + 30_000 })).toBe('251166');
+  });
+  for (const [name, threads] of [['inline', 0], ['worker pool', 2]] as const) {
+    it(`once step T is used, the same code at time T is step T+1 (valid, delta +1), not replayed (${name})`, async () => {
+      const v = await TotpVerifier.create({ threads, inlineThreshold: 0 });
+      try {
+        const req = { account: 'r5', secret: RFC, code: '251166', timestamp: AT_T };
+        expect(await v.verify(req)).toMatchObject({ status: 'valid', delta: 0, step: T });
+        expect(await v.verify(req)).toMatchObject({ status: 'valid', delta: 1, step: T + 1 });
+        expect(await v.verify(req)).toMatchObject({ status: 'replayed' });
+        // And from the step before: T-1's code differs, T and T+1 are both used now.
+        expect(await v.verify({ ...req, timestamp: AT_T + 30_000 })).toMatchObject({ status: 'replayed' });
+        // In one batch: the repeat is put off to a next round, and finds T+1.
+        const again = { ...req, account: 'r5-batch' };
+        expect(await v.verifyBatch([again, again, again])).toMatchObject([
+          { status: 'valid', delta: 0, step: T }, { status: 'valid', delta: 1, step: T + 1 }, { status: 'replayed' },
+        ]);
+      } finally {
+        await v.close();
+      }
+    });
+  }
+});
