@@ -106,3 +106,45 @@ describe('R5: two steps of the window with the same code (RFC secret, steps 5776
     });
   }
 });
+
+describe('a requests array whose length changes between reads (a Proxy: Array.isArray is true)', () => {
+  const VALID = { secret: RFC_KEY(), code: '', timestamp: 0 };
+  function RFC_KEY(): Uint8Array {
+    return new TextEncoder().encode('12345678901234567890');
+  }
+  VALID.timestamp = 59_000;
+  VALID.code = totp.generate(VALID.secret, { timestamp: 59_000 });
+  /** [VALID × 3] whose `length` answers `first` on its first read and `later` afterwards. */
+  function shifting(first: number, later: number): { requests: typeof VALID[]; reads: () => number } {
+    let reads = 0;
+    const requests = new Proxy([VALID, VALID, VALID], {
+      get: (t, k, r) => (k === 'length' ? (reads++ === 0 ? first : later) : Reflect.get(t, k, r)),
+    });
+    return { requests, reads: () => reads };
+  }
+  for (const store of [null, undefined] as const) {
+    const name = store === null ? 'no store' : 'MemoryStore';
+    it(`every position of the length first read is answered, and no other (${name}, shrinking)`, async () => {
+      const v = await TotpVerifier.create({ threads: 0, store });
+      try {
+        const { requests } = shifting(3, 1);
+        const results = await v.verifyBatch(requests);
+        expect(results).toHaveLength(3);
+        for (let i = 0; i < 3; i++) expect(results[i]?.status, `results[${i}]`).toBe('valid');
+      } finally {
+        await v.close();
+      }
+    });
+    it(`a batch admitted as one request is run as one (${name}, growing)`, async () => {
+      const v = await TotpVerifier.create({ threads: 0, store });
+      try {
+        const { requests } = shifting(1, 3);
+        const results = await v.verifyBatch(requests);
+        expect(results).toHaveLength(1);
+        expect(results[0]!.status).toBe('valid');
+      } finally {
+        await v.close();
+      }
+    });
+  }
+});
