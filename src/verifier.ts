@@ -284,7 +284,9 @@ export class TotpVerifier {
       return Promise.reject(error);
     }
     try {
-      running = this.#round(requests, Date.now(), results);
+      // `n` is passed on, never re-read: a Proxy array (Array.isArray is true for one) could
+      // answer another length, leaving positions unanswered or running more than was admitted.
+      running = this.#round(requests, n, Date.now(), results);
     } catch (error) {
       this.#dispatcher.release(n);
       return Promise.reject(error);
@@ -312,14 +314,13 @@ export class TotpVerifier {
    * code replayed), and an account is in at most one slice of a round. Almost every batch is one
    * round.
    */
-  #round(requests: readonly VerifyRequest[], now: number, results: VerifyResult[]): Promise<void> | undefined {
-    const n = requests.length;
+  #round(requests: readonly VerifyRequest[], n: number, now: number, results: VerifyResult[]): Promise<void> | undefined {
     const round: RoundState | undefined = this.#policy === undefined ? undefined : { seen: undefined, later: undefined, size: n };
     // Large batches go out in slices: each slice is packed and handed to a worker before the
     // next is packed, so packing here overlaps hashing there. Small batches are one slice.
     const pooled = this.#dispatcher.pooled(n);
     const slice = this.#dispatcher.sliceItems(n);
-    if (slice < n) return this.#roundInSlices(requests, now, results, round, pooled, slice);
+    if (slice < n) return this.#roundInSlices(requests, n, now, results, round, pooled, slice);
     // One slice (every inline batch): nothing to overlap, so no promise per slice, and none
     // at all when the slice is answered now (undefined).
     let prepared: Prepared;
@@ -337,9 +338,8 @@ export class TotpVerifier {
 
   /** #round of a batch in several slices (on the workers). */
   async #roundInSlices(
-    requests: readonly VerifyRequest[], now: number, results: VerifyResult[], round: RoundState | undefined, pooled: boolean, slice: number,
+    requests: readonly VerifyRequest[], n: number, now: number, results: VerifyResult[], round: RoundState | undefined, pooled: boolean, slice: number,
   ): Promise<void> {
-    const n = requests.length;
     // Slices already handed out run to the end even if preparing a later one fails, so this
     // returns only when nothing of the round is running (SliceRunner.run never rejects).
     const running: Promise<void>[] = [];
@@ -376,7 +376,7 @@ export class TotpVerifier {
     const answer = (): void => {
       for (let k = 0; k < later.length; k++) results[later[k]!.index] = again[k]!;
     };
-    const running = this.#round(later.map((d) => d.request), now, again);
+    const running = this.#round(later.map((d) => d.request), later.length, now, again);
     if (running === undefined) {
       answer();
       return undefined;
