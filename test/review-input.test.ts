@@ -148,3 +148,22 @@ describe('a requests array whose length changes between reads (a Proxy: Array.is
     });
   }
 });
+
+describe('importKeys: a secret whose buffer shrinks after it was checked (a resizable ArrayBuffer)', () => {
+  it('a 16-byte secret that is 10 bytes by the time it is derived is not imported without opt-in', async () => {
+    const v = await TotpVerifier.create({ threads: 0 });
+    try {
+      // (Resizable buffers are ES2024; the project's lib is older.)
+      type Resizable = ArrayBuffer & { resize(bytes: number): void };
+      const buffer = new (ArrayBuffer as unknown as new (bytes: number, o: { maxByteLength: number }) => Resizable)(16, { maxByteLength: 16 });
+      const tracking = new Uint8Array(buffer); // length-tracking: its length follows the buffer's
+      tracking.set(new Prng(97).bytes(16));
+      const secrets: Uint8Array[] = [tracking];
+      Object.defineProperty(secrets, 1, { enumerable: true, get: () => { buffer.resize(10); return new Prng(96).bytes(20); } });
+      expect(() => v.importKeys(secrets)).toThrow();
+      expect(v.stats().keyHandles).toBe(0);
+    } finally {
+      await v.close();
+    }
+  });
+});
