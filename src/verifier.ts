@@ -192,13 +192,16 @@ export class TotpVerifier {
     // Per key: decoded here from base32 (our copy, wiped below). Each secret is read once: a
     // getter answering bytes, then text, must not have the caller's bytes wiped.
     const decoded: boolean[] = [];
+    const lengths: number[] = []; // as checked
     const w = this.#midWords;
     const mids = new Uint32Array(secrets.length * w);
     try {
       for (let i = 0; i < secrets.length; i++) {
         try {
           const secret: unknown = secrets[i];
-          keys.push(generatorKey(secret, this.#settings));
+          const key = generatorKey(secret, this.#settings);
+          keys.push(key);
+          lengths.push(key.length);
           decoded.push(typeof secret === 'string');
         } catch (error) {
           if (secrets.length === 1) throw error;
@@ -206,8 +209,15 @@ export class TotpVerifier {
           throw new E(`secrets[${i}]: ${(error as Error).message}`);
         }
       }
+      // A later secret's getter may have shrunk an earlier one (a length-tracking view of a
+      // resizable buffer) since its length was checked: its bytes are derived only as checked.
+      for (let i = 0; i < keys.length; i++) {
+        if (keys[i]!.length !== lengths[i]) {
+          throw new TypeError(secrets.length === 1 ? '"secret" changed while it was imported' : `secrets[${i}]: changed while the others were read`);
+        }
+      }
       deriveMidstates(this.#core, keys, mids, this.#alg, w);
-      return keys.map((key, i) => this.#ring.issue(mids, i * w, key.length < DEFAULT_MIN_SECRET_BYTES));
+      return keys.map((key, i) => this.#ring.issue(mids, i * w, lengths[i]! < DEFAULT_MIN_SECRET_BYTES));
     } finally {
       mids.fill(0);
       keys.forEach((key, i) => { if (decoded[i]) key.fill(0); }); // decoded here
