@@ -3,7 +3,7 @@
 // a subclass) without throwing; the length checks must use the array's real length.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { otpauth, totp, TotpVerifier } from '../src/index.js';
+import { hotp, HotpVerifier, otpauth, totp, TotpVerifier } from '../src/index.js';
 import { TS } from './helpers/fixtures.js';
 import { Prng } from './helpers/prng.js';
 
@@ -162,6 +162,26 @@ describe('importKeys: a secret whose buffer shrinks after it was checked (a resi
       Object.defineProperty(secrets, 1, { enumerable: true, get: () => { buffer.resize(10); return new Prng(96).bytes(20); } });
       expect(() => v.importKeys(secrets)).toThrow();
       expect(v.stats().keyHandles).toBe(0);
+    } finally {
+      await v.close();
+    }
+  });
+});
+
+describe('HotpVerifier.resync: a raw secret changed while the store is asked (it is read after an await)', () => {
+  it('a 16-byte secret shrunk to 10 bytes during the await is not used without opt-in', async () => {
+    const v = await HotpVerifier.create({ threads: 0 });
+    try {
+      type Resizable = ArrayBuffer & { resize(bytes: number): void };
+      const buffer = new (ArrayBuffer as unknown as new (bytes: number, o: { maxByteLength: number }) => Resizable)(16, { maxByteLength: 16 });
+      const tracking = new Uint8Array(buffer);
+      tracking.set(new Prng(95).bytes(16));
+      const short = tracking.slice(0, 10);
+      // Codes of the 10-byte key at counters 20 and 21 (past lookAhead, within resyncWindow).
+      const [c1, c2] = [20, 21].map((c) => hotp.generate(short, c, { minSecretBytes: 10 }));
+      const pending = v.resync('token', tracking, c1!, c2!);
+      buffer.resize(10); // before the store answers
+      expect((await pending).status).not.toBe('valid');
     } finally {
       await v.close();
     }
