@@ -176,12 +176,15 @@ export class HotpVerifier {
       key = 'secret-type';
     }
     if (typeof key === 'string') return MALFORMED(key as MalformedReason);
+    // Raw bytes are copied as checked: the store is awaited before they are used, and the
+    // caller's array may change meanwhile (a resizable buffer may even shrink below the minimum).
+    const own = typeof secret === 'string' ? key : new Uint8Array(key);
     const subject: Subject = { ...this.#subject, account };
     try {
-      const result = await this.#resync(subject, key, first, second);
-      return key.length < DEFAULT_MIN_SECRET_BYTES && result.status !== 'error' ? Object.freeze({ ...result, rotate: true }) : result;
+      const result = await this.#resync(subject, own, first, second);
+      return own.length < DEFAULT_MIN_SECRET_BYTES && result.status !== 'error' ? Object.freeze({ ...result, rotate: true }) : result;
     } finally {
-      if (typeof secret === 'string') key.fill(0); // decoded here: our copy
+      own.fill(0); // ours: decoded or copied here
     }
   }
 
