@@ -6,6 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { hotp, HotpVerifier, otpauth, totp, TotpVerifier } from '../src/index.js';
 import { TS } from './helpers/fixtures.js';
 import { Prng } from './helpers/prng.js';
+import { RedisStore } from '../src/store/redis.js';
+import { REDIS_URL, deleteKeys, haveRedis, testPrefix } from './helpers/redis.js';
+import { CODE, KEY } from './helpers/fixtures.js';
 
 const SHORT = new Prng(99).bytes(10); // a legacy 10-byte secret
 const SHORT_CODE = totp.generate(SHORT, { timestamp: TS, minSecretBytes: 10 });
@@ -184,6 +187,27 @@ describe('HotpVerifier.resync: a raw secret changed while the store is asked (it
       expect((await pending).status).not.toBe('valid');
     } finally {
       await v.close();
+    }
+  });
+});
+
+const redisOk = await haveRedis('review-input: accounts with lone surrogates');
+describe.skipIf(!redisOk)('accounts that are not well-formed UTF-16 (RedisStore keys are UTF-8: lone surrogates become U+FFFD)', () => {
+  const prefix = testPrefix();
+  afterAll(async () => {
+    await deleteKeys(prefix);
+  });
+  it('two different accounts never share one credential (no false replayed, no shared lockout)', async () => {
+    const store = new RedisStore({ url: REDIS_URL, prefix });
+    const v = await TotpVerifier.create({ threads: 0, store });
+    try {
+      const a = await v.verify({ account: 'x\uD800', secret: KEY, code: CODE, timestamp: TS });
+      const b = await v.verify({ account: 'x\uDC00', secret: KEY, code: CODE, timestamp: TS });
+      expect(a.status).not.toBe('replayed');
+      expect(b.status).toBe(a.status);
+    } finally {
+      await v.close();
+      await store.close();
     }
   });
 });
