@@ -43,9 +43,17 @@ const DAY = 86_400_000;
 /** Longest account name (characters). */
 export const MAX_ACCOUNT_LENGTH = 512;
 
-/** Whether `value` can name an account: a string of 1..512 characters. */
+// String.prototype.isWellFormed (ES2024, in Node 20), taken once and called with `.call` for
+// the reason charcode.ts gives.
+const IS_WELL_FORMED = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed;
+
+/**
+ * Whether `value` can name an account: a well-formed string of 1..512 characters. A lone
+ * surrogate is refused: RedisStore's keys are UTF-8, where every lone surrogate becomes U+FFFD,
+ * so two such accounts would share one credential (marks, failures, lock).
+ */
 export function isAccount(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= MAX_ACCOUNT_LENGTH;
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_ACCOUNT_LENGTH && IS_WELL_FORMED.call(value);
 }
 
 /**
