@@ -1,6 +1,10 @@
-// Review of request validation (SECURITY.md R1): raw-byte secrets whose `length` lies.
-// A Uint8Array is extensible, so `length` can be redefined on the instance (or overridden in
-// a subclass) without throwing; the length checks must use the array's real length.
+// Hostile inputs that change between reads or lie about themselves (SECURITY.md R1, R5, R12):
+// raw-byte secrets whose `length` lies (a Uint8Array is extensible, so `length` can be redefined
+// on the instance or overridden in a subclass without throwing: the checks use the real length);
+// a secret read twice by a getter; a requests array whose length changes between reads; a
+// buffer that shrinks after its check (importKeys, HotpVerifier.resync); an account with a lone
+// surrogate on RedisStore; and R5 with a real same-code pair of steps. All but the R5 case
+// failed on the code before their fixes (2026-11-24).
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { hotp, HotpVerifier, otpauth, totp, TotpVerifier } from '../src/index.js';
@@ -191,7 +195,7 @@ describe('HotpVerifier.resync: a raw secret changed while the store is asked (it
   });
 });
 
-const redisOk = await haveRedis('review-input: accounts with lone surrogates');
+const redisOk = await haveRedis('input faults: accounts with lone surrogates on RedisStore');
 describe.skipIf(!redisOk)('accounts that are not well-formed UTF-16 (RedisStore keys are UTF-8: lone surrogates become U+FFFD)', () => {
   const prefix = testPrefix();
   afterAll(async () => {
