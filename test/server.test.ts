@@ -2,6 +2,7 @@
 // validation, limits and metrics. Every log line written during these requests is captured
 // and searched for the secrets, codes and tokens they carried.
 
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totp } from '../src/index.js';
 import { TotpFleetError } from '../src/errors.js';
@@ -340,6 +341,31 @@ describe('logging', () => {
     }
   });
 
+
+  it('never logs the raw bytes of a request the HTTP parser refused, even at level trace (token, code, secret)', async () => {
+    // Node's parser errors carry `rawPacket`, the bytes read so far; fastify logs the error at
+    // trace, and pino's err serializer copies every enumerable field of it.
+    const { server: traced, logs: traceLogs } = await inProcess({ logLevel: 'trace' });
+    try {
+      const request = `POST /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: 10\r\nContent-Length: 11\r\n\r\n{"code":1}`;
+      const answer = await new Promise<string>((resolve) => {
+        const socket = connect(traced.port, '127.0.0.1', () => socket.write(request));
+        let text = '';
+        socket.on('data', (d: Buffer) => { text += d.toString(); });
+        socket.on('close', () => resolve(text));
+        socket.on('error', () => resolve(text));
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 400/);
+    } finally {
+      await traced.close();
+    }
+    expect(traceLogs.text).toMatch(/client error/);
+    // Buffers are logged as lists of byte values: decode every such list and search it too.
+    const decoded = [...traceLogs.text.matchAll(/"data":\[([\d,]*)\]/g)].map((m) => Buffer.from(m[1]!.split(',').map(Number)).toString('latin1')).join('\n');
+    expect(decoded + traceLogs.text).not.toContain(TOKEN);
+    expect(traceLogs.text).not.toContain('rawPacket');
+  });
 
   it('redacts secret-bearing fields should anything log them (the net under "never log request data")', () => {
     server.service.logger.info({ secret: KEY_B32, code: CODE, authorization: `Bearer ${TOKEN}`, body: { secret: KEY_B32 } }, 'net');
