@@ -52,6 +52,16 @@ export const REDACT_PATHS = [
   'body', 'secret', 'code', 'items', 'token', 'tokens',
 ];
 
+/**
+ * pino's err serializer, without `rawPacket`: Node's HTTP parser errors carry the bytes read so
+ * far (request line, Authorization header, body), and fastify logs them (`client error`, trace).
+ */
+function errSerializer(error: Error): ReturnType<typeof pino.stdSerializers.err> {
+  const out = pino.stdSerializers.err(error);
+  if (out !== (error as unknown) && out !== null && typeof out === 'object' && 'rawPacket' in out) delete (out as { rawPacket?: unknown }).rawPacket;
+  return out;
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -65,8 +75,9 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     level: opts.logLevel,
     base: { service: 'totp-fleet', pid: process.pid },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    // Errors are logged by the error handler below, already stripped of their messages.
-    serializers: { err: pino.stdSerializers.err },
+    // Errors are logged by the error handler below, already stripped of their messages. The
+    // ones fastify logs itself go through errSerializer (no raw request bytes).
+    serializers: { err: errSerializer },
     // Lines are written in 4 KiB blocks, not one write(2) per request (a syscall is dear here:
     // see the README's load figures), and at least every second (the timer below) so that a
     // quiet server's warnings are not held back; pino flushes what is left at exit.
