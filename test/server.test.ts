@@ -131,6 +131,17 @@ describe('POST /v1/verify', () => {
   });
 });
 
+describe('URLs fastify cannot decode', () => {
+  it('answer 400 in the service\'s own error shape, without quoting the URL', async () => {
+    const path = `/v1/verify/${CODE}%zz`;
+    const res = await fetch(url + path, { method: 'POST', headers: authed(), body: '{}' });
+    const body = await res.text();
+    expect(res.status).toBe(400);
+    expect(body).not.toContain(CODE);
+    expect(JSON.parse(body)).toEqual({ statusCode: 400, error: 'bad-request', message: 'Bad Request' });
+  });
+});
+
 describe('replay protection and lockout (in-memory store)', () => {
   it('answers concurrent batches each with its own results, in waves that reuse the answer buffers', async () => {
     // A server of its own: its valid codes would feed the shared server's clock-health samples.
