@@ -97,8 +97,12 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     clock: () => engine.clock(),
   });
 
+  const onError = errorHandler(opts);
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
+    // A URL that does not decode (`/%zz`): fastify's own answer quotes the path; the error
+    // handler answers in the service's shape instead. (Route hooks still do not run for it.)
+    frameworkErrors: (error, request, reply) => { void onError(error, request, reply); },
     // The access log (opt-in, `accessLog`) is one line per request, written in onResponse without
     // the URL's query, instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
@@ -195,7 +199,7 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     done();
   });
 
-  app.setErrorHandler(errorHandler(opts));
+  app.setErrorHandler(onError);
 
   app.addHook('onClose', (_instance, done) => {
     clearInterval(flushTimer);
