@@ -302,6 +302,23 @@ describe('engine failures (a stand-in engine, fastify.inject)', () => {
     expect(logs.text).not.toContain(CODE);
   });
 
+  it('unauthenticated /healthz calls at once share one store probe (no store script per open request)', async () => {
+    const { engine } = fakeEngine();
+    let probes = 0;
+    engine.storeHealth = async () => {
+      probes++;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    };
+    const { app } = buildService(resolveServerOptions({ tokens: [TOKEN], logStream: new LogCapture() }), engine);
+    try {
+      const answers = await Promise.all(Array.from({ length: 50 }, () => app.inject({ method: 'GET', url: '/healthz' })));
+      expect(answers.map((a) => a.statusCode)).toEqual(Array(50).fill(200));
+      expect(probes).toBe(1);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('answers carry every field of a result (the response schema drops fields it does not name)', async () => {
     const { engine, state } = fakeEngine();
     // Typed Required<VerifyResult>: a field added to VerifyResult fails the typecheck here
