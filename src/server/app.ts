@@ -272,13 +272,21 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     return metrics.registry.metrics();
   });
 
-  async function probeStore(): Promise<boolean> {
+  // One probe at a time: /healthz is open, so callers that come while one runs share it (no
+  // store script per unauthenticated request), and an older probe cannot land after a newer one.
+  let probing: Promise<boolean> | undefined;
+  function probeStore(): Promise<boolean> {
+    probing ??= runProbe().finally(() => { probing = undefined; });
+    return probing;
+  }
+
+  async function runProbe(): Promise<boolean> {
     try {
       await withTimeout(engine.storeHealth(), probeTimeout);
       if (!storeUp) logger.info('store reachable again');
       storeUp = true;
     } catch (error) {
-      storeDown((error as { code?: unknown }).code);
+      storeDown((error as { code?: unknown } | null)?.code);
       metrics.storeErrors.inc({ source: 'probe' });
     }
     return storeUp;
