@@ -92,6 +92,15 @@ describe('POST /v1/verify', () => {
     }
   });
 
+  it("answers a code of any length as a result ('malformed' when too long), never by refusing the whole batch", async () => {
+    // What a user types goes into `code`: one user's long paste must not cost the other items their answers (R4, R12).
+    const long = '1'.repeat(33);
+    const r = await post(url, { items: [item(CODE), item(long), item(`${CODE} ${'x'.repeat(200)}`)] });
+    expect(r.status).toBe(200);
+    expect(r.json.results).toEqual([expect.objectContaining({ status: 'valid' }), { status: 'malformed', reason: 'code' }, { status: 'malformed', reason: 'code' }]);
+    expect((await post(url, item(long))).json).toEqual({ status: 'malformed', reason: 'code' });
+  });
+
   it('refuses malformed JSON without quoting it, oversized bodies with 413, other media types with 415', async () => {
     const broken = `{"account":"a","secret":"${KEY_B32}","code":"${CODE}"`;
     for (const body of [broken, `{"code": ${CODE}x}`, '', '{"__proto__": {"x": 1}, "account": "a"}']) {
