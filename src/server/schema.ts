@@ -17,7 +17,10 @@ const item = {
   properties: {
     account: { type: 'string', minLength: 1, maxLength: MAX_ACCOUNT },
     secret: { type: 'string', minLength: 1, maxLength: MAX_SECRET },
-    code: { type: 'string', maxLength: 32 },
+    // No length limit here: `code` is what a user typed, and a wrong length is that item's
+    // 'malformed' (parseCode checks the length first), not a 400 for every item of the batch.
+    // The body limit bounds its size.
+    code: { type: 'string' },
     timestamp: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
   },
 } as const;
