@@ -31,8 +31,9 @@ const builds = await Promise.all(roots.map(async (root) => {
   const { fixtures } = await import(`${dist}/bench/fixtures.js`);
   const { measureAllocation } = await import(`${dist}/bench/alloc.js`).catch(() => import('../dist/bench/alloc.js'));
   const fx = fixtures();
-  // As `totp-fleet serve` makes it: no workers, its own MemoryStore.
-  const verifier = await TotpVerifier.create({ threads: 0, window: 1 });
+  // As `totp-fleet serve` makes it: no workers, its own MemoryStore; its clock is the fixtures'
+  // time, the requests' timestamp.
+  const verifier = await TotpVerifier.create({ threads: 0, window: 1, now: () => fx.timestamp });
   const figures = SHAPES.map(() => [] as { bytes: number; item: number; caller: number; scav: number }[]);
   const measure = async (s: number, calls: number) => {
     const [shape, items] = SHAPES[s]!;

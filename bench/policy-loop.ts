@@ -17,11 +17,12 @@ import { MemoryStore, type Store, TotpVerifier, type VerifyRequest } from '../di
 import { fixtures } from '../dist/bench/fixtures.js';
 import { formatMachine, machineInfo } from '../dist/bench/machine.js';
 import { beginResult } from '../dist/store/types.js';
+import { resolvePolicy } from '../dist/policy/options.js';
 
 const ROUNDS = Number(process.argv[2] ?? 30);
 /** Live credentials, and the mark / failure memory (ms), as in the policy suite. */
 const LIVE = 1_000_000;
-const STATE_MS = 420_000;
+const STATE_MS = resolvePolicy(undefined, 30, 1, 1).limits.replayMs;
 
 /**
  * A store that lets every account go and commits or counts everything, with no state. (Only
@@ -56,7 +57,7 @@ if (other !== undefined) {
 let generation = 0;
 
 const runners = await Promise.all(variants.map(async ([name, store, Verifier, age]) => {
-  const verifier = await Verifier.create({ threads: 0, window: 1, store, policy: { failureMemoryMs: STATE_MS } });
+  const verifier = await Verifier.create({ threads: 0, window: 1, store, policy: { failureMemoryMs: STATE_MS }, now: () => fx.timestamp });
   const handles = verifier.importKeys(fx.secrets);
   const call = async (kind: 'valid' | 'invalid'): Promise<void> => {
     age?.();

@@ -37,7 +37,7 @@ const CALLS = Number(values.calls ?? 4);
 const N = 10_000;
 const LIVE = Number(values.live ?? 1_000_000);
 const NOW = values.now === true;
-const STATE_MS = 420_000;
+const STATE_MS = 420_000; // the mark of window ±1 before policy.timestampSkewMs (1,020,000 since)
 /** The stores' maxCredentials: twice the live ones, as in the policy suite, unless --max. */
 const MAX = Number(values.max ?? 2 * LIVE);
 const LIMITS = {

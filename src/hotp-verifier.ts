@@ -54,7 +54,7 @@ export interface HotpVerifierOptions extends CommonOptions, PoolOptions {
    */
   store?: Store;
   /** Failure limit and lockout, as for TOTP (drift does not apply). */
-  policy?: Omit<PolicyOptions, 'drift' | 'driftMemoryMs' | 'fleetSkewMs'>;
+  policy?: Omit<PolicyOptions, 'drift' | 'driftMemoryMs' | 'fleetSkewMs' | 'timestampSkewMs'>;
   /** Names this verifier in audit events; default 'totp-fleet'. */
   name?: string;
 }

@@ -79,6 +79,8 @@ export class TotpVerifier {
   readonly #store: Store | undefined;
   readonly #ownsStore: boolean;
   readonly #clock: ClockMonitor;
+  /** The time of a batch (VerifierOptions.now). */
+  readonly #now: () => number;
   readonly #backup: BackupCodes | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -101,6 +103,8 @@ export class TotpVerifier {
       throw new TypeError('"name" expected a string of 1..100 characters');
     }
     const name = opts.name ?? 'totp-fleet';
+    if (opts.now !== undefined && typeof opts.now !== 'function') throw new TypeError('"now" expected a function');
+    this.#now = opts.now ?? Date.now;
     this.#clock = new ClockMonitor(opts.clock, s.period, (health) => {
       if (clockChannel.hasSubscribers) clockChannel.publish({ verifier: name, ...health });
     });
@@ -122,7 +126,7 @@ export class TotpVerifier {
     this.#preparer = new SlicePreparer({
       settings: s, core, params: packParams(core.layout, s.digits, s.past, s.future, this.#alg), alg: this.#alg,
       midWords: this.#midWords, cache: this.#cache, ring: this.#ring, policy: this.#policy, counting: counters !== undefined,
-      seen: this.#seen,
+      seen: this.#seen, timestampSkewMs: this.#policy === undefined ? Number.POSITIVE_INFINITY : policy.timestampSkewMs,
     });
     this.#slices = new SliceRunner({ settings: s, core, dispatcher: this.#dispatcher, policy: this.#policy, clock: this.#clock });
     this.#batcher = new Batcher((reqs) => this.#verifyNow(reqs), {
@@ -296,7 +300,7 @@ export class TotpVerifier {
     try {
       // `n` is passed on, never re-read: a Proxy array (Array.isArray is true for one) could
       // answer another length, leaving positions unanswered or running more than was admitted.
-      running = this.#round(requests, n, Date.now(), results);
+      running = this.#round(requests, n, this.#now(), results);
     } catch (error) {
       this.#dispatcher.release(n);
       return Promise.reject(error);

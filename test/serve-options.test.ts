@@ -28,6 +28,9 @@ describe('serve options', () => {
     expect(serveOptions([], { ...env, TOTP_FLEET_PRETOUCH: '0' })).toMatchObject({ preTouch: false });
     expect(serveOptions(['--past', '2', '--max-failures', '3', '--digits', '8'], env))
       .toMatchObject({ verifier: { window: { past: 2, future: 1 }, digits: 8 }, policy: { maxFailures: 3 } });
+    expect(serveOptions(['--fleet-skew-ms', '60000', '--timestamp-skew-ms', '5000'], env))
+      .toMatchObject({ policy: { fleetSkewMs: 60_000, timestampSkewMs: 5000 } });
+    expect(serveOptions([], { ...env, TOTP_FLEET_TIMESTAMP_SKEW_MS: '2000' })).toMatchObject({ policy: { timestampSkewMs: 2000 } });
   });
 
   it('refuses what it cannot parse, naming the flag or the variable', () => {

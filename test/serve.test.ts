@@ -58,6 +58,7 @@ describe('start-up', () => {
     expect(serveSync([], { TOTP_FLEET_TOKENS: TOKEN, TOTP_FLEET_MAX_BATCH: 'many' }).stderr).toMatch(/TOTP_FLEET_MAX_BATCH expected an integer/);
     expect(serveSync(['--max-failures', '500'], { TOTP_FLEET_TOKENS: TOKEN }).stderr).toMatch(/--max-failures expected an integer 1\.\.100, got 500/);
     expect(serveSync(['--max-batch', '0'], { TOTP_FLEET_TOKENS: TOKEN }).stderr).toMatch(/--max-batch expected an integer 1\.\.100000, got 0/);
+    expect(serveSync(['--timestamp-skew-ms', '10'], { TOTP_FLEET_TOKENS: TOKEN }).stderr).toMatch(/--timestamp-skew-ms expected an integer 1000\.\.86400000, got 10/);
     expect(serveSync(['--log-level', 'loud'], { TOTP_FLEET_TOKENS: TOKEN }).status).toBe(2);
     expect(serveSync(['--tls-key', 'k.pem'], { TOTP_FLEET_TOKENS: TOKEN }).stderr).toMatch(/--tls-key and --tls-cert go together/);
     const short = serveSync([], { TOTP_FLEET_TOKENS: 'hunter2hunter2' });

@@ -48,6 +48,8 @@ Engine:
   --max-failures N           consecutive wrong codes that lock an account (default 10, at most 100)
   --lockout-ms MS            how long a lock lasts (default 900000: 15 minutes)
   --fleet-skew-ms MS         largest clock difference between the fleet's machines (default 300000)
+  --timestamp-skew-ms MS     an item with an account and a "timestamp" further than this from
+                             the server's clock is malformed (default: --fleet-skew-ms)
   --drift                    learn each account's drift (at most 2 steps) from its accepted codes
   --access-log               log one line per HTTP request (route, status, ms, batch size; never
                              the body or the query); default off
@@ -77,6 +79,7 @@ const SPECS = {
   'max-failures': { type: 'string' },
   'lockout-ms': { type: 'string' },
   'fleet-skew-ms': { type: 'string' },
+  'timestamp-skew-ms': { type: 'string' },
   drift: { type: 'boolean' },
   'access-log': { type: 'boolean' },
   'audit-log': { type: 'boolean' },
@@ -159,7 +162,7 @@ const FLAG_OF: Record<string, string> = {
   logLevel: '--log-level', redisUrl: '--redis-url', insecureNoAuth: '--insecure-no-auth', threads: '--threads',
   tokens: 'the token', 'window.past': '--past', 'window.future': '--future', window: '--window',
   redisPrefix: '--redis-prefix', maxCredentials: '--max-credentials', preTouch: '--pretouch', 'policy.maxFailures': '--max-failures', 'policy.lockoutMs': '--lockout-ms',
-  'policy.fleetSkewMs': '--fleet-skew-ms', digits: '--digits', period: '--period', t0: '--t0',
+  'policy.fleetSkewMs': '--fleet-skew-ms', 'policy.timestampSkewMs': '--timestamp-skew-ms', digits: '--digits', period: '--period', t0: '--t0',
   minSecretBytes: '--min-secret-bytes',
 };
 
@@ -209,6 +212,8 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
   if (lockoutMs !== undefined) policy.lockoutMs = lockoutMs;
   const fleetSkewMs = int('fleet-skew-ms');
   if (fleetSkewMs !== undefined) policy.fleetSkewMs = fleetSkewMs;
+  const timestampSkewMs = int('timestamp-skew-ms');
+  if (timestampSkewMs !== undefined) policy.timestampSkewMs = timestampSkewMs;
   if (values.drift === true) policy.drift = true;
 
   const opts: ServerOptions = { verifier, tokens, policy };

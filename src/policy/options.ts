@@ -17,11 +17,17 @@ export interface PolicyOptions {
    */
   reservationMs?: number;
   /**
-   * Largest difference between the clocks of the machines of a fleet (and of a request's
-   * `timestamp` from the time it is verified), in ms (0..1 day); default 5 minutes. It lengthens how
-   * long a used step is remembered, so that no machine accepts it again.
+   * Largest difference between the clocks of the machines of a fleet, in ms (0..1 day); default
+   * 5 minutes. It lengthens how long a used step is remembered, so that no machine accepts it again.
    */
   fleetSkewMs?: number;
+  /**
+   * How far a request's `timestamp` may be from the verifier's clock, for a request with an
+   * account, in ms (1,000..1 day); default `fleetSkewMs`. A request further off is `malformed`
+   * (`timestamp`), its code not evaluated: otherwise an old `timestamp` would reach steps whose
+   * marks have expired. Twice this lengthens how long a used step is remembered.
+   */
+  timestampSkewMs?: number;
   /**
    * Learn each account's drift from its successful matches and centre its window there:
    * `true` (at most 2 steps), `{ maxSteps }` (1..10), or false (default).
@@ -36,6 +42,11 @@ export interface ResolvedPolicy {
   readonly limits: AttemptLimits;
   /** Largest learned drift in steps; 0 when learning is off. */
   readonly driftMax: number;
+  /**
+   * How far (ms) a stateful request's `timestamp` may be from the verifier's clock; Infinity for
+   * HOTP, whose counters do not come from the time.
+   */
+  readonly timestampSkewMs: number;
 }
 
 const DAY = 86_400_000;
@@ -74,12 +85,21 @@ export function resolvePolicy(
     driftMax = 2;
   }
   const fleetSkewMs = intOption('policy.fleetSkewMs', o.fleetSkewMs, 0, DAY, 300_000);
-  // A used step must be remembered while any machine could still find it in a window: the
-  // window's width, shifted by drift at most, plus the fleet's clock differences.
+  const timestampSkewMs = counterMemoryMs !== undefined ? Number.POSITIVE_INFINITY
+    : intOption('policy.timestampSkewMs', o.timestampSkewMs, 1000, DAY, Math.max(1000, fleetSkewMs));
+  // A used step must be remembered while any machine could still find it in a window. A step m
+  // is accepted at a verifier clock c with a timestamp at most c + B (B = timestampSkewMs), so
+  // m <= step(c + B) + future + drift. Later, on a machine whose clock is at most S
+  // (fleetSkewMs) behind, the lowest step a window can reach is step(c' - B) - past - drift. That
+  // is above m once c' - B >= c + B + (past + future + 2 drift + 1) periods, i.e. from
+  // (past + future + 2 drift + 1) periods + S + 2B after the verification; one period more is
+  // kept as a margin (the batch's clock is read before its verification; the mark's life starts
+  // at finish). test/timestamp-bound.test.ts replays a code at the edges.
   // A HOTP counter is kept as long as its token may be used (counterMemoryMs).
-  const replayMs = counterMemoryMs ?? (past + future + 2 * driftMax + 2) * period * 1000 + fleetSkewMs;
+  const replayMs = counterMemoryMs ?? (past + future + 2 * driftMax + 2) * period * 1000 + fleetSkewMs + 2 * timestampSkewMs;
   return Object.freeze({
     driftMax,
+    timestampSkewMs,
     limits: Object.freeze({
       maxFailures: intOption('policy.maxFailures', o.maxFailures, 1, 100, 10),
       lockoutMs: intOption('policy.lockoutMs', o.lockoutMs, 1000, 7 * DAY, 900_000),

@@ -42,6 +42,8 @@ export interface PreparerParts {
   /** HOTP: counters from the store, not from the time. */
   readonly counting: boolean;
   readonly seen: SeenSets;
+  /** How far (ms) a request with an account may put its `timestamp` from the batch's time. */
+  readonly timestampSkewMs: number;
 }
 
 /**
@@ -59,6 +61,7 @@ export class SlicePreparer {
   readonly #policy: PolicyRunner | undefined;
   readonly #counting: boolean;
   readonly #seen: SeenSets;
+  readonly #timestampSkewMs: number;
 
   constructor(parts: PreparerParts) {
     this.#settings = parts.settings;
@@ -71,6 +74,7 @@ export class SlicePreparer {
     this.#policy = parts.policy;
     this.#counting = parts.counting;
     this.#seen = parts.seen;
+    this.#timestampSkewMs = parts.timestampSkewMs;
   }
 
   /**
@@ -107,6 +111,9 @@ export class SlicePreparer {
     // The step of the last time seen: the requests of a batch mostly share one time.
     let lastTime = Number.NaN;
     let lastStep = -1;
+    // Whether the last time seen is further from `now` than a request with an account may be.
+    let lastFar = false;
+    const skew = this.#timestampSkewMs;
     for (let j = 0; j < n; j++) {
       const i = start + j;
       packed[j] = -1;
@@ -154,6 +161,13 @@ export class SlicePreparer {
         }
         lastTime = time as number;
         lastStep = step;
+        lastFar = Math.abs((time as number) - now) > skew;
+      }
+      // With an account, a time far from the verifier's would reach steps whose marks have
+      // expired (policy/options.ts): refused before its code is evaluated or counted.
+      if (lastFar && account !== undefined) {
+        results[i] = MALFORMED.timestamp;
+        continue;
       }
       // A secret that is not what it claims (a typed array whose getters throw) is malformed.
       let rawBytes = 0; // a raw secret's real length (secretBytes': not the secret's own getter)

@@ -53,6 +53,11 @@ export interface VerifierOptions extends CommonOptions, TimeOptions, PoolOptions
   name?: string;
   /** How backup-code sets are made and kept (`verifier.backupCodes`). */
   backupCodes?: BackupCodeOptions;
+  /**
+   * @internal The verifier's clock, in ms (tests and benchmarks): the time of a request without
+   * a `timestamp`, and what a stateful request's `timestamp` is checked against. Default Date.now.
+   */
+  now?: () => number;
 }
 
 /** One code to check. */
