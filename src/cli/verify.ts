@@ -9,17 +9,22 @@ import { intArg, TOTP_OPTION_HELP, TOTP_OPTION_SPECS, totpOptions, UsageError } 
 export const VERIFY_HELP = `Usage: totp-fleet verify [options] [FILE]
 
 Reads one JSON request per line from FILE (or standard input):
-  {"account": "alice", "secret": "<base32>", "code": "123456", "timestamp": 1700000000000}
+  {"account": "alice", "secret": "<base32>", "code": "123456"}
 and writes one JSON result per non-empty line, in the same order, to standard output:
   {"account": "alice", "status": "valid", "delta": 0, "step": 56666666}
 A line that is not a JSON object gets {"status": "malformed", "reason": "request"}.
-"timestamp" (milliseconds) defaults to the time the line is read. A summary goes to stderr.
+"timestamp" (milliseconds) defaults to the time the line is read; with an "account" (a code is
+accepted once per account in a run) it must be within 5 minutes of now (or of --at), else the
+line is malformed: to check codes of other times, leave "account" out. A summary goes to stderr.
 
 Options:
 ${TOTP_OPTION_HELP}
   --window N                 steps accepted each way (default 1, at most 10)
   --past N, --future N       steps accepted before / after the current one
   --batch-size N             lines verified per batch (default 4096)
+  --at MS                    verify as at this time (milliseconds since the epoch; default now):
+                             the time of a line without "timestamp", and what a line with an
+                             account is checked against (a recorded session, a demo file)
   --quiet                    no summary on stderr
   -h, --help                 this help`;
 
@@ -28,14 +33,14 @@ interface Line {
   readonly account: string | undefined;
 }
 
-function parseLine(text: string): Line {
+function parseLine(text: string, at: number | undefined): Line {
   try {
     const request: unknown = JSON.parse(text);
     // "timestamp" defaults to when the line was read, not when its batch is verified (a line
     // on a live stdin may wait for the batch to fill).
     if (request !== null && typeof request === 'object' && !Array.isArray(request) &&
         (request as { timestamp?: unknown }).timestamp === undefined) {
-      (request as { timestamp?: number }).timestamp = Date.now();
+      (request as { timestamp?: number }).timestamp = at ?? Date.now();
     }
     const account = request !== null && typeof request === 'object' &&
       typeof (request as { account?: unknown }).account === 'string'
@@ -62,6 +67,7 @@ export async function runVerify(argv: string[]): Promise<number> {
       past: { type: 'string' },
       future: { type: 'string' },
       'batch-size': { type: 'string' },
+      at: { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -83,7 +89,9 @@ export async function runVerify(argv: string[]): Promise<number> {
   const batchSize = intArg('batch-size', values['batch-size']) ?? 4096;
   if (batchSize < 1 || batchSize > 1_000_000) throw new UsageError('--batch-size expected 1..1000000');
 
-  const verifier = await TotpVerifier.create(opts);
+  const at = intArg('at', values.at);
+  if (at !== undefined && at < 0) throw new UsageError('--at expected milliseconds since the epoch, at least 0');
+  const verifier = await TotpVerifier.create(at === undefined ? opts : { ...opts, now: () => at });
   const input = positionals[0] === undefined || positionals[0] === '-'
     ? process.stdin
     : createReadStream(positionals[0]);
@@ -111,7 +119,7 @@ export async function runVerify(argv: string[]): Promise<number> {
     const lines = createInterface({ input, crlfDelay: Infinity });
     for await (const text of lines) {
       if (text.trim() === '') continue;
-      pending.push(parseLine(text));
+      pending.push(parseLine(text, at));
       if (pending.length >= batchSize) await flush();
     }
     await flush();
