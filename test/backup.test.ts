@@ -22,7 +22,7 @@ describe.each(subjects)('backup codes on $name', ({ name, prefix, make }) => {
   let v: TotpVerifier;
   beforeAll(async () => {
     store = make();
-    v = await TotpVerifier.create({ store, threads: 0, policy: { maxFailures: 3 } });
+    v = await TotpVerifier.create({ store, threads: 0, policy: { maxFailures: 3 }, now: () => NOW });
   });
   afterAll(async () => {
     await v.close();

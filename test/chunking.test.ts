@@ -281,7 +281,7 @@ describe('the inline core holds nothing of a batch once it is answered', () => {
     ['base32, cache misses then hits', 'base32', false],
     ['every other request with an account (stateful: the chunk leaves the core for the store)', 'handle', true],
   ] as const)('%s', async (_, form, accounts) => {
-    const v = await TotpVerifier.create({ threads: 0 });
+    const v = await TotpVerifier.create({ threads: 0, now: () => TS });
     try {
       const handles = form === 'handle' ? v.importKeys(items.map((it) => it.key)) : [];
       const reqs: VerifyRequest[] = items.map((it, i) => ({

@@ -94,7 +94,7 @@ describe('R5: two steps of the window with the same code (RFC secret, steps 5776
   });
   for (const [name, threads] of [['inline', 0], ['worker pool', 2]] as const) {
     it(`once step T is used, the same code at time T is step T+1 (valid, delta +1), not replayed (${name})`, async () => {
-      const v = await TotpVerifier.create({ threads, inlineThreshold: 0 });
+      const v = await TotpVerifier.create({ threads, inlineThreshold: 0, now: () => AT_T });
       try {
         const req = { account: 'r5', secret: RFC, code: '251166', timestamp: AT_T };
         expect(await v.verify(req)).toMatchObject({ status: 'valid', delta: 0, step: T });

@@ -174,7 +174,7 @@ describe('legacy secrets (under 16 bytes, accepted only with minSecretBytes lowe
   });
 
   it('through the policy layer too: valid, then replayed, both flagged', async () => {
-    const v = await verifier({ minSecretBytes: 10 });
+    const v = await verifier({ minSecretBytes: 10, now: () => TS });
     const code = totp.generate(short, { timestamp: TS, minSecretBytes: 10 });
     const first = await v.verify({ account: 'legacy-user', secret: short, code, timestamp: TS });
     const again = await v.verify({ account: 'legacy-user', secret: short, code, timestamp: TS });
