@@ -2,19 +2,22 @@
 // validation, limits and metrics. Every log line written during these requests is captured
 // and searched for the secrets, codes and tokens they carried.
 
+import diagnostics_channel from 'node:diagnostics_channel';
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { totp } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AUDIT_CHANNEL, totp } from '../src/index.js';
 import { TotpFleetError } from '../src/errors.js';
 import { buildService } from '../src/server/app.js';
 import type { Engine } from '../src/server/engine.js';
 import type { VerifyResult } from '../src/verifier.js';
 import { resolveServerOptions } from '../src/server/options.js';
-import type { RunningServer } from '../src/server/server.js';
+import { type RunningServer, startServer } from '../src/server/server.js';
 import { KEY_B32 } from './helpers/fixtures.js';
 import { authed, inProcess, LogCapture, OTHER_TOKEN, post, TOKEN } from './helpers/server.js';
 
 const NOW = Date.now();
+const realSetInterval = globalThis.setInterval;
+const realClearInterval = globalThis.clearInterval;
 const CODE = totp.generate(KEY_B32, { timestamp: NOW });
 const OLD = totp.generate(KEY_B32, { timestamp: NOW - 30_000 });
 // A code that is valid at no step near NOW (checked below), and a second secret.
@@ -429,6 +432,42 @@ describe('audit log', () => {
     expect(auditLogs.text).not.toContain(CODE);
     expect(auditLogs.text).not.toContain(WRONG);
     expect(auditLogs.text).not.toContain(KEY_B32);
+  });
+});
+
+describe('a start that fails', () => {
+  it('releases what the service took (engine, audit subscription, timers): port taken, unusable TLS key', async () => {
+    const audit = diagnostics_channel.channel(AUDIT_CHANNEL);
+    expect(audit.hasSubscribers).toBe(false);
+    // Every interval set during a failed start must have been cleared by the time it rejects.
+    const open = new Set<unknown>();
+    const set = vi.spyOn(globalThis, 'setInterval').mockImplementation(((...args: Parameters<typeof setInterval>) => {
+      const timer = realSetInterval(...args);
+      open.add(timer);
+      return timer;
+    }) as typeof setInterval);
+    const cleared = vi.spyOn(globalThis, 'clearInterval').mockImplementation((timer) => {
+      open.delete(timer);
+      realClearInterval(timer);
+    });
+    // No logStream: the service makes its own stdout destination and its flush timer.
+    const base = { tokens: [TOKEN], auditLog: true, logLevel: 'silent' } as const;
+    const failures: [Parameters<typeof startServer>[0], object][] = [
+      [{ ...base, port: server.port }, { code: 'EADDRINUSE' }],
+      [{ ...base, port: 0, tls: { key: Buffer.from('not a key'), cert: Buffer.from('not a cert') } }, { code: expect.stringMatching(/^ERR_OSSL/) }],
+    ];
+    try {
+      for (const [opts, error] of failures) {
+        set.mockClear();
+        await expect(startServer(opts)).rejects.toMatchObject(error);
+        expect(audit.hasSubscribers).toBe(false);
+        expect(open.size).toBe(0);
+      }
+      expect(set).toHaveBeenCalled();
+    } finally {
+      set.mockRestore();
+      cleared.mockRestore();
+    }
   });
 });
 
