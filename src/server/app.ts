@@ -41,6 +41,12 @@ export interface Service {
   /** Probes the store every `healthIntervalMs` (readiness) until stopped. */
   startProbes(): void;
   stopProbes(): void;
+  /**
+   * Ends the service, whether or not it ever listened (a failed start ends it the same way):
+   * closes the app and its connections, stops the probes, closes the engine, then lets go of
+   * the audit subscription and the log flush timer. Idempotent.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -82,8 +88,6 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     // see the README's load figures), and at least every second (the timer below) so that a
     // quiet server's warnings are not held back; pino flushes what is left at exit.
   }, opts.logStream ?? pino.destination({ sync: false, minLength: 4096 }));
-
-  const flushTimer = opts.logStream === undefined ? setInterval(() => logger.flush(), 1000).unref() : undefined;
 
   const tokens = new TokenSet(opts.tokens);
   let draining = false;
@@ -201,11 +205,6 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
 
   app.setErrorHandler(onError);
 
-  app.addHook('onClose', (_instance, done) => {
-    clearInterval(flushTimer);
-    done();
-  });
-
   app.setNotFoundHandler((_request, reply) => {
     void reply.code(404).send(errorBody(404, 'not-found', 'no such route'));
   });
@@ -318,20 +317,45 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     return reply.code(status === 'ready' ? 200 : 503).send({ status });
   });
 
+  const stopProbes = (): void => {
+    clearInterval(probeTimer);
+    probeTimer = undefined;
+  };
+
+  // What outlives a request is taken last, once nothing above can throw (fastify throws on an
+  // unusable TLS key): a buildService that throws holds nothing. close() lets go of all of it.
+  // Lines are flushed at least every second (pino's own destination only; a stream given in
+  // the options is the caller's).
+  const flushTimer = opts.logStream === undefined ? setInterval(() => logger.flush(), 1000).unref() : undefined;
+  let onAudit: ((message: unknown) => void) | undefined;
   if (opts.auditLog) {
     // One line per stateful item: who, what outcome, which step offset. The audit event carries
     // no code and no secret (policy/audit.ts); the verifier publishes it after deciding.
     const audit = logger.child({ audit: true });
-    const onAudit = (message: unknown): void => {
+    onAudit = (message: unknown): void => {
       const e = message as AuditEvent;
       audit.info({ type: e.type, account: e.account, delta: e.delta, reason: e.reason, lockedNow: e.lockedNow, retryAfterMs: e.retryAfterMs }, 'audit');
     };
     diagnostics_channel.subscribe(AUDIT_CHANNEL, onAudit);
-    app.addHook('onClose', (_instance, done) => {
-      diagnostics_channel.unsubscribe(AUDIT_CHANNEL, onAudit);
-      done();
-    });
   }
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => closing ??= (async () => {
+    try {
+      await app.close();
+    } finally {
+      stopProbes();
+      try {
+        await engine.close();
+      } finally {
+        // After the engine: items still being decided when the connections were cut (drain
+        // timeout) are answered by engine.close(), and their audit events still get their lines.
+        if (onAudit !== undefined) diagnostics_channel.unsubscribe(AUDIT_CHANNEL, onAudit);
+        clearInterval(flushTimer);
+        logger.flush();
+      }
+    }
+  })();
 
   return {
     app,
@@ -353,9 +377,7 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
       probeTimer = setInterval(() => { void probeStore(); }, opts.healthIntervalMs);
       probeTimer.unref();
     },
-    stopProbes: () => {
-      clearInterval(probeTimer);
-      probeTimer = undefined;
-    },
+    stopProbes,
+    close,
   };
 }
