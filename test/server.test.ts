@@ -152,6 +152,30 @@ describe('URLs fastify cannot decode', () => {
     expect(body).not.toContain(CODE);
     expect(JSON.parse(body)).toEqual({ statusCode: 400, error: 'bad-request', message: 'Bad Request' });
   });
+
+  it('are counted in the metrics by status, under no route, and the URL shows nowhere', async () => {
+    const scrape = async (): Promise<string> => (await fetch(url + '/metrics', { headers: authed() })).text();
+    const answered = (text: string): number =>
+      Number(/^totp_fleet_http_request_duration_seconds_count\{route="unmatched",status_code="400"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    const logged = (): number => {
+      server.service.logger.flush();
+      return logs.lines().filter((l) => l.msg === 'request' && l.route === 'unmatched' && l.statusCode === 400).length;
+    };
+    const before = await scrape();
+    const linesBefore = logged();
+    for (const method of ['GET', 'POST']) {
+      const res = await fetch(`${url}/v1/verify/${CODE}%zz?token=${OTHER_TOKEN}`, { method, headers: authed(), ...(method === 'POST' ? { body: '{}' } : {}) });
+      expect(res.status).toBe(400);
+      await res.text();
+    }
+    const after = await scrape();
+    expect(answered(after) - answered(before)).toBe(2);
+    expect(after).not.toContain('%zz');
+    expect(after).not.toContain(CODE);
+    // The access log (on for this server) has its line per request too, without the URL.
+    expect(logged() - linesBefore).toBe(2);
+    expect(logs.text).not.toContain('%zz');
+  });
 });
 
 describe('replay protection and lockout (in-memory store)', () => {
