@@ -105,8 +105,13 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // A URL that does not decode (`/%zz`): fastify's own answer quotes the path; the error
-    // handler answers in the service's shape instead. (Route hooks still do not run for it.)
-    frameworkErrors: (error, request, reply) => { void onError(error, request, reply); },
+    // handler answers in the service's shape instead. No hook runs for these requests (fastify
+    // answers them before routing), so they are counted when their response is written.
+    frameworkErrors: (error, request, reply) => {
+      const start = performance.now();
+      reply.raw.once('finish', () => { answered(request, reply, performance.now() - start); });
+      void onError(error, request, reply);
+    },
     // The access log (opt-in, `accessLog`) is one line per request, written in onResponse without
     // the URL's query, instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
@@ -183,25 +188,27 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
   });
 
   app.addHook('onResponse', (request, reply, done) => {
+    answered(request, reply, reply.elapsedTime);
+    done();
+  });
+
+  /** Every answered request: its latency by route and status, and its access log line. */
+  function answered(request: FastifyRequest, reply: FastifyReply, ms: number): void {
     const route = request.routeOptions.url ?? 'unmatched';
-    const seconds = reply.elapsedTime / 1000;
-    metrics.requestSeconds.observe({ route, status_code: String(reply.statusCode) }, seconds);
-    if (!opts.accessLog) {
-      done();
-      return;
-    }
-    // No URL: a query string could carry anything. The route pattern and the path are enough.
+    metrics.requestSeconds.observe({ route, status_code: String(reply.statusCode) }, ms / 1000);
+    if (!opts.accessLog) return;
+    // No URL: a query string could carry anything, and an undecodable path too. The route
+    // pattern is enough.
     request.log.info({
       reqId: request.id,
       method: request.method,
       route,
       statusCode: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 100) / 100,
+      ms: Math.round(ms * 100) / 100,
       batch: (request as { batch?: number }).batch,
       remote: request.ip,
     }, 'request');
-    done();
-  });
+  }
 
   app.setErrorHandler(onError);
 
