@@ -178,6 +178,41 @@ describe('URLs fastify cannot decode', () => {
   });
 });
 
+describe('requests the HTTP parser refuses', () => {
+  it('are counted by the status they were answered with (they never reach a route)', async () => {
+    const scrape = async (): Promise<string> => (await fetch(url + '/metrics', { headers: authed() })).text();
+    const refused = (text: string, status: string): number =>
+      Number(new RegExp(`^totp_fleet_http_client_errors_total\\{status_code="${status}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    const raw = (request: string, port = server.port): Promise<string> => new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(request));
+      let text = '';
+      socket.on('data', (d: Buffer) => { text += d.toString(); });
+      socket.on('close', () => resolve(text));
+      socket.on('error', () => resolve(text));
+    });
+    const before = await scrape();
+    const twoLengths = await raw(`POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`);
+    const hugeHeader = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(twoLengths).toMatch(/^HTTP\/1\.1 400 /);
+    expect(hugeHeader).toMatch(/^HTTP\/1\.1 431 /);
+    const after = await scrape();
+    expect(refused(after, '400') - refused(before, '400')).toBe(1);
+    expect(refused(after, '431') - refused(before, '431')).toBe(1);
+
+    // Not sent whole within requestTimeoutMs: the headers, or the body, never finished.
+    const slow = await inProcess({ requestTimeoutMs: 200 });
+    try {
+      const head = `POST /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\n`;
+      expect(await raw(head, slow.server.port)).toMatch(/^HTTP\/1\.1 408 /);
+      expect(await raw(`${head}Content-Length: 100\r\n\r\n{"account"`, slow.server.port)).toMatch(/^HTTP\/1\.1 408 /);
+      const text = await (await fetch(slow.server.url + '/metrics', { headers: authed() })).text();
+      expect(refused(text, '408')).toBe(2);
+    } finally {
+      await slow.server.close();
+    }
+  });
+});
+
 describe('replay protection and lockout (in-memory store)', () => {
   it('answers concurrent batches each with its own results, in waves that reuse the answer buffers', async () => {
     // A server of its own: its valid codes would feed the shared server's clock-health samples.
