@@ -5,6 +5,7 @@
 // a bearer token), GET /healthz and GET /readyz (open: load balancers and orchestrators probe them).
 
 import diagnostics_channel from 'node:diagnostics_channel';
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { AUDIT_CHANNEL, type AuditEvent } from '../policy/audit.js';
@@ -156,6 +157,16 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
         },
       },
     },
+  });
+
+  // Requests the HTTP parser refuses, and requests not sent whole within requestTimeoutMs, never
+  // become fastify requests: fastify's clientError listener answers them on the socket (400,
+  // 408, 431) and closes it. Counted here, just before it, on its conditions and statuses (a test
+  // pins them). Nothing of the error is kept: it can carry the bytes read so far.
+  app.server.prependListener('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return;
+    const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408' : error.code === 'HPE_HEADER_OVERFLOW' ? '431' : '400';
+    metrics.clientErrors.inc({ status_code: status });
   });
 
   // A callback-style hook (an async one costs a promise per request): done() lets the request
