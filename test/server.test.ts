@@ -6,6 +6,7 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AUDIT_CHANNEL, totp } from '../src/index.js';
+import type { AuditEvent } from '../src/policy/audit.js';
 import { TotpFleetError } from '../src/errors.js';
 import { buildService } from '../src/server/app.js';
 import type { Engine } from '../src/server/engine.js';
@@ -491,6 +492,21 @@ describe('audit log', () => {
     expect(auditLogs.text).not.toContain(CODE);
     expect(auditLogs.text).not.toContain(WRONG);
     expect(auditLogs.text).not.toContain(KEY_B32);
+  });
+
+  it('still logs the items the engine answers while it closes (connections cut at the drain timeout), then lets go', async () => {
+    const { engine } = fakeEngine();
+    const audit = diagnostics_channel.channel(AUDIT_CHANNEL);
+    // An item decided while the verifier closes: its event comes after the app has closed.
+    engine.close = async () => {
+      audit.publish({ type: 'valid', account: 'late@example.com', verifier: 'v', time: Date.now(), delta: 0 } satisfies AuditEvent);
+    };
+    const logs = new LogCapture();
+    const service = buildService(resolveServerOptions({ tokens: [TOKEN], logStream: logs, auditLog: true }), engine);
+    expect(audit.hasSubscribers).toBe(true);
+    await service.close();
+    expect(audit.hasSubscribers).toBe(false);
+    expect(logs.lines().filter((l) => l.msg === 'audit')).toEqual([expect.objectContaining({ type: 'valid', account: 'late@example.com' })]);
   });
 });
 
