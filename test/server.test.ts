@@ -10,7 +10,7 @@ import type { AuditEvent } from '../src/policy/audit.js';
 import { TotpFleetError } from '../src/errors.js';
 import { buildService } from '../src/server/app.js';
 import type { Engine } from '../src/server/engine.js';
-import type { VerifyResult } from '../src/verifier.js';
+import type { VerifyRequest, VerifyResult } from '../src/verifier.js';
 import { resolveServerOptions } from '../src/server/options.js';
 import { type RunningServer, startServer } from '../src/server/server.js';
 import { KEY_B32 } from './helpers/fixtures.js';
@@ -372,6 +372,28 @@ describe('engine failures (a stand-in engine, fastify.inject)', () => {
     expect(logs.text).toMatch(/"msg":"store reachable again"/);
     expect(logs.text).not.toContain(KEY_B32);
     expect(logs.text).not.toContain(CODE);
+  });
+
+  it('an unexpected error is a 500 whose log line has the stack frames, never the message (not even a multi-line one)', async () => {
+    const { engine } = fakeEngine();
+    engine.verifier.verifyBatch = async (items: readonly VerifyRequest[]) => {
+      throw new TypeError(`cannot verify\n    code ${items[0]!.code}\n    at ${items[0]!.secret}`);
+    };
+    const logs = new LogCapture();
+    const service = buildService(resolveServerOptions({ tokens: [TOKEN], logStream: logs }), engine);
+    try {
+      const r = await service.app.inject({ method: 'POST', url: '/v1/verify', headers: authed(), payload: { items: [item(CODE)] } });
+      expect(r.statusCode).toBe(500);
+      expect(r.json()).toEqual({ statusCode: 500, error: 'internal', message: 'internal error' });
+    } finally {
+      await service.close();
+    }
+    const line = logs.lines().find((l) => l.msg === 'internal error');
+    expect(line).toMatchObject({ errorType: 'TypeError', stack: expect.stringMatching(/^ {4}at /) });
+    expect(String(line!.stack).split('\n').every((frame) => /^ {4}at /.test(frame))).toBe(true);
+    expect(logs.text).not.toContain(CODE);
+    expect(logs.text).not.toContain(KEY_B32);
+    expect(logs.text).not.toContain('cannot verify');
   });
 
   it('unauthenticated /healthz calls at once share one store probe (no store script per open request)', async () => {
