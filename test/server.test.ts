@@ -2,19 +2,23 @@
 // validation, limits and metrics. Every log line written during these requests is captured
 // and searched for the secrets, codes and tokens they carried.
 
+import diagnostics_channel from 'node:diagnostics_channel';
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { totp } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AUDIT_CHANNEL, totp } from '../src/index.js';
+import type { AuditEvent } from '../src/policy/audit.js';
 import { TotpFleetError } from '../src/errors.js';
 import { buildService } from '../src/server/app.js';
 import type { Engine } from '../src/server/engine.js';
-import type { VerifyResult } from '../src/verifier.js';
+import type { VerifyRequest, VerifyResult } from '../src/verifier.js';
 import { resolveServerOptions } from '../src/server/options.js';
-import type { RunningServer } from '../src/server/server.js';
+import { type RunningServer, startServer } from '../src/server/server.js';
 import { KEY_B32 } from './helpers/fixtures.js';
 import { authed, inProcess, LogCapture, OTHER_TOKEN, post, TOKEN } from './helpers/server.js';
 
 const NOW = Date.now();
+const realSetInterval = globalThis.setInterval;
+const realClearInterval = globalThis.clearInterval;
 const CODE = totp.generate(KEY_B32, { timestamp: NOW });
 const OLD = totp.generate(KEY_B32, { timestamp: NOW - 30_000 });
 // A code that is valid at no step near NOW (checked below), and a second secret.
@@ -148,6 +152,65 @@ describe('URLs fastify cannot decode', () => {
     expect(res.status).toBe(400);
     expect(body).not.toContain(CODE);
     expect(JSON.parse(body)).toEqual({ statusCode: 400, error: 'bad-request', message: 'Bad Request' });
+  });
+
+  it('are counted in the metrics by status, under no route, and the URL shows nowhere', async () => {
+    const scrape = async (): Promise<string> => (await fetch(url + '/metrics', { headers: authed() })).text();
+    const answered = (text: string): number =>
+      Number(/^totp_fleet_http_request_duration_seconds_count\{route="unmatched",status_code="400"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    const logged = (): number => {
+      server.service.logger.flush();
+      return logs.lines().filter((l) => l.msg === 'request' && l.route === 'unmatched' && l.statusCode === 400).length;
+    };
+    const before = await scrape();
+    const linesBefore = logged();
+    for (const method of ['GET', 'POST']) {
+      const res = await fetch(`${url}/v1/verify/${CODE}%zz?token=${OTHER_TOKEN}`, { method, headers: authed(), ...(method === 'POST' ? { body: '{}' } : {}) });
+      expect(res.status).toBe(400);
+      await res.text();
+    }
+    const after = await scrape();
+    expect(answered(after) - answered(before)).toBe(2);
+    expect(after).not.toContain('%zz');
+    expect(after).not.toContain(CODE);
+    // The access log (on for this server) has its line per request too, without the URL.
+    expect(logged() - linesBefore).toBe(2);
+    expect(logs.text).not.toContain('%zz');
+  });
+});
+
+describe('requests the HTTP parser refuses', () => {
+  it('are counted by the status they were answered with (they never reach a route)', async () => {
+    const scrape = async (): Promise<string> => (await fetch(url + '/metrics', { headers: authed() })).text();
+    const refused = (text: string, status: string): number =>
+      Number(new RegExp(`^totp_fleet_http_client_errors_total\\{status_code="${status}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    const raw = (request: string, port = server.port): Promise<string> => new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(request));
+      let text = '';
+      socket.on('data', (d: Buffer) => { text += d.toString(); });
+      socket.on('close', () => resolve(text));
+      socket.on('error', () => resolve(text));
+    });
+    const before = await scrape();
+    const twoLengths = await raw(`POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`);
+    const hugeHeader = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(twoLengths).toMatch(/^HTTP\/1\.1 400 /);
+    expect(hugeHeader).toMatch(/^HTTP\/1\.1 431 /);
+    const after = await scrape();
+    expect(refused(after, '400') - refused(before, '400')).toBe(1);
+    expect(refused(after, '431') - refused(before, '431')).toBe(1);
+
+    // Not sent whole within requestTimeoutMs: the headers, or the body, never finished.
+    const slow = await inProcess({ requestTimeoutMs: 200 });
+    try {
+      const head = `POST /v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\n`;
+      expect(await raw(head, slow.server.port)).toMatch(/^HTTP\/1\.1 408 /);
+      expect(await raw(`${head}Content-Length: 100\r\n\r\n{"account"`, slow.server.port)).toMatch(/^HTTP\/1\.1 408 /);
+      const text = await (await fetch(slow.server.url + '/metrics', { headers: authed() })).text();
+      expect(refused(text, '408')).toBe(2);
+    } finally {
+      await slow.server.close();
+    }
   });
 });
 
@@ -311,6 +374,28 @@ describe('engine failures (a stand-in engine, fastify.inject)', () => {
     expect(logs.text).not.toContain(CODE);
   });
 
+  it('an unexpected error is a 500 whose log line has the stack frames, never the message (not even a multi-line one)', async () => {
+    const { engine } = fakeEngine();
+    engine.verifier.verifyBatch = async (items: readonly VerifyRequest[]) => {
+      throw new TypeError(`cannot verify\n    code ${items[0]!.code}\n    at ${items[0]!.secret}`);
+    };
+    const logs = new LogCapture();
+    const service = buildService(resolveServerOptions({ tokens: [TOKEN], logStream: logs }), engine);
+    try {
+      const r = await service.app.inject({ method: 'POST', url: '/v1/verify', headers: authed(), payload: { items: [item(CODE)] } });
+      expect(r.statusCode).toBe(500);
+      expect(r.json()).toEqual({ statusCode: 500, error: 'internal', message: 'internal error' });
+    } finally {
+      await service.close();
+    }
+    const line = logs.lines().find((l) => l.msg === 'internal error');
+    expect(line).toMatchObject({ errorType: 'TypeError', stack: expect.stringMatching(/^ {4}at /) });
+    expect(String(line!.stack).split('\n').every((frame) => /^ {4}at /.test(frame))).toBe(true);
+    expect(logs.text).not.toContain(CODE);
+    expect(logs.text).not.toContain(KEY_B32);
+    expect(logs.text).not.toContain('cannot verify');
+  });
+
   it('unauthenticated /healthz calls at once share one store probe (no store script per open request)', async () => {
     const { engine } = fakeEngine();
     let probes = 0;
@@ -429,6 +514,57 @@ describe('audit log', () => {
     expect(auditLogs.text).not.toContain(CODE);
     expect(auditLogs.text).not.toContain(WRONG);
     expect(auditLogs.text).not.toContain(KEY_B32);
+  });
+
+  it('still logs the items the engine answers while it closes (connections cut at the drain timeout), then lets go', async () => {
+    const { engine } = fakeEngine();
+    const audit = diagnostics_channel.channel(AUDIT_CHANNEL);
+    // An item decided while the verifier closes: its event comes after the app has closed.
+    engine.close = async () => {
+      audit.publish({ type: 'valid', account: 'late@example.com', verifier: 'v', time: Date.now(), delta: 0 } satisfies AuditEvent);
+    };
+    const logs = new LogCapture();
+    const service = buildService(resolveServerOptions({ tokens: [TOKEN], logStream: logs, auditLog: true }), engine);
+    expect(audit.hasSubscribers).toBe(true);
+    await service.close();
+    expect(audit.hasSubscribers).toBe(false);
+    expect(logs.lines().filter((l) => l.msg === 'audit')).toEqual([expect.objectContaining({ type: 'valid', account: 'late@example.com' })]);
+  });
+});
+
+describe('a start that fails', () => {
+  it('releases what the service took (engine, audit subscription, timers): port taken, unusable TLS key', async () => {
+    const audit = diagnostics_channel.channel(AUDIT_CHANNEL);
+    expect(audit.hasSubscribers).toBe(false);
+    // Every interval set during a failed start must have been cleared by the time it rejects.
+    const open = new Set<unknown>();
+    const set = vi.spyOn(globalThis, 'setInterval').mockImplementation(((...args: Parameters<typeof setInterval>) => {
+      const timer = realSetInterval(...args);
+      open.add(timer);
+      return timer;
+    }) as typeof setInterval);
+    const cleared = vi.spyOn(globalThis, 'clearInterval').mockImplementation((timer) => {
+      open.delete(timer);
+      realClearInterval(timer);
+    });
+    // No logStream: the service makes its own stdout destination and its flush timer.
+    const base = { tokens: [TOKEN], auditLog: true, logLevel: 'silent' } as const;
+    const failures: [Parameters<typeof startServer>[0], object][] = [
+      [{ ...base, port: server.port }, { code: 'EADDRINUSE' }],
+      [{ ...base, port: 0, tls: { key: Buffer.from('not a key'), cert: Buffer.from('not a cert') } }, { code: expect.stringMatching(/^ERR_OSSL/) }],
+    ];
+    try {
+      for (const [opts, error] of failures) {
+        set.mockClear();
+        await expect(startServer(opts)).rejects.toMatchObject(error);
+        expect(audit.hasSubscribers).toBe(false);
+        expect(open.size).toBe(0);
+      }
+      expect(set).toHaveBeenCalled();
+    } finally {
+      set.mockRestore();
+      cleared.mockRestore();
+    }
   });
 });
 

@@ -5,6 +5,7 @@
 // a bearer token), GET /healthz and GET /readyz (open: load balancers and orchestrators probe them).
 
 import diagnostics_channel from 'node:diagnostics_channel';
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { AUDIT_CHANNEL, type AuditEvent } from '../policy/audit.js';
@@ -41,6 +42,12 @@ export interface Service {
   /** Probes the store every `healthIntervalMs` (readiness) until stopped. */
   startProbes(): void;
   stopProbes(): void;
+  /**
+   * Ends the service, whether or not it ever listened (a failed start ends it the same way):
+   * closes the app and its connections, stops the probes, closes the engine, then lets go of
+   * the audit subscription and the log flush timer. Idempotent.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -83,8 +90,6 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     // quiet server's warnings are not held back; pino flushes what is left at exit.
   }, opts.logStream ?? pino.destination({ sync: false, minLength: 4096 }));
 
-  const flushTimer = opts.logStream === undefined ? setInterval(() => logger.flush(), 1000).unref() : undefined;
-
   const tokens = new TokenSet(opts.tokens);
   let draining = false;
   let storeUp = true;
@@ -101,8 +106,13 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // A URL that does not decode (`/%zz`): fastify's own answer quotes the path; the error
-    // handler answers in the service's shape instead. (Route hooks still do not run for it.)
-    frameworkErrors: (error, request, reply) => { void onError(error, request, reply); },
+    // handler answers in the service's shape instead. No hook runs for these requests (fastify
+    // answers them before routing), so they are counted when their response is written.
+    frameworkErrors: (error, request, reply) => {
+      const start = performance.now();
+      reply.raw.once('finish', () => { answered(request, reply, performance.now() - start); });
+      void onError(error, request, reply);
+    },
     // The access log (opt-in, `accessLog`) is one line per request, written in onResponse without
     // the URL's query, instead of fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
@@ -149,6 +159,16 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     },
   });
 
+  // Requests the HTTP parser refuses, and requests not sent whole within requestTimeoutMs, never
+  // become fastify requests: fastify's clientError listener answers them on the socket (400,
+  // 408, 431) and closes it. Counted here, just before it, on its conditions and statuses (a test
+  // pins them). Nothing of the error is kept: it can carry the bytes read so far.
+  app.server.prependListener('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return;
+    const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408' : error.code === 'HPE_HEADER_OVERFLOW' ? '431' : '400';
+    metrics.clientErrors.inc({ status_code: status });
+  });
+
   // A callback-style hook (an async one costs a promise per request): done() lets the request
   // through; a refusal is answered here and done() is not called.
   const authenticate = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
@@ -179,32 +199,29 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
   });
 
   app.addHook('onResponse', (request, reply, done) => {
+    answered(request, reply, reply.elapsedTime);
+    done();
+  });
+
+  /** Every answered request: its latency by route and status, and its access log line. */
+  function answered(request: FastifyRequest, reply: FastifyReply, ms: number): void {
     const route = request.routeOptions.url ?? 'unmatched';
-    const seconds = reply.elapsedTime / 1000;
-    metrics.requestSeconds.observe({ route, status_code: String(reply.statusCode) }, seconds);
-    if (!opts.accessLog) {
-      done();
-      return;
-    }
-    // No URL: a query string could carry anything. The route pattern and the path are enough.
+    metrics.requestSeconds.observe({ route, status_code: String(reply.statusCode) }, ms / 1000);
+    if (!opts.accessLog) return;
+    // No URL: a query string could carry anything, and an undecodable path too. The route
+    // pattern is enough.
     request.log.info({
       reqId: request.id,
       method: request.method,
       route,
       statusCode: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 100) / 100,
+      ms: Math.round(ms * 100) / 100,
       batch: (request as { batch?: number }).batch,
       remote: request.ip,
     }, 'request');
-    done();
-  });
+  }
 
   app.setErrorHandler(onError);
-
-  app.addHook('onClose', (_instance, done) => {
-    clearInterval(flushTimer);
-    done();
-  });
 
   app.setNotFoundHandler((_request, reply) => {
     void reply.code(404).send(errorBody(404, 'not-found', 'no such route'));
@@ -318,20 +335,45 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     return reply.code(status === 'ready' ? 200 : 503).send({ status });
   });
 
+  const stopProbes = (): void => {
+    clearInterval(probeTimer);
+    probeTimer = undefined;
+  };
+
+  // What outlives a request is taken last, once nothing above can throw (fastify throws on an
+  // unusable TLS key): a buildService that throws holds nothing. close() lets go of all of it.
+  // Lines are flushed at least every second (pino's own destination only; a stream given in
+  // the options is the caller's).
+  const flushTimer = opts.logStream === undefined ? setInterval(() => logger.flush(), 1000).unref() : undefined;
+  let onAudit: ((message: unknown) => void) | undefined;
   if (opts.auditLog) {
     // One line per stateful item: who, what outcome, which step offset. The audit event carries
     // no code and no secret (policy/audit.ts); the verifier publishes it after deciding.
     const audit = logger.child({ audit: true });
-    const onAudit = (message: unknown): void => {
+    onAudit = (message: unknown): void => {
       const e = message as AuditEvent;
       audit.info({ type: e.type, account: e.account, delta: e.delta, reason: e.reason, lockedNow: e.lockedNow, retryAfterMs: e.retryAfterMs }, 'audit');
     };
     diagnostics_channel.subscribe(AUDIT_CHANNEL, onAudit);
-    app.addHook('onClose', (_instance, done) => {
-      diagnostics_channel.unsubscribe(AUDIT_CHANNEL, onAudit);
-      done();
-    });
   }
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => closing ??= (async () => {
+    try {
+      await app.close();
+    } finally {
+      stopProbes();
+      try {
+        await engine.close();
+      } finally {
+        // After the engine: items still being decided when the connections were cut (drain
+        // timeout) are answered by engine.close(), and their audit events still get their lines.
+        if (onAudit !== undefined) diagnostics_channel.unsubscribe(AUDIT_CHANNEL, onAudit);
+        clearInterval(flushTimer);
+        logger.flush();
+      }
+    }
+  })();
 
   return {
     app,
@@ -353,9 +395,7 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
       probeTimer = setInterval(() => { void probeStore(); }, opts.healthIntervalMs);
       probeTimer.unref();
     },
-    stopProbes: () => {
-      clearInterval(probeTimer);
-      probeTimer = undefined;
-    },
+    stopProbes,
+    close,
   };
 }

@@ -49,8 +49,22 @@ export function errorHandler(opts: Pick<ResolvedServerOptions, 'maxBatch' | 'bod
       request.log.info({ reqId: request.id, errorCode: code }, 'client error');
       return reply.code(status).send(errorBody(status, 'bad-request', STATUS_CODES[status] ?? 'Bad Request'));
     }
-    // Unexpected: log what kind of error and where, not its message (it could quote data).
-    request.log.error({ reqId: request.id, errorType: error.name, errorCode: code, stack: error.stack?.split('\n').slice(1, 8).join('\n') }, 'internal error');
+    // Unexpected: log what kind of error and where, not its message (it could quote data). The
+    // stack's frames only: a message of several lines fills the stack's first lines, not one.
+    request.log.error({ reqId: request.id, errorType: error.name, errorCode: code, stack: stackFrames(error) }, 'internal error');
     return reply.code(500).send(errorBody(500, 'internal', 'internal error'));
   };
+}
+
+/**
+ * The first frames of an error's stack (`    at ...` lines). The message heads the stack and may
+ * span lines of any content (even one that looks like a frame): it is cut off whole first.
+ */
+function stackFrames(error: Error): string | undefined {
+  let stack = error.stack;
+  if (typeof stack !== 'string') return undefined;
+  const message = typeof error.message === 'string' ? error.message : '';
+  const at = message === '' ? -1 : stack.indexOf(message);
+  if (at !== -1) stack = stack.slice(at + message.length);
+  return stack.split('\n').filter((line) => /^\s+at /.test(line)).slice(0, 7).join('\n');
 }

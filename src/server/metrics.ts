@@ -20,6 +20,7 @@ export class ServerMetrics {
   readonly batchSize: Histogram;
   readonly requestSeconds: Histogram<'route' | 'status_code'>;
   readonly authFailures: Counter<'reason'>;
+  readonly clientErrors: Counter<'status_code'>;
   readonly storeErrors: Counter<'source'>;
 
   constructor(sources: MetricsSources) {
@@ -48,6 +49,12 @@ export class ServerMetrics {
       name: 'totp_fleet_http_auth_failures_total',
       help: 'Requests refused for a missing or wrong bearer token',
       labelNames: ['reason'],
+      registers,
+    });
+    this.clientErrors = new Counter({
+      name: 'totp_fleet_http_client_errors_total',
+      help: 'Requests answered before they reached a route: refused by the HTTP parser (400, 431) or not sent whole in time (408)',
+      labelNames: ['status_code'],
       registers,
     });
     this.storeErrors = new Counter({

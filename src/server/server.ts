@@ -37,12 +37,21 @@ export async function startServer(input: ServerOptions): Promise<RunningServer> 
   let service: Service;
   try {
     service = buildService(opts, engine);
+  } catch (error) {
+    await engine.close(); // buildService holds nothing when it throws
+    throw error;
+  }
+  try {
     // A store that is down at start is not fatal (the server recovers by itself), but give a
     // Redis connection a moment to open so that the first requests do not fail for nothing.
     await service.waitForStore(Math.min(2000, opts.healthIntervalMs * 2));
     await service.app.listen({ host: opts.host, port: opts.port });
   } catch (error) {
-    await engine.close();
+    // The way a running service ends, so that nothing it took (engine, audit subscription,
+    // timers) outlives the failed start. The start's error is the one to report.
+    await service.close().catch((closeError: unknown) => {
+      service.logger.error({ errorType: (closeError as Error | null)?.name }, 'close after a failed start failed');
+    });
     throw error;
   }
   const { app, logger } = service;
@@ -60,12 +69,12 @@ export async function startServer(input: ServerOptions): Promise<RunningServer> 
         logger.warn('drain timeout: closing the remaining connections');
         app.server.closeAllConnections();
       }, opts.drainTimeoutMs);
+      // The drain is over when the last connection has gone (the engine closes after that).
+      app.server.once('close', () => clearTimeout(cut));
       try {
-        await app.close();
+        await service.close();
       } finally {
         clearTimeout(cut);
-        service.stopProbes();
-        await engine.close();
         logger.info('closed');
         logger.flush();
       }
