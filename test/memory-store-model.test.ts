@@ -1,6 +1,6 @@
 // MemoryStore against a plain model of the store's rules (a Map, no table, no sweep, no
 // generations): random interleavings of begin / beginNow and finish / finishNow pairs (several
-// open at once, finished with begin's array or another), forget, and time passing, on small
+// open at once, finished with begin's array or another), forget (with pairs open, too), and time passing, on small
 // tables that fill, sweep, reuse records and shift entries back.
 
 import { describe, expect, it } from 'vitest';
@@ -12,6 +12,9 @@ import { Prng } from './helpers/prng.js';
 const L: AttemptLimits = {
   maxFailures: 3, lockoutMs: 1500, failureMemoryMs: 2000, reservationMs: 1000, replayMs: 3000, driftMemoryMs: 5000,
 };
+
+/** A credential forgotten while attempts were in flight (store/memory.ts VOID). */
+const VOID = -2;
 
 interface Rec { h: number; f: number; fu: number; l: number; p: number; pu: number; d: number; x: number }
 
@@ -37,7 +40,8 @@ class Model {
     if (r.l > now) return [1, -1, 0, r.l - now];
     const f = r.fu > now ? r.f : 0;
     const p = r.pu > now ? r.p : 0;
-    if (f + p >= L.maxFailures) return [1, -1, 0, p > 0 ? r.pu - now : L.lockoutMs];
+    if (f + p >= L.maxFailures || (r.h === VOID && p > 0)) return [1, -1, 0, p > 0 ? r.pu - now : L.lockoutMs];
+    if (r.h === VOID) r.h = -1;
     r.p = p + 1;
     r.pu = now + L.reservationMs;
     r.x = Math.max(r.x, r.pu);
@@ -52,6 +56,10 @@ class Model {
       this.m.set(a, n);
       return n;
     };
+    if (r !== undefined && r.h === VOID) {
+      r.p = p; // begun before a forget: its reservation back, nothing else
+      return 5;
+    }
     if (op === 0) {
       if (r !== undefined && r.h >= step) {
         r.p = p;
@@ -86,6 +94,13 @@ class Model {
     }
     if (r !== undefined) r.p = p;
     return 4;
+  }
+  forget(a: string): void {
+    const r = this.live(a);
+    if (r === undefined) return;
+    // With attempts in flight it is left VOID until their reservation ends; otherwise dropped.
+    if (r.p > 0 && r.pu > this.now()) Object.assign(r, { h: VOID, f: 0, fu: 0, l: 0, d: 0, x: r.pu });
+    else this.m.delete(a);
   }
 }
 
@@ -150,7 +165,7 @@ describe('MemoryStore against a model of its rules', () => {
       } else if (what < 73) {
         const a = name(pick(names));
         await store.forget(a);
-        model.m.delete(a);
+        model.forget(a);
       } else {
         now += pick(400);
       }

@@ -10,7 +10,7 @@ import { intOption, optionsObject, TotpFleetError } from '../errors.js';
 import { notedHashes, stringHash, tableCapacity } from '../strhash.js';
 import {
   type AttemptLimits, type BackupCodeInfo, type BackupCodeSet, type BeginResult, type FinishOps, type Store, beginResult,
-  BEGIN_ERROR, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_FAILED, DONE_LOCKED, DONE_RELEASED, DONE_REPLAYED,
+  BEGIN_ERROR, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_ERROR, DONE_FAILED, DONE_LOCKED, DONE_RELEASED, DONE_REPLAYED,
   NAMESPACE_NAME, OP_FAILURE, OP_RESET, OP_SUCCESS,
 } from './types.js';
 
@@ -42,7 +42,7 @@ export interface MemoryStoreOptions {
 // account's name out of the young generation and track a pointer to it from an old page: over
 // 650 batches of 10,000 new accounts its scavenges took 1.7 s, against 0.7 s with the names
 // here. The name's 40 bytes are one more cache line per new account in begin, though.)
-/** High-water mark: the last accepted step, -1 when none. */
+/** High-water mark: the last accepted step, -1 when none (VOID: forgotten with attempts in flight). */
 const H = 0;
 /** Consecutive failures, meaningful while FU > now. */
 const F = 1;
@@ -60,6 +60,12 @@ const D = 6;
  */
 const N = 7;
 const REC = 8;
+/**
+ * H of a credential forgotten while attempts were in flight (as scripts.ts's VOID): their
+ * finishes write nothing of theirs (DONE_ERROR) and give their reservations back; until the last
+ * ends or PU passes (the record then expires), no attempt may begin.
+ */
+const VOID = -2;
 /** Bytes of a record's name kept in place. */
 const NAME_BYTES = 40;
 const PAGE_BITS = 16;
@@ -299,12 +305,15 @@ export class MemoryStore implements Store {
         out.retryAfterMs[i] = limits.lockoutMs;
         continue;
       }
-      if (f + p >= limits.maxFailures) {
-        // Only attempts in flight stand in the way: they end, or expire, by pu.
+      const h = c[o + H]!;
+      if (f + p >= limits.maxFailures || (h === VOID && p > 0)) {
+        // Only attempts in flight stand in the way (as many as the limit allows, or a forgotten
+        // credential's): they end, or expire, by pu.
         out.state[i] = BEGIN_LOCKED;
         out.retryAfterMs[i] = p > 0 ? c[o + PU]! - now : limits.lockoutMs;
         continue;
       }
+      if (h === VOID) c[o + H] = -1;
       const pu = now + limits.reservationMs;
       c[o + P] = p + 1;
       c[o + PU] = pu;
@@ -363,7 +372,11 @@ export class MemoryStore implements Store {
       let o = (r & PAGE_MASK) * REC;
       const p = c !== undefined && c[o + PU]! > now ? Math.max(0, c[o + P]! - 1) : 0;
       const op = ops.op[i];
-      if (op === OP_SUCCESS) {
+      if (c !== undefined && c[o + H] === VOID) {
+        // Begun before its credential was forgotten: only its reservation is given back.
+        c[o + P] = p;
+        out[i] = DONE_ERROR;
+      } else if (op === OP_SUCCESS) {
         const step = ops.step[i]!;
         if (c !== undefined && c[o + H]! >= step) {
           c[o + P] = p;
@@ -457,10 +470,24 @@ export class MemoryStore implements Store {
     return space;
   }
 
+  /** Drops the credential; with attempts in flight, leaves it VOID until they end (see VOID). */
   async forget(account: string): Promise<void> {
     this.#assertOpen();
-    const r = this.#live(account, stringHash(account), this.#now());
-    if (r >= 0) this.#remove(r);
+    const now = this.#now();
+    const r = this.#live(account, stringHash(account), now);
+    if (r < 0) return;
+    const c = this.#pages[r >>> PAGE_BITS]!;
+    const o = (r & PAGE_MASK) * REC;
+    if (c[o + P]! > 0 && c[o + PU]! > now) {
+      c[o + H] = VOID;
+      c[o + F] = 0;
+      c[o + FU] = 0;
+      c[o + L] = 0;
+      c[o + D] = 0;
+      this.#expiry[r >>> PAGE_BITS]![r & PAGE_MASK] = c[o + PU]!;
+    } else {
+      this.#remove(r);
+    }
   }
 
   async putBackupCodes(account: string, set: BackupCodeSet, keepMs: number): Promise<void> {

@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { intOption, optionsObject, TotpFleetError } from '../errors.js';
-import { BACKUP_CONSUME, BACKUP_INFO, BACKUP_PUT, BEGIN, FINISH, HEALTH } from './scripts.js';
+import { BACKUP_CONSUME, BACKUP_INFO, BACKUP_PUT, BEGIN, FINISH, FORGET, HEALTH } from './scripts.js';
 import {
   type AttemptLimits, type BackupCodeInfo, type BackupCodeSet, type BeginResult, type FinishOps, type Store, beginResult,
   BEGIN_ERROR, BEGIN_GO, BEGIN_LOCKED, DONE_ERROR, NAMESPACE_NAME,
@@ -54,7 +54,7 @@ function script(source: string, binary = false): Script {
 }
 
 const SCRIPTS = {
-  begin: script(BEGIN, true), finish: script(FINISH, true), health: script(HEALTH),
+  begin: script(BEGIN, true), finish: script(FINISH, true), forget: script(FORGET), health: script(HEALTH),
   backupPut: script(BACKUP_PUT), backupInfo: script(BACKUP_INFO), backupConsume: script(BACKUP_CONSUME),
 };
 
@@ -219,8 +219,12 @@ export class RedisStore implements Store {
     return space;
   }
 
+  /**
+   * Deletes the credential; with attempts in flight, leaves it VOID until they end (scripts.ts
+   * FORGET): their finishes write nothing and answer DONE_ERROR, and none may begin meanwhile.
+   */
   async forget(account: string): Promise<void> {
-    await this.#del(this.keyOf(account));
+    await this.#one(SCRIPTS.forget, this.keyOf(account), []);
   }
 
   /** The key holding an account's backup-code set. */

@@ -12,6 +12,11 @@
 //   x   when the key expires (ms): the key's PXAT, kept in the record so that a script knows
 //       the expiry without asking PTTL
 //
+// h = -2 (VOID) marks a credential forgotten (FORGET) while attempts were in flight: they were
+// evaluated against the state forgotten, so their finishes write nothing of theirs (answered
+// error) and give their reservations back; until the last ends or pu passes, no attempt may
+// begin (a new one's finish could not be told from an old one's). Then it reads as no state.
+//
 // What a credential costs Redis, per script: one SET for a credential begun with no state
 // (SET ... NX GET writes the fresh record and tells that there was none: most logins of a
 // fleet, whose marks live minutes), otherwise one GET and one SET. The key's expiry is written
@@ -96,11 +101,13 @@ for i = 1, #KEYS do
       l = now + lockMs
       save(k, h, 0, 0, l, p, pu, d, math.max(x, l), x)
       out[i] = struct.pack('<Bdd', 1, lockMs, 0)
-    elseif f + p >= maxF then
+    elseif f + p >= maxF or (h == -2 and p > 0) then
+      -- (the second: a forgotten credential's attempts still in flight; see VOID above)
       local retry = lockMs
       if p > 0 then retry = pu - now end
       out[i] = struct.pack('<Bdd', 1, retry, 0)
     else
+      if h == -2 then h = -1 end
       save(k, h, f, fu, l, p + 1, pu1, d, math.max(x, x1), x)
       out[i] = struct.pack('<Bdd', 0, h, d)
     end
@@ -131,7 +138,11 @@ for i = 1, #KEYS do
     out[i] = DONE[5]
   else
     if pu > now then p = math.max(0, p - 1) else p = 0 end
-    if op == 0 then
+    if h == -2 then
+      -- Begun before its credential was forgotten: only its reservation is given back.
+      save(k, h, f, fu, l, p, pu, d, x, was)
+      out[i] = DONE[5]
+    elseif op == 0 then
       if exists and h >= step then
         save(k, h, f, fu, l, p, pu, d, x, was)
         out[i] = DONE[1]
@@ -165,6 +176,22 @@ for i = 1, #KEYS do
   end
 end
 return table.concat(out)
+`;
+
+/**
+ * forget. KEYS[1]: the credential's key. With attempts in flight, the record is left VOID (no
+ * mark, failures, lock or drift; its reservations kept) until its reservation ends; otherwise,
+ * and for a key that holds something other than a record, the key is deleted.
+ */
+export const FORGET = `${PRELUDE}
+local k = KEYS[1]
+local exists, h, f, fu, l, p, pu, d, x = load(k)
+if exists and p > 0 and pu > now then
+  save(k, -2, 0, 0, 0, p, pu, 0, pu, x)
+else
+  call('DEL', k)
+end
+return 1
 `;
 
 /** health: a write and a read through the scripting engine. KEYS[1]: a probe key. */

@@ -111,7 +111,11 @@ export interface Store {
    * same Cluster slot. Closing this store closes it. One object per name.
    */
   namespace(name: string): Store;
-  /** Deletes a credential's state (mark, failures, lock, drift): re-enrolment of a HOTP token. */
+  /**
+   * Deletes a credential's state (mark, failures, lock, drift): re-enrolment of a HOTP token. An
+   * attempt begun before and finished after it writes nothing (DONE_ERROR, its reservation given
+   * back), and until such attempts end (or their reservation lapses) begin answers BEGIN_LOCKED.
+   */
   forget(account: string): Promise<void>;
   /**
    * Replaces the account's backup-code set (the old one stops working) with these hex hashes
