@@ -21,13 +21,17 @@ Options:
 ${TOTP_OPTION_HELP}
   --window N                 steps accepted each way (default 1, at most 10)
   --past N, --future N       steps accepted before / after the current one
-  --batch-size N             lines verified per batch (default 4096)
+  --batch-size N             lines verified per batch (default 4096; one that does not fill
+                             is verified a second after its first line)
   --at MS                    verify as if the run started at this time (milliseconds since the
                              epoch; default now; the run's clock then moves on): the time of a
                              line without "timestamp", and what a line with an account is
                              checked against (a recorded session, a demo file)
   --quiet                    no summary on stderr
   -h, --help                 this help`;
+
+/** How long a batch that has not filled waits for more lines, ms. */
+const WAIT_MS = 1000;
 
 interface Line {
   readonly request: unknown;
@@ -121,15 +125,30 @@ export async function runVerify(argv: string[]): Promise<number> {
       await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
     }
   };
+  // Batches are verified one after another (`flushed`). A batch that does not fill is verified
+  // at most WAIT_MS after its first line: a line's timestamp is when it was read, and one with an
+  // account is malformed once it is further than the bound (5 minutes) from the verifier's clock,
+  // so a line on a live stdin must not wait for the batch to fill.
+  let flushed: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  const flushNow = (): Promise<void> => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    flushed = flushed.then(flush);
+    return flushed;
+  };
   try {
     const lines = createInterface({ input, crlfDelay: Infinity });
     for await (const text of lines) {
       if (text.trim() === '') continue;
       pending.push(parseLine(text, now));
-      if (pending.length >= batchSize) await flush();
+      if (pending.length >= batchSize) await flushNow();
+      else timer ??= setTimeout(() => { flushNow().catch(() => {}); }, WAIT_MS);
     }
-    await flush();
+    await flushNow();
   } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    await flushed.catch(() => {});
     await verifier.close();
   }
   if (!values.quiet) {
