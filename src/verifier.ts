@@ -346,8 +346,8 @@ export class TotpVerifier {
       throw error;
     }
     const running = this.#slices.run(prepared, results);
-    if (running !== undefined) return running.then(() => this.#endRound(round, now, results));
-    return this.#endRound(round, now, results);
+    if (running !== undefined) return running.then(() => this.#endRound(round, results));
+    return this.#endRound(round, results);
   }
 
   /** #round of a batch in several slices (on the workers). */
@@ -375,11 +375,15 @@ export class TotpVerifier {
     } finally {
       await Promise.all(running);
     }
-    await this.#endRound(round, now, results);
+    await this.#endRound(round, results);
   }
 
-  /** After a round's slices: keeps its "seen" set, and runs the requests put off (if any) as the next round. */
-  #endRound(round: RoundState | undefined, now: number, results: VerifyResult[]): Promise<void> | undefined {
+  /**
+   * After a round's slices: keeps its "seen" set, and runs the requests put off (if any) as the
+   * next round, at the clock's time then (policy.timestampSkewMs: the mark's margin covers a
+   * round's own wait for the store, not the rounds before it).
+   */
+  #endRound(round: RoundState | undefined, results: VerifyResult[]): Promise<void> | undefined {
     if (round === undefined) return undefined;
     // No slice of the round reads its set now: keep it for the next round of its kind.
     const seen = round.seen;
@@ -390,7 +394,7 @@ export class TotpVerifier {
     const answer = (): void => {
       for (let k = 0; k < later.length; k++) results[later[k]!.index] = again[k]!;
     };
-    const running = this.#round(later.map((d) => d.request), later.length, now, again);
+    const running = this.#round(later.map((d) => d.request), later.length, this.#now(), again);
     if (running === undefined) {
       answer();
       return undefined;

@@ -6,7 +6,7 @@
 
 import diagnostics_channel from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryStore, totp, TotpVerifier, type VerifyResult } from '../src/index.js';
+import { HotpVerifier, hotp, type HotpRequest, MemoryStore, totp, TotpVerifier, type VerifyResult } from '../src/index.js';
 import { AUDIT_CHANNEL } from '../src/policy/audit.js';
 import { KEY, KEY_B32 } from './helpers/fixtures.js';
 import { inProcess, post } from './helpers/server.js';
@@ -72,6 +72,27 @@ describe('a stateful request\'s timestamp is bounded', () => {
     const old = { secret: KEY, code: codeAt(59_000), timestamp: 59_000 };
     expect((await stateful.verify(old)).status).toBe('valid');
     expect((await stateless.verify({ ...old, account: 'alice' })).status).toBe('valid');
+  });
+
+  it('a far time first seen on an item without an account still refuses the next item with one at that time', async () => {
+    // prepare.ts keeps the last time's step and whether it is far: the batches' items mostly share one.
+    const v = await verifier({ now: () => NOW });
+    const old = NOW - 3_600_000;
+    const results = await v.verifyBatch([
+      { secret: KEY, code: codeAt(old), timestamp: old },
+      { account: 'a', secret: KEY, code: codeAt(old), timestamp: old },
+      { account: 'b', secret: KEY, code: codeAt(NOW), timestamp: NOW },
+      { account: 'c', secret: KEY, code: codeAt(old), timestamp: old },
+      { secret: KEY, code: codeAt(old), timestamp: old },
+    ]);
+    expect(results.map((r) => r.status === 'malformed' ? r.reason : r.status)).toEqual(['valid', 'timestamp', 'valid', 'timestamp', 'valid']);
+  });
+
+  it('HOTP: a stray timestamp plays no part (counters do not come from the time)', async () => {
+    const v = await HotpVerifier.create({ threads: 0 });
+    CLOSE.push(() => v.close());
+    const req = { account: 'a', secret: KEY, code: hotp.generate(KEY, 0), timestamp: 0 } as HotpRequest;
+    expect(await v.verify(req)).toMatchObject({ status: 'valid', step: 0 });
   });
 
   it('rejects a bad option', async () => {
@@ -141,5 +162,43 @@ describe('a used code is never accepted again by an in-bound timestamp', () => {
     expect(seen.get('replayed')).toBeGreaterThan(0);
     expect(expiredTries).toBeGreaterThan(0);
     expect(seen.get('invalid')).toBeGreaterThan(0);
+  });
+});
+
+// A batch's requests of one account run in rounds, one after the other (verifier.ts #round),
+// each waiting for the store. The mark's margin (one period, policy/options.ts) covers the time
+// between reading the clock and the store's check within a round, not a batch that runs rounds
+// for longer than that: each round is checked against the clock when it runs.
+describe('a request put off to a later round is checked against the clock when that round runs', () => {
+  it('a code whose mark expires while earlier rounds run is not accepted again', async () => {
+    const P = 30_000;
+    const B = 1000;
+    // One clock for the verifier and the store; each time the verifier reads it, it moves on by
+    // `tick` (the time a round takes: long, here, to pass the mark's margin).
+    let clock = 0;
+    let tick = 0;
+    const store = new MemoryStore({ now: () => clock });
+    CLOSE.push(() => store.close());
+    const v = await verifier({ store, window: 1, policy: { fleetSkewMs: 0, timestampSkewMs: B, maxFailures: 100 }, now: () => {
+      const t = clock;
+      clock += tick;
+      return t;
+    } });
+    // Accepted at c (a step's start) with the furthest timestamp and step: c + B, step + 1.
+    const c = NOW - (NOW % P);
+    clock = c;
+    const code = codeAt(c + B + P);
+    expect(await v.verify({ account: 'alice', secret: KEY, code, timestamp: c + B })).toMatchObject({ status: 'valid', delta: 1 });
+    // The mark lives 4 P + 2 B (122 s). A batch at c + 90 s: a wrong code, then the used one at
+    // the lowest timestamp allowed (its window still reaches the used step). The second runs in a
+    // round of its own, 40 s later by the store's clock: after the mark has expired.
+    clock = c + 90_000;
+    tick = 40_000;
+    const results = await v.verifyBatch([
+      { account: 'alice', secret: KEY, code: code === '000000' ? '111111' : '000000', timestamp: c + 90_000 },
+      { account: 'alice', secret: KEY, code, timestamp: c + 90_000 - B },
+    ]);
+    expect(results[0]).toEqual({ status: 'invalid' });
+    expect(results[1]).toEqual({ status: 'malformed', reason: 'timestamp' });
   });
 });

@@ -21,26 +21,31 @@ Options:
 ${TOTP_OPTION_HELP}
   --window N                 steps accepted each way (default 1, at most 10)
   --past N, --future N       steps accepted before / after the current one
-  --batch-size N             lines verified per batch (default 4096)
-  --at MS                    verify as at this time (milliseconds since the epoch; default now):
-                             the time of a line without "timestamp", and what a line with an
-                             account is checked against (a recorded session, a demo file)
+  --batch-size N             lines verified per batch (default 4096; one that does not fill
+                             is verified a second after its first line)
+  --at MS                    verify as if the run started at this time (milliseconds since the
+                             epoch; default now; the run's clock then moves on): the time of a
+                             line without "timestamp", and what a line with an account is
+                             checked against (a recorded session, a demo file)
   --quiet                    no summary on stderr
   -h, --help                 this help`;
+
+/** How long a batch that has not filled waits for more lines, ms. */
+const WAIT_MS = 1000;
 
 interface Line {
   readonly request: unknown;
   readonly account: string | undefined;
 }
 
-function parseLine(text: string, at: number | undefined): Line {
+function parseLine(text: string, now: () => number): Line {
   try {
     const request: unknown = JSON.parse(text);
     // "timestamp" defaults to when the line was read, not when its batch is verified (a line
     // on a live stdin may wait for the batch to fill).
     if (request !== null && typeof request === 'object' && !Array.isArray(request) &&
         (request as { timestamp?: unknown }).timestamp === undefined) {
-      (request as { timestamp?: number }).timestamp = at ?? Date.now();
+      (request as { timestamp?: number }).timestamp = now();
     }
     const account = request !== null && typeof request === 'object' &&
       typeof (request as { account?: unknown }).account === 'string'
@@ -91,7 +96,12 @@ export async function runVerify(argv: string[]): Promise<number> {
 
   const at = intArg('at', values.at);
   if (at !== undefined && at < 0) throw new UsageError('--at expected milliseconds since the epoch, at least 0');
-  const verifier = await TotpVerifier.create(at === undefined ? opts : { ...opts, now: () => at });
+  // With --at, the run's clock starts there and moves on with real time, as the marks' expiry in
+  // the run's store does: a clock that stood still would let a long run (a live stdin) accept a
+  // code again once its mark had expired.
+  const started0 = Date.now();
+  const now = at === undefined ? Date.now : (): number => at + (Date.now() - started0);
+  const verifier = await TotpVerifier.create(at === undefined ? opts : { ...opts, now });
   const input = positionals[0] === undefined || positionals[0] === '-'
     ? process.stdin
     : createReadStream(positionals[0]);
@@ -115,15 +125,30 @@ export async function runVerify(argv: string[]): Promise<number> {
       await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
     }
   };
+  // Batches are verified one after another (`flushed`). A batch that does not fill is verified
+  // at most WAIT_MS after its first line: a line's timestamp is when it was read, and one with an
+  // account is malformed once it is further than the bound (5 minutes) from the verifier's clock,
+  // so a line on a live stdin must not wait for the batch to fill.
+  let flushed: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  const flushNow = (): Promise<void> => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    flushed = flushed.then(flush);
+    return flushed;
+  };
   try {
     const lines = createInterface({ input, crlfDelay: Infinity });
     for await (const text of lines) {
       if (text.trim() === '') continue;
-      pending.push(parseLine(text, at));
-      if (pending.length >= batchSize) await flush();
+      pending.push(parseLine(text, now));
+      if (pending.length >= batchSize) await flushNow();
+      else timer ??= setTimeout(() => { flushNow().catch(() => {}); }, WAIT_MS);
     }
-    await flush();
+    await flushNow();
   } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    await flushed.catch(() => {});
     await verifier.close();
   }
   if (!values.quiet) {

@@ -93,8 +93,9 @@ export function resolvePolicy(
   // (fleetSkewMs) behind, the lowest step a window can reach is step(c' - B) - past - drift. That
   // is above m once c' - B >= c + B + (past + future + 2 drift + 1) periods, i.e. from
   // (past + future + 2 drift + 1) periods + S + 2B after the verification; one period more is
-  // kept as a margin (the batch's clock is read before its verification; the mark's life starts
-  // at finish). test/timestamp-bound.test.ts replays a code at the edges.
+  // kept as a margin (a round's clock is read before its verification, and each round of a batch
+  // reads it anew: verifier.ts #endRound; the mark's life starts at finish).
+  // test/timestamp-bound.test.ts replays a code at the edges.
   // A HOTP counter is kept as long as its token may be used (counterMemoryMs).
   const replayMs = counterMemoryMs ?? (past + future + 2 * driftMax + 2) * period * 1000 + fleetSkewMs + 2 * timestampSkewMs;
   return Object.freeze({
