@@ -120,7 +120,7 @@ export class TotpVerifier {
     // HOTP matches say nothing about clocks.
     const onMatch = counters !== undefined ? () => {} : (step: number, timeMs: number, times: number) => this.#clock.addRepeated(phoneOffset(s, step, timeMs), times);
     this.#policy = this.#store === undefined ? undefined
-      : new PolicyRunner(this.#store, policy, s, name, onMatch, counters !== undefined, answersNow(this.#store));
+      : new PolicyRunner(this.#store, policy, s, name, onMatch, this.#now, counters !== undefined, answersNow(this.#store));
     this.#backup = this.#store === undefined ? undefined
       : new BackupCodes(this.#store, policy.limits, name, opts.backupCodes, () => this.#assertOpen());
     this.#preparer = new SlicePreparer({

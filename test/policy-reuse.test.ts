@@ -44,27 +44,27 @@ describe('StringSet', () => {
 
 describe('PolicyRunner spare items', () => {
   const runner = (): PolicyRunner => new PolicyRunner(
-    new MemoryStore(), resolvePolicy(undefined, 30, 1, 1), { past: 1, future: 1 }, 'test', () => {},
+    new MemoryStore(), resolvePolicy(undefined, 30, 1, 1), { past: 1, future: 1 }, 'test', () => {}, Date.now,
   );
 
   it('gives back released items empty, with a new accounts array, only when large enough', async () => {
     const r = runner();
-    const a = r.items(100);
+    const a = r.items(100, 0);
     a.add('acct', stringHash('acct'), 0, 0, 5, 1000);
     const frozen = Object.freeze(a.accounts);
     r.release(a);
-    expect(r.items(1000)).not.toBe(a); // too small for 1,000
-    const b = r.items(50);
+    expect(r.items(1000, 0)).not.toBe(a); // too small for 1,000
+    const b = r.items(50, 0);
     expect(b).toBe(a);
     expect(b.size).toBe(0);
     expect(b.accounts).not.toBe(frozen);
     expect(Object.isFrozen(b.accounts)).toBe(false);
-    expect(r.items(50)).not.toBe(a); // taken: not handed out twice
+    expect(r.items(50, 0)).not.toBe(a); // taken: not handed out twice
   });
 
   it('seals the accounts as they were added: trimmed to size, frozen, no more adds', () => {
     const r = runner();
-    const a = r.items(100);
+    const a = r.items(100, 0);
     a.add('one', stringHash('one'), 0, 0, 5, 1000);
     a.add('two', stringHash('two'), 1, 1, 5, 1000);
     const sealed = a.seal();

@@ -6,7 +6,7 @@
 
 import diagnostics_channel from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HotpVerifier, hotp, type HotpRequest, MemoryStore, totp, TotpVerifier, type VerifyResult } from '../src/index.js';
+import { HotpVerifier, hotp, type HotpRequest, MemoryStore, type Store, totp, TotpVerifier, type VerifyResult } from '../src/index.js';
 import { AUDIT_CHANNEL } from '../src/policy/audit.js';
 import { KEY, KEY_B32 } from './helpers/fixtures.js';
 import { inProcess, post } from './helpers/server.js';
@@ -200,5 +200,52 @@ describe('a request put off to a later round is checked against the clock when t
     ]);
     expect(results[0]).toEqual({ status: 'invalid' });
     expect(results[1]).toEqual({ status: 'malformed', reason: 'timestamp' });
+  });
+});
+
+// Within a round, the time from the timestamps' check to the store's commit is the mark's margin
+// too: a slice slower than one period (a long wait for a worker, or for the store) commits
+// nothing, since a mark it needed may have expired meanwhile.
+describe('a slice slower than one period from its check to its commit commits nothing', () => {
+  /** A store (no synchronous answers: the verifier awaits it) whose begin takes `delay` ms of the shared clock. */
+  function slowStore(inner: MemoryStore, clock: { t: number; delay: number }): Store {
+    return {
+      begin: async (accounts, limits) => {
+        clock.t += clock.delay;
+        return inner.begin(accounts, limits);
+      },
+      finish: (accounts, ops, limits) => inner.finish(accounts, ops, limits),
+      health: () => inner.health(),
+      close: async () => {},
+      namespace: (name) => inner.namespace(name),
+      forget: (account) => inner.forget(account),
+      putBackupCodes: (a, set, keepMs) => inner.putBackupCodes(a, set, keepMs),
+      backupCodeInfo: (a) => inner.backupCodeInfo(a),
+      consumeBackupCode: (a, hash) => inner.consumeBackupCode(a, hash),
+      deleteBackupCodes: (a) => inner.deleteBackupCodes(a),
+    };
+  }
+
+  it('a replay whose begin outlasts the mark is an error, not valid; one period exactly still commits', async () => {
+    const P = 30_000;
+    const B = 1000;
+    const clock = { t: 0, delay: 0 };
+    const inner = new MemoryStore({ now: () => clock.t });
+    CLOSE.push(() => inner.close());
+    const policy = { fleetSkewMs: 0, timestampSkewMs: B, maxFailures: 100 };
+    const v = await verifier({ store: slowStore(inner, clock), window: 1, policy, now: () => clock.t });
+    const c = NOW - (NOW % P);
+    clock.t = c;
+    const code = codeAt(c + B + P);
+    expect(await v.verify({ account: 'alice', secret: KEY, code, timestamp: c + B })).toMatchObject({ status: 'valid', delta: 1 });
+    // At c + 2B the same timestamp is still within the bound, and its window reaches the used
+    // step; the mark (4 P + 2 B) expires while this attempt's begin takes 4 P.
+    clock.t = c + 2 * B;
+    clock.delay = 4 * P;
+    expect(await v.verify({ account: 'alice', secret: KEY, code, timestamp: c + B })).toEqual({ status: 'error', reason: 'internal' });
+    // Nothing was committed by it: the account's next code, in time, is valid.
+    clock.delay = P;
+    const next = codeAt(clock.t);
+    expect(await v.verify({ account: 'alice', secret: KEY, code: next, timestamp: clock.t })).toMatchObject({ status: 'valid' });
   });
 });

@@ -47,6 +47,11 @@ export interface ResolvedPolicy {
    * HOTP, whose counters do not come from the time.
    */
   readonly timestampSkewMs: number;
+  /**
+   * Longest time (ms) from a slice's timestamp check to its commit: the one period of margin in
+   * the mark's life. Infinity for HOTP.
+   */
+  readonly maxAttemptMs: number;
 }
 
 const DAY = 86_400_000;
@@ -93,14 +98,16 @@ export function resolvePolicy(
   // (fleetSkewMs) behind, the lowest step a window can reach is step(c' - B) - past - drift. That
   // is above m once c' - B >= c + B + (past + future + 2 drift + 1) periods, i.e. from
   // (past + future + 2 drift + 1) periods + S + 2B after the verification; one period more is
-  // kept as a margin (a round's clock is read before its verification, and each round of a batch
-  // reads it anew: verifier.ts #endRound; the mark's life starts at finish).
+  // kept as a margin for the time from a round's clock reading to its commit (maxAttemptMs:
+  // policy/runner.ts commits nothing for a slice slower than that, and each round of a batch
+  // reads the clock anew, verifier.ts #endRound).
   // test/timestamp-bound.test.ts replays a code at the edges.
   // A HOTP counter is kept as long as its token may be used (counterMemoryMs).
   const replayMs = counterMemoryMs ?? (past + future + 2 * driftMax + 2) * period * 1000 + fleetSkewMs + 2 * timestampSkewMs;
   return Object.freeze({
     driftMax,
     timestampSkewMs,
+    maxAttemptMs: counterMemoryMs !== undefined ? Number.POSITIVE_INFINITY : period * 1000,
     limits: Object.freeze({
       maxFailures: intOption('policy.maxFailures', o.maxFailures, 1, 100, 10),
       lockoutMs: intOption('policy.lockoutMs', o.lockoutMs, 1000, 7 * DAY, 900_000),

@@ -138,6 +138,8 @@ export class StatefulItems {
 
   /** finish's accounts: `accounts`, or those of them begin let go (set with finishOps). */
   finishAccounts: readonly string[] = NO_ACCOUNTS;
+  /** The verifier's clock (ms) when the items' timestamps were checked against it (prepare). */
+  clockAt = 0;
   #ops: FinishOps | undefined;
 
   /** finish's columns for `count` items: views of op, opStep and opDrift (drift NaN), reused while `count` stays the same. */
@@ -208,6 +210,8 @@ export class PolicyRunner {
   readonly #policy: ResolvedPolicy;
   readonly #window: { past: number; future: number };
   readonly #name: string;
+  /** The verifier's clock (VerifierOptions.now). */
+  readonly #clock: () => number;
   /** Called with (matched step, request time ms, matches) for committed matches (clock health). */
   readonly #onMatch: (step: number, timeMs: number, times: number) => void;
   /** HOTP: each item's counter is its account's last accepted counter + 1, read in begin. */
@@ -221,8 +225,9 @@ export class PolicyRunner {
 
   constructor(
     store: Store, policy: ResolvedPolicy, window: { past: number; future: number }, name: string,
-    onMatch: (step: number, timeMs: number, times: number) => void, counters = false, syncStore?: SyncStore,
+    onMatch: (step: number, timeMs: number, times: number) => void, clock: () => number, counters = false, syncStore?: SyncStore,
   ) {
+    this.#clock = clock;
     this.#counters = counters;
     this.#store = store;
     this.#now = syncStore;
@@ -232,11 +237,15 @@ export class PolicyRunner {
     this.#onMatch = onMatch;
   }
 
-  /** Empty StatefulItems for up to `capacity` items: a kept one, or a new one. */
-  items(capacity: number): StatefulItems {
-    const items = this.#spare.take(capacity);
-    if (items === undefined) return new StatefulItems(capacity);
-    items.reset(capacity);
+  /**
+   * Empty StatefulItems for up to `capacity` items (a kept one, or a new one), whose timestamps
+   * are checked against the verifier's clock reading `clockAt`.
+   */
+  items(capacity: number, clockAt: number): StatefulItems {
+    let items = this.#spare.take(capacity);
+    if (items === undefined) items = new StatefulItems(capacity);
+    else items.reset(capacity);
+    items.clockAt = clockAt;
     return items;
   }
 
@@ -364,10 +373,15 @@ export class PolicyRunner {
     const raw = codes.raw;
     items.finishAccounts = count === n ? items.accounts : Array.from(which.subarray(0, count), (k) => items.accounts[k]!);
     const ops = items.opsFor(count);
+    // The mark's life has a margin of maxAttemptMs (policy/options.ts) for the time from the
+    // timestamps' check to this commit: a slice slower than that (a long wait for a worker or the
+    // store) commits nothing, since a mark it needed may have expired meanwhile. Its matches are
+    // released, answered 'error' ('internal'), never 'valid'.
+    const late = this.#clock() - items.clockAt > this.#policy.maxAttemptMs;
     for (let w = 0; w < count; w++) {
       const k = which[w]!;
       const r = raw[packed[k]!]!;
-      if (r >= -past && r <= future) {
+      if (r >= -past && r <= future && !late) {
         ops.op[w] = OP_SUCCESS;
         ops.step[w] = items.center[k]! + r;
         if (driftMax > 0) ops.drift[w] = Math.max(-driftMax, Math.min(driftMax, ops.step[w]! - items.step[k]!));

@@ -229,7 +229,7 @@ export class SlicePreparer {
       steps[j] = step;
       times[j] = time as number;
       if (round !== undefined && account !== undefined) {
-        (stateful ??= this.#policy!.items(n)).add(account, hash, i, packed[j]!, step, time as number);
+        (stateful ??= this.#policy!.items(n, now)).add(account, hash, i, packed[j]!, step, time as number);
       }
     }
     // Deriving misses uses the core; stateful items wait for the store (and the core may run
