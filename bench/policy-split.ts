@@ -18,7 +18,6 @@ import { pathToFileURL } from 'node:url';
 
 const ROUNDS = Number(process.argv[2] ?? 40);
 const LIVE = 1_000_000;
-const STATE_MS = 1_020_000; // the default mark for window ±1 (policy/options.ts)
 
 type Lib = typeof import('../dist/index.js');
 type Build = {
@@ -52,6 +51,8 @@ let generation = 0;
 
 const sides = await Promise.all(builds.map(async (b) => {
   const fx = b.fixtures.fixtures();
+  // Mark and failure memory: this build's default mark for window ±1 (policy/options.ts).
+  const STATE_MS = b.options.resolvePolicy(undefined, 30, 1, 1).limits.replayMs;
   const aged = (): { store: InstanceType<Lib['MemoryStore']>; age: () => void } => {
     let ms = 0;
     const store = new b.lib.MemoryStore({ maxCredentials: 2 * LIVE, now: () => Date.now() + ms });

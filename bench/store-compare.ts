@@ -1,6 +1,7 @@
 // The MemoryStore alone, two or more builds in one process, interleaved rounds: begin → finish
 // of 10,000 accounts never seen before per call, in the policy suite's steady state (~1,000,000
-// live credentials, the clock aged 1/100 of a mark's 7-minute life per call, expired records
+// live credentials, the clock aged 1/100 of a mark's life per call (7 minutes here, the default
+// before the timestamp bound; the steady state is the same at any life), expired records
 // swept and reused), the accounts' hashes noted as the policy runner notes them. Valid calls
 // commit a success (OP_SUCCESS), invalid ones count a failure (OP_FAILURE). Per variant: the
 // median ns per account of begin+finish, and the median of the per-round ratios to the first;
