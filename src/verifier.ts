@@ -22,7 +22,7 @@ import { DEFAULT_MIN_SECRET_BYTES, type Secret } from './secret.js';
 import { MemoryStore } from './store/memory.js';
 import type { Store } from './store/types.js';
 import { SlicePreparer } from './verify/prepare.js';
-import { type RoundState, SeenSets } from './verify/round.js';
+import { type Deferred, laterRounds, type RoundState, SeenSets } from './verify/round.js';
 import { SliceRunner } from './verify/run.js';
 import { type CounterMode, phoneOffset, resolveSettings, type Settings } from './verify/settings.js';
 import type { Prepared } from './verify/slice.js';
@@ -70,7 +70,7 @@ export class TotpVerifier {
   readonly #batcher: Batcher<VerifyRequest, VerifyResult>;
   /** Replay protection and failure limits; undefined with `store: null`. */
   readonly #policy: PolicyRunner | undefined;
-  /** The "seen in this round" sets of finished rounds, kept for the next ones (see #round). */
+  /** The "seen in this round" sets of finished first rounds, kept for the next batches' (see #rounds). */
   readonly #seen = new SeenSets();
   /** Validates, canonicalises and packs a slice (verify/prepare.ts). */
   readonly #preparer: SlicePreparer;
@@ -300,7 +300,7 @@ export class TotpVerifier {
     try {
       // `n` is passed on, never re-read: a Proxy array (Array.isArray is true for one) could
       // answer another length, leaving positions unanswered or running more than was admitted.
-      running = this.#round(requests, n, this.#now(), results);
+      running = this.#rounds(requests, n, results);
     } catch (error) {
       this.#dispatcher.release(n);
       return Promise.reject(error);
@@ -322,14 +322,78 @@ export class TotpVerifier {
   }
 
   /**
-   * Verifies `requests` into `results`. With a store, a request whose account already appeared
-   * in this round is put off, with its fields as read, to a next round run after this one ends:
-   * requests of one account act as if made one after the other (the first valid, a repeat of its
-   * code replayed), and an account is in at most one slice of a round. Almost every batch is one
-   * round.
+   * Verifies `requests` into `results`, in rounds. With a store, a request whose account already
+   * appeared in the batch is put off, with its fields as read, to a later round: the k-th repeat
+   * of an account to the k-th round after the first (verify/round.ts laterRounds), each round
+   * run after the one before it has ended. So requests of one account act as if made one after
+   * the other (the first valid, a repeat of its code replayed), an account is in at most one
+   * slice of a round, and the whole costs one pass over the batch however often an account
+   * repeats. Almost every batch is one round.
    */
-  #round(requests: readonly VerifyRequest[], n: number, now: number, results: VerifyResult[]): Promise<void> | undefined {
-    const round: RoundState | undefined = this.#policy === undefined ? undefined : { seen: undefined, later: undefined, size: n };
+  #rounds(requests: readonly VerifyRequest[], n: number, results: VerifyResult[]): Promise<void> | undefined {
+    if (this.#policy === undefined) return this.#round(requests, n, this.#now(), results, undefined);
+    const first: RoundState = { seen: undefined, later: undefined, size: n, distinct: false };
+    const running = this.#round(requests, n, this.#now(), results, first);
+    if (running !== undefined) return running.then(() => this.#laterRounds(first, results));
+    return this.#laterRounds(first, results);
+  }
+
+  /**
+   * After the first round: keeps its "seen" set, and runs the requests it put off (if any), round
+   * after round, in a loop (not by recursion: a batch may hold 100,000 repeats of one account).
+   * Synchronous while the rounds are answered now (inline, MemoryStore); asynchronous from the
+   * first that is not.
+   */
+  #laterRounds(first: RoundState, results: VerifyResult[]): Promise<void> | undefined {
+    // No slice of the round reads its set now: keep it for the next batch's first round.
+    if (first.seen !== undefined) this.#seen.keep(first.seen);
+    if (first.later === undefined) return undefined;
+    const rounds = laterRounds(first.later);
+    for (let k = 0; k < rounds.length; k++) {
+      const running = this.#laterRound(rounds[k]!, results);
+      if (running !== undefined) return this.#laterRoundsAfter(running, rounds, k + 1, results);
+    }
+    return undefined;
+  }
+
+  /** #laterRounds from round `k` on, once `running` (the round before) has ended. */
+  async #laterRoundsAfter(running: Promise<void>, rounds: readonly Deferred[][], k: number, results: VerifyResult[]): Promise<void> {
+    await running;
+    for (; k < rounds.length; k++) {
+      const next = this.#laterRound(rounds[k]!, results);
+      if (next !== undefined) await next;
+    }
+  }
+
+  /**
+   * One later round: its requests (as read in the first round; each account once) verified at
+   * the clock's time now (policy.timestampSkewMs: the mark's margin covers a round's own wait
+   * for the store, not the rounds before it), and answered at their places in the batch.
+   */
+  #laterRound(deferred: readonly Deferred[], results: VerifyResult[]): Promise<void> | undefined {
+    const m = deferred.length;
+    const requests = new Array<VerifyRequest>(m);
+    for (let k = 0; k < m; k++) requests[k] = deferred[k]!.request;
+    const own = new Array<VerifyResult>(m);
+    const answer = (): void => {
+      for (let k = 0; k < m; k++) results[deferred[k]!.index] = own[k]!;
+    };
+    const round: RoundState = { seen: undefined, later: undefined, size: m, distinct: true };
+    const running = this.#round(requests, m, this.#now(), own, round);
+    if (running === undefined) {
+      answer();
+      return undefined;
+    }
+    return running.then(answer);
+  }
+
+  /**
+   * One round: verifies `requests` into `results`, with `round` shared by its slices (with a
+   * store). Undefined when it was answered now.
+   */
+  #round(
+    requests: readonly VerifyRequest[], n: number, now: number, results: VerifyResult[], round: RoundState | undefined,
+  ): Promise<void> | undefined {
     // Large batches go out in slices: each slice is packed and handed to a worker before the
     // next is packed, so packing here overlaps hashing there. Small batches are one slice.
     const pooled = this.#dispatcher.pooled(n);
@@ -345,9 +409,7 @@ export class TotpVerifier {
       if (!pooled) wipeCore(this.#core);
       throw error;
     }
-    const running = this.#slices.run(prepared, results);
-    if (running !== undefined) return running.then(() => this.#endRound(round, results));
-    return this.#endRound(round, results);
+    return this.#slices.run(prepared, results);
   }
 
   /** #round of a batch in several slices (on the workers). */
@@ -375,31 +437,6 @@ export class TotpVerifier {
     } finally {
       await Promise.all(running);
     }
-    await this.#endRound(round, results);
-  }
-
-  /**
-   * After a round's slices: keeps its "seen" set, and runs the requests put off (if any) as the
-   * next round, at the clock's time then (policy.timestampSkewMs: the mark's margin covers a
-   * round's own wait for the store, not the rounds before it).
-   */
-  #endRound(round: RoundState | undefined, results: VerifyResult[]): Promise<void> | undefined {
-    if (round === undefined) return undefined;
-    // No slice of the round reads its set now: keep it for the next round of its kind.
-    const seen = round.seen;
-    if (seen !== undefined) this.#seen.keep(seen);
-    const later = round.later;
-    if (later === undefined || later.length === 0) return undefined;
-    const again = new Array<VerifyResult>(later.length);
-    const answer = (): void => {
-      for (let k = 0; k < later.length; k++) results[later[k]!.index] = again[k]!;
-    };
-    const running = this.#round(later.map((d) => d.request), later.length, this.#now(), again);
-    if (running === undefined) {
-      answer();
-      return undefined;
-    }
-    return running.then(answer);
   }
 
   #assertOpen(): void {

@@ -100,7 +100,7 @@ export function resolvePolicy(
   // (past + future + 2 drift + 1) periods + S + 2B after the verification; one period more is
   // kept as a margin for the time from a round's clock reading to its commit (maxAttemptMs:
   // policy/runner.ts commits nothing for a slice slower than that, and each round of a batch
-  // reads the clock anew, verifier.ts #endRound).
+  // reads the clock anew, verifier.ts #laterRound).
   // test/timestamp-bound.test.ts replays a code at the edges.
   // A HOTP counter is kept as long as its token may be used (counterMemoryMs).
   const replayMs = counterMemoryMs ?? (past + future + 2 * driftMax + 2) * period * 1000 + fleetSkewMs + 2 * timestampSkewMs;

@@ -139,7 +139,7 @@ export class SlicePreparer {
       let hash = 0;
       if (round !== undefined && account !== undefined) {
         hash = stringHash(account);
-        if (!(round.seen ??= this.#seen.take(round.size)).add(account, hash)) {
+        if (!round.distinct && !(round.seen ??= this.#seen.take(round.size)).add(account, hash)) {
           (round.later ??= []).push({ index: i, request: { account, code: codeText, timestamp, secret } as VerifyRequest });
           continue;
         }
