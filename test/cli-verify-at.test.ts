@@ -16,7 +16,8 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-it('verify --at: a line repeated after the mark\'s life is not valid again', async () => {
+/** Date faked from now on (timers real), stdin a stream the test writes, stdout's writes collected. */
+function fakeStdio(): { real: number; input: PassThrough; out: string[] } {
   const real = Date.now();
   vi.useFakeTimers({ toFake: ['Date'], now: real });
   const input = new PassThrough();
@@ -26,6 +27,11 @@ it('verify --at: a line repeated after the mark\'s life is not valid again', asy
     out.push(String(chunk));
     return true;
   });
+  return { real, input, out };
+}
+
+it('verify --at: a line repeated after the mark\'s life is not valid again', async () => {
+  const { real, input, out } = fakeStdio();
   const at = 1_732_363_200_000;
   const line = JSON.stringify({ account: 'alice', secret: SECRET, code: totp.generate(SECRET, { timestamp: at }) }) + '\n';
   const done = runVerify(['--at', String(at), '--batch-size', '1', '--quiet']);
@@ -48,15 +54,7 @@ it('verify --at: a line repeated after the mark\'s life is not valid again', asy
 });
 
 it('verify on a live stdin: a line is answered within about a second, not when its batch fills', async () => {
-  const real = Date.now();
-  vi.useFakeTimers({ toFake: ['Date'], now: real });
-  const input = new PassThrough();
-  vi.spyOn(process, 'stdin', 'get').mockReturnValue(input as unknown as typeof process.stdin);
-  const out: string[] = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
+  const { real, input, out } = fakeStdio();
   const line = (account: string): string =>
     JSON.stringify({ account, secret: SECRET, code: totp.generate(SECRET, { timestamp: Date.now() }) }) + '\n';
   const done = runVerify(['--quiet']);
