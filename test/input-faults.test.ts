@@ -156,15 +156,23 @@ describe('a requests array whose length changes between reads (a Proxy: Array.is
   }
 });
 
+/**
+ * 16 random bytes (seeded) in a resizable ArrayBuffer, and a length-tracking view of them whose
+ * length follows the buffer's. (Resizable buffers are ES2024; the project's lib is older.)
+ */
+function resizableSecret(seed: number): { buffer: { resize(bytes: number): void }; tracking: Uint8Array } {
+  type Resizable = ArrayBuffer & { resize(bytes: number): void };
+  const buffer = new (ArrayBuffer as unknown as new (bytes: number, o: { maxByteLength: number }) => Resizable)(16, { maxByteLength: 16 });
+  const tracking = new Uint8Array(buffer);
+  tracking.set(new Prng(seed).bytes(16));
+  return { buffer, tracking };
+}
+
 describe('importKeys: a secret whose buffer shrinks after it was checked (a resizable ArrayBuffer)', () => {
   it('a 16-byte secret that is 10 bytes by the time it is derived is not imported without opt-in', async () => {
     const v = await TotpVerifier.create({ threads: 0 });
     try {
-      // (Resizable buffers are ES2024; the project's lib is older.)
-      type Resizable = ArrayBuffer & { resize(bytes: number): void };
-      const buffer = new (ArrayBuffer as unknown as new (bytes: number, o: { maxByteLength: number }) => Resizable)(16, { maxByteLength: 16 });
-      const tracking = new Uint8Array(buffer); // length-tracking: its length follows the buffer's
-      tracking.set(new Prng(97).bytes(16));
+      const { buffer, tracking } = resizableSecret(97);
       const secrets: Uint8Array[] = [tracking];
       Object.defineProperty(secrets, 1, { enumerable: true, get: () => { buffer.resize(10); return new Prng(96).bytes(20); } });
       expect(() => v.importKeys(secrets)).toThrow();
@@ -179,10 +187,7 @@ describe('HotpVerifier.resync: a raw secret changed while the store is asked (it
   it('a 16-byte secret shrunk to 10 bytes during the await is not used without opt-in', async () => {
     const v = await HotpVerifier.create({ threads: 0 });
     try {
-      type Resizable = ArrayBuffer & { resize(bytes: number): void };
-      const buffer = new (ArrayBuffer as unknown as new (bytes: number, o: { maxByteLength: number }) => Resizable)(16, { maxByteLength: 16 });
-      const tracking = new Uint8Array(buffer);
-      tracking.set(new Prng(95).bytes(16));
+      const { buffer, tracking } = resizableSecret(95);
       const short = tracking.slice(0, 10);
       // Codes of the 10-byte key at counters 20 and 21 (past lookAhead, within resyncWindow).
       const [c1, c2] = [20, 21].map((c) => hotp.generate(short, c, { minSecretBytes: 10 }));
