@@ -20,7 +20,7 @@ const root = resolve(process.argv[2] ?? '.');
 const kind = process.env.KIND ?? 'invalid', N = Number(process.env.N ?? 100_000);
 const THREADS = Number(process.env.THREADS ?? 2), CALLS = Number(process.env.CALLS ?? 20);
 const tmp = mkdtempSync(join(tmpdir(), 'timeline-'));
-const { dir, edit } = distCopy(root, join(tmp, 'x'));
+const { dir, edit, editFirst } = distCopy(root, join(tmp, 'x'));
 const NOW = 'Number(process.hrtime.bigint()) / 1e6';
 const EV = (name, extra = '') => `globalThis.__tl?.push(['${name}', ${NOW}${extra}]);`;
 edit('verifier.js', 'const prepared = this.#preparer.prepare(requests, start, Math.min(n, start + slice), now, results, pooled, round);',
@@ -48,7 +48,11 @@ edit('verifier.js', 'if (pooled)\n                this.#dispatcher.helpOut();', 
 edit('pool.js', 'await Promise.all(runs);', `await Promise.all(runs); ${G('all')}`);
 edit('verify/run.js', "const raw = await this.#dispatcher.run(p.chunks, p.total, 'verify', p.pooled);",
   `const raw = await this.#dispatcher.run(p.chunks, p.total, 'verify', p.pooled); ${G('raw')}`);
-edit('pool.js', 'const free = () => this.#freeSlot(slot);', `const free = () => { ${G('free')} this.#freeSlot(slot); };`);
+// (Since the owner-slot change, the task also leaves the open list there; older builds freed the slot alone.)
+editFirst([
+  ['pool.js', 'const free = () => {\n                    this.#close(open);', `const free = () => { ${G('free')}\n                    this.#close(open);`],
+  ['pool.js', 'const free = () => this.#freeSlot(slot);', `const free = () => { ${G('free')} this.#freeSlot(slot); };`],
+]);
 
 const dist = pathToFileURL(dir).href + '/dist';
 const { TotpVerifier } = await import(dist + '/index.js');
