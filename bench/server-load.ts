@@ -34,6 +34,9 @@ const { values } = parseArgs({
   },
 });
 const DURATION = Number(values.duration ?? 8);
+// A scenario's items carry the time its bodies were made (with its warm-up), and serve refuses
+// items more than 5 minutes from its clock (--timestamp-skew-ms).
+if (!(DURATION > 0 && DURATION <= 240)) throw new Error('--duration expected seconds from 1 to 240 per scenario (serve refuses item times more than 5 minutes old)');
 const ACCOUNTS = Number(values.accounts ?? 3_500_000);
 if (!Number.isSafeInteger(ACCOUNTS) || ACCOUNTS < 0) throw new Error('--accounts expected a whole number');
 const TOKEN = generateToken();
@@ -65,13 +68,14 @@ const server = await startServe({
 });
 console.log(`server: ${server.url} (${redis === undefined ? 'in-memory store' : `private Redis at ${redis.url}`}), ${DURATION} s per scenario\n`);
 const baseline = SCENARIOS.some((s) => s.baseline) ? await startServe({ token: TOKEN, baseline: true }) : undefined;
-const now = Date.now();
 const tags = new AccountTags(ACCOUNTS);
 const rows: Record<string, unknown>[] = [];
 try {
   for (const [index, s] of SCENARIOS.entries()) {
     const target = s.baseline ? baseline! : server;
-    const bodies = requestBodies(`s${index}`, s.batch, s.batch === 1 ? 10_000 : Math.max(8, Math.ceil(20_000 / s.batch)), now);
+    // Made for each scenario: their items carry this time, and serve refuses one more than its
+    // --timestamp-skew-ms (5 minutes) away, so bodies made once would turn 'malformed' in a long run.
+    const bodies = requestBodies(`s${index}`, s.batch, s.batch === 1 ? 10_000 : Math.max(8, Math.ceil(20_000 / s.batch)), Date.now());
     const firstResponse = s.baseline ? {} : await checkRequest(target.url, TOKEN, bodies[0]!);
     const load = {
       url: target.url, token: TOKEN, bodies, batch: s.batch, connections: s.connections, seconds: DURATION,

@@ -5,7 +5,7 @@
 
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { serverFaults } from '../src/bench/http-load.js';
+import { generateToken, pacedLoad, requestBodies, serverFaults, startServe } from '../src/bench/http-load.js';
 import type { LoadFigure } from '../src/bench/load.js';
 import { machineInfo } from '../src/bench/machine.js';
 import { planCapacity } from '../src/bench/plan.js';
@@ -95,6 +95,24 @@ describe('bench suite "http"', () => {
     const none = new Report(machineInfo(), 'test', PROFILES.quick!.budget);
     floorChecks(none, [at('http/baseline/1000', 1000, 3), at('http/memory/1000', 1000, 5), at('http/baseline/5000', 5000, 5)]);
     expect(none.checks).toEqual([]);
+  });
+
+  it('refuses a load whose items the server answered malformed (bodies older than its timestamp bound), and not a fresh one', async () => {
+    const token = generateToken();
+    const server = await startServe({ token });
+    try {
+      const load = (made: number) => pacedLoad({
+        url: server.url, token, bodies: requestBodies('stale', 1, 20, made), batch: 1, connections: 2, seconds: 0.2, rate: 50,
+        warmupSeconds: 0, counters: true, pid: server.pid,
+      });
+      const fresh = await load(Date.now());
+      expect(fresh.statuses.valid).toBeGreaterThan(0);
+      expect(fresh.statuses.malformed).toBeUndefined();
+      // Made 6 minutes ago: past serve's default --timestamp-skew-ms (5 minutes).
+      await expect(load(Date.now() - 6 * 60_000)).rejects.toThrow(/answered \d+ items of the load 'malformed'/);
+    } finally {
+      await server.stop();
+    }
   });
 
   it("reads a process's page faults from /proc, NaN where it cannot", () => {

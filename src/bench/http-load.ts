@@ -305,10 +305,19 @@ async function readings(opts: Pick<HttpLoadOptions, 'url' | 'token' | 'counters'
 
 type Counted = Pick<HttpLoadResult, 'statuses' | 'serverCpuMicrosPerItem' | 'serverFaultsPerItem'>;
 
-/** Results by status, server CPU and page faults per item between two readings. */
+/**
+ * Results by status, server CPU and page faults per item between two readings. Throws when the
+ * server answered any item `malformed`: every body requestBodies makes is well formed, so that
+ * is a load measuring something else, most likely bodies older than serve's timestamp bound
+ * (`--timestamp-skew-ms`, 5 minutes by default: each item carries the time its body was made).
+ */
 function counted(before: Record<string, number>, after: Record<string, number>): Counted {
   const statuses: Record<string, number> = {};
   for (const [k, v] of Object.entries(after)) if (k !== 'cpu' && k !== 'faults' && v - (before[k] ?? 0) > 0) statuses[k] = v - (before[k] ?? 0);
+  if (statuses.malformed !== undefined) {
+    throw new Error(`the server answered ${statuses.malformed} items of the load 'malformed' (its figures would measure refusals): ` +
+      'are the request bodies older than serve\'s --timestamp-skew-ms (5 minutes by default)? Make them anew for each run.');
+  }
   const items = Object.values(statuses).reduce((a, b) => a + b, 0);
   const per = (key: string): number => (items > 0 ? (after[key]! - before[key]!) / items : Number.NaN);
   return { statuses, serverCpuMicrosPerItem: per('cpu') * 1e6, serverFaultsPerItem: per('faults') };
