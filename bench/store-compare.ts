@@ -17,7 +17,7 @@
 // all of it a few MB, which the last-level cache holds: the random misses of a 64 MB table no
 // longer dominate, and what is left is closer to the store's compute.
 //
-// A variant is NAME=DIR, a package root with dist/ built.
+// A variant is NAME=DIR, a package root with dist/ built; with none, this build alone (this=.).
 
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -59,7 +59,7 @@ interface Side {
 
 let generation = 0;
 const sides: Side[] = [];
-for (const spec of positionals) {
+for (const spec of positionals.length > 0 ? positionals : ['this=.']) {
   const eq = spec.indexOf('=');
   const name = spec.slice(0, eq);
   const dist = pathToFileURL(resolve(spec.slice(eq + 1))).href + '/dist';
