@@ -195,6 +195,8 @@ export class HotpVerifier {
     const n = this.#resyncWindow;
     let codes: Int32Array;
     try {
+      // Counters past 2^53 - 1 are not searched: a JS number would round them (R2).
+      if (!Number.isSafeInteger(next + n)) throw new RangeError('the resync window passes 2^53 - 1');
       codes = generateCodes(key, next, n + 1, this.#rules.digits, this.#rules.algorithm);
     } catch {
       await finishOne(s, OP_RELEASE); // the core failed, not the user: nothing is counted

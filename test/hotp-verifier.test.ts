@@ -102,6 +102,32 @@ describe.each(subjects)('HotpVerifier on $name', ({ make }) => {
     expect(await verify(a, code(0))).toEqual({ status: 'valid', delta: 0, step: 0 });
   });
 
+  it('R2: a counter past 2^53 - 1 is never accepted with a rounded step, nor searched by resync', async () => {
+    // A mark three below 2^53 (put there through the store, as a migration of counters would):
+    // the look-ahead reaches counters a JS number cannot hold. Those are not committed (their
+    // step would be rounded: counter 2^53 + 1 was answered valid with step 2^53).
+    const a = fresh();
+    const hotpStore = store.namespace('hotp');
+    const limits = {
+      maxFailures: 4, lockoutMs: 60_000, failureMemoryMs: 60_000, reservationMs: 60_000, replayMs: 86_400_000, driftMemoryMs: 3_600_000,
+    };
+    const M = Number.MAX_SAFE_INTEGER; // 2^53 - 1
+    await hotpStore.begin([a], limits);
+    await hotpStore.finish([a], { op: Uint8Array.of(0), step: Float64Array.of(M - 2), drift: Float64Array.of(Number.NaN) }, limits);
+    const big = (c: bigint): string => hotp.generate(SECRET, c);
+    const M2 = 2n ** 53n;
+    expect(await verify(a, big(M2 + 1n))).toEqual({ status: 'error', reason: 'internal' });
+    expect(await verify(a, big(M2))).toEqual({ status: 'error', reason: 'internal' });
+    expect(await v.resync(a, SECRET, big(M2 - 1n), big(M2))).toEqual({ status: 'error', reason: 'internal' });
+    // Nothing was counted or committed: the counters below 2^53 still work, in order.
+    expect(await verify(a, big(M2 - 2n))).toEqual({ status: 'valid', delta: 0, step: M - 1 });
+    expect(await verify(a, big(M2 - 1n))).toEqual({ status: 'valid', delta: 0, step: M });
+    expect(await verify(a, big(M2 - 1n))).toEqual({ status: 'replayed' });
+    // At the last counter a JS number holds, the next one is never accepted, and nothing is counted.
+    for (let k = 0; k < 5; k++) expect(await verify(a, big(M2 + 1n))).toEqual({ status: 'error', reason: 'internal' });
+    expect(await verify(a, big(M2 - 1n))).toEqual({ status: 'replayed' });
+  });
+
   describe('resync (R10)', () => {
     it('two consecutive codes far ahead set the counter past the second', async () => {
       const a = fresh();

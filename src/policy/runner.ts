@@ -381,10 +381,13 @@ export class PolicyRunner {
     for (let w = 0; w < count; w++) {
       const k = which[w]!;
       const r = raw[packed[k]!]!;
-      if (r >= -past && r <= future && !late) {
+      const step = items.center[k]! + r;
+      // A match at a step a JS number cannot hold (a HOTP counter past 2^53 - 1, reached from a
+      // mark near it) is not committed: its step would be rounded (R2). Released, answered error.
+      if (r >= -past && r <= future && !late && Number.isSafeInteger(step)) {
         ops.op[w] = OP_SUCCESS;
-        ops.step[w] = items.center[k]! + r;
-        if (driftMax > 0) ops.drift[w] = Math.max(-driftMax, Math.min(driftMax, ops.step[w]! - items.step[k]!));
+        ops.step[w] = step;
+        if (driftMax > 0) ops.drift[w] = Math.max(-driftMax, Math.min(driftMax, step - items.step[k]!));
       } else {
         ops.op[w] = r === codes.noMatch ? OP_FAILURE : OP_RELEASE; // replayed, or an error
         ops.step[w] = 0;
