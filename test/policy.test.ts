@@ -258,6 +258,59 @@ describe('fail closed (R8)', () => {
     await store.close();
   });
 
+  /**
+   * A custom store (not a MemoryStore: the verifier takes its asynchronous path) that keeps its
+   * state in a MemoryStore but answers finish as `mangle` says: a store's bug.
+   */
+  class MisansweringStore implements Store {
+    readonly inner = new MemoryStore();
+    mangle: ((done: Uint8Array) => unknown) | undefined;
+    begin(...args: Parameters<Store['begin']>): ReturnType<Store['begin']> { return this.inner.begin(...args); }
+    async finish(...args: Parameters<Store['finish']>): ReturnType<Store['finish']> {
+      const done = await this.inner.finish(...args);
+      return (this.mangle === undefined ? done : this.mangle(done)) as Uint8Array;
+    }
+    health(): Promise<void> { return this.inner.health(); }
+    close(): Promise<void> { return this.inner.close(); }
+    namespace(): Store { return this; }
+    forget(account: string): Promise<void> { return this.inner.forget(account); }
+    putBackupCodes(...args: Parameters<Store['putBackupCodes']>): Promise<void> { return this.inner.putBackupCodes(...args); }
+    backupCodeInfo(account: string): ReturnType<Store['backupCodeInfo']> { return this.inner.backupCodeInfo(account); }
+    consumeBackupCode(account: string, hash: string): Promise<number> { return this.inner.consumeBackupCode(account, hash); }
+    deleteBackupCodes(account: string): Promise<void> { return this.inner.deleteBackupCodes(account); }
+  }
+
+  it('a store whose finish answers what finish never answers for the op: error, never valid, invalid or replayed', async () => {
+    const store = new MisansweringStore();
+    const v = await TotpVerifier.create({ threads: 0, store, policy: { reservationMs: 1000 } });
+    try {
+      const code = codeAt(NOW);
+      const cases: [string, (done: Uint8Array) => unknown][] = [
+        ['a value no DONE_* has', (done) => done.map(() => 9)],
+        ['DONE_FAILED for a match, DONE_COMMITTED for a miss', (done) => done.map((d) => (d === 0 ? 2 : 0))],
+        ['an answer shorter than the accounts', () => new Uint8Array(0)],
+        ['no array at all', () => null],
+      ];
+      for (const [k, [name, mangle]] of cases.entries()) {
+        store.mangle = mangle;
+        const results = await v.verifyBatch([
+          { account: `ok-${k}`, secret: KEY, code, timestamp: NOW },
+          { account: `bad-${k}`, secret: KEY, code: wrong(code), timestamp: NOW },
+        ]);
+        expect(results, name).toEqual([{ status: 'error', reason: 'store' }, { status: 'error', reason: 'store' }]);
+      }
+      // Backup codes finish one account at a time (policy/single.ts): the same rule.
+      store.mangle = undefined;
+      const [first] = await v.backupCodes.generate('carol');
+      store.mangle = (done) => done.map(() => 9);
+      expect(await v.backupCodes.verify('carol', 'aaaaa-aaaaa')).toEqual({ status: 'error', reason: 'store' });
+      expect(await v.backupCodes.verify('carol', first!)).toEqual({ status: 'error', reason: 'store' });
+    } finally {
+      await v.close();
+      await store.close();
+    }
+  });
+
   it('store: null verifies every request on its own (the caller owns replay protection)', async () => {
     const v = await TotpVerifier.create({ threads: 0, store: null });
     const req = { account: 'a', secret: KEY, code: codeAt(NOW), timestamp: NOW };

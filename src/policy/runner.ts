@@ -14,7 +14,7 @@ import type { PackedEditor } from '../batch.js';
 import { Spares } from '../spares.js';
 import { noteHashes } from '../strhash.js';
 import {
-  type AttemptLimits, type BeginResult, type FinishOps, beginResult, type Store, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED, DONE_ERROR,
+  answersOp, type AttemptLimits, type BeginResult, type FinishOps, beginResult, type Store, BEGIN_GO, BEGIN_LOCKED, DONE_COMMITTED,
   DONE_LOCKED, OP_FAILURE, OP_RELEASE, OP_SUCCESS,
 } from '../store/types.js';
 import type { VerifyResult } from '../verifier.js';
@@ -337,6 +337,8 @@ export class PolicyRunner {
     let done: Uint8Array | undefined;
     try {
       done = await this.#store.finish(items.finishAccounts, items.finishOps, this.#policy.limits);
+      // (A custom store's answer that is no array at all is its failure, not a crash here.)
+      if (done === null || typeof done !== 'object') done = undefined;
     } catch {
       done = undefined;
     }
@@ -448,8 +450,9 @@ export class PolicyRunner {
           runLength = 0;
           this.#audit({ type: 'valid', account: accounts[w]!, delta, ...this.#method });
         }
-      } else if (done[w] === DONE_ERROR) {
-        // This credential alone could not be finished: neither committed nor counted.
+      } else if (!answersOp(op, done[w])) {
+        // This credential alone could not be finished (DONE_ERROR), or the store's answer is not
+        // one finish gives for its op: neither known committed nor counted.
         results[i] = STORE_ERROR;
         stats.storeErrors++;
         if (auditing) this.#audit({ type: 'error', account: accounts[w]!, reason: 'store' });

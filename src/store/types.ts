@@ -95,6 +95,22 @@ export const DONE_RELEASED = 4;
 export const DONE_ERROR = 5;
 
 /**
+ * Whether `done` is an answer `finish` may give for `op` (DONE_ERROR aside): COMMITTED or
+ * REPLAYED for a success, FAILED or LOCKED for a failure, COMMITTED for a reset, RELEASED for a
+ * release. Anything else (a custom store's bug, a short answer read past its end) is treated as
+ * DONE_ERROR by the callers: neither committed nor counted, so never `valid` nor `invalid` (R8).
+ */
+export function answersOp(op: number | undefined, done: number | undefined): boolean {
+  switch (op) {
+    case OP_SUCCESS: return done === DONE_COMMITTED || done === DONE_REPLAYED;
+    case OP_FAILURE: return done === DONE_FAILED || done === DONE_LOCKED;
+    case OP_RESET: return done === DONE_COMMITTED;
+    case OP_RELEASE: return done === DONE_RELEASED;
+    default: return false;
+  }
+}
+
+/**
  * Where per-credential state lives. MemoryStore (one process) and RedisStore (a fleet) implement
  * it; a custom store must keep each credential's operations atomic and in call order.
  */
