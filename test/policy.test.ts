@@ -265,7 +265,10 @@ describe('fail closed (R8)', () => {
   class MisansweringStore implements Store {
     readonly inner = new MemoryStore();
     mangle: ((done: Uint8Array) => unknown) | undefined;
-    begin(...args: Parameters<Store['begin']>): ReturnType<Store['begin']> { return this.inner.begin(...args); }
+    beginAnswer: unknown;
+    begin(...args: Parameters<Store['begin']>): ReturnType<Store['begin']> {
+      return this.beginAnswer === undefined ? this.inner.begin(...args) : Promise.resolve(this.beginAnswer as Awaited<ReturnType<Store['begin']>>);
+    }
     async finish(...args: Parameters<Store['finish']>): ReturnType<Store['finish']> {
       const done = await this.inner.finish(...args);
       return (this.mangle === undefined ? done : this.mangle(done)) as Uint8Array;
@@ -299,6 +302,13 @@ describe('fail closed (R8)', () => {
         ]);
         expect(results, name).toEqual([{ status: 'error', reason: 'store' }, { status: 'error', reason: 'store' }]);
       }
+      // A begin that answers no columns: every item error, nothing evaluated.
+      store.mangle = undefined;
+      for (const answer of [null, {}]) {
+        store.beginAnswer = answer;
+        expect(await v.verifyBatch([{ account: 'dan', secret: KEY, code, timestamp: NOW }])).toEqual([{ status: 'error', reason: 'store' }]);
+      }
+      store.beginAnswer = undefined;
       // Backup codes finish one account at a time (policy/single.ts): the same rule.
       store.mangle = undefined;
       const [first] = await v.backupCodes.generate('carol');

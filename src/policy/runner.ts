@@ -269,6 +269,8 @@ export class PolicyRunner {
     try {
       noteHashes(items.seal(), items.hash);
       begun = await this.#store.begin(items.accounts, this.#policy.limits);
+      // (A custom store's answer without its columns is its failure, not a crash here.)
+      if (begun === null || typeof begun !== 'object' || begun.state === undefined) begun = undefined;
     } catch {
       begun = undefined; // fail closed below
     }
