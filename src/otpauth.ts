@@ -90,6 +90,7 @@ const MAX_COUNTER = (1n << 64n) - 1n;
 /** C0 controls and DEL: apps display names on one line, and these have no place in one. */
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
+const IS_WELL_FORMED = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed;
 
 function checkName(name: string, value: unknown, required: boolean): string | undefined {
   if (value === undefined && !required) return undefined;
@@ -98,6 +99,8 @@ function checkName(name: string, value: unknown, required: boolean): string | un
     throw new RangeError(`"${name}" expected 1..${MAX_NAME_LENGTH} characters`);
   }
   if (CONTROL.test(value)) throw new RangeError(`"${name}" must not contain control characters`);
+  // A lone surrogate has no UTF-8 form: encodeURIComponent would throw a URIError naming nothing.
+  if (!IS_WELL_FORMED.call(value)) throw new RangeError(`"${name}" must be well-formed Unicode (no lone surrogates)`);
   if (value.trim() !== value) throw new RangeError(`"${name}" must not start or end with white space`);
   return value;
 }

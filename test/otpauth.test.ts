@@ -116,6 +116,15 @@ describe('otpauth.build', () => {
     }
   });
 
+  it('refuses a name with a lone surrogate as a RangeError naming it (encodeURIComponent threw URIError)', () => {
+    for (const bad of ['\ud800', 'a\udc00b', 'alice\ud83d']) {
+      expect(() => otpauth.build({ account: bad, issuer: 'E', secret })).toThrow(RangeError);
+      expect(() => otpauth.build({ account: bad, issuer: 'E', secret })).toThrow(/"account"/);
+      expect(() => otpauth.build({ account: 'a', issuer: bad, secret })).toThrow(RangeError);
+      expect(() => otpauth.build({ account: 'a', issuer: bad, secret })).toThrow(/"issuer"/);
+    }
+  });
+
   it('accepts a legacy short secret only when minSecretBytes is lowered, and parse flags it', () => {
     const uri = otpauth.build({ account: 'a', issuer: 'b', secret: 'JBSWY3DPEHPK3PXP', minSecretBytes: 10 });
     expect(otpauth.parse(uri, { minSecretBytes: 10 }).rotate).toBe(true);
