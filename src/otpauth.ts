@@ -121,6 +121,11 @@ export function build(options: BuildOptions): string {
   const account = checkName('account', o.account, true)!;
   // WHM names the server; an empty host name (possible in containers) leaves the issuer out.
   const issuer = o.issuer === undefined ? defaultIssuer() : checkName('issuer', o.issuer, true);
+  // Without a literal ':' in the label, parse (as apps do) takes an encoded one as the separator:
+  // 'corp:alice' with no issuer would come back as issuer 'corp', account 'alice'.
+  if (issuer === undefined && account.includes(':')) {
+    throw new RangeError('"account" must not contain ":" in a URI without an issuer (the host name gives none here: pass "issuer")');
+  }
   const algorithm = algorithmOption('algorithm', o.algorithm, 'SHA1');
   const digits = choiceOption('digits', o.digits, DIGITS, 6);
   const rules = {
