@@ -87,9 +87,12 @@ const MAX_URI_LENGTH = 4296;
 const MAX_NAME_LENGTH = 256;
 const MAX_SECRET_BYTES = 256;
 const MAX_COUNTER = (1n << 64n) - 1n;
-/** C0 controls and DEL: apps display names on one line, and these have no place in one. */
+/**
+ * Control characters (C0, DEL and C1; Unicode category Cc): apps display names on one line, and
+ * these have no place in one (C1's U+0085, NEL, is a line break where it is rendered).
+ */
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const IS_WELL_FORMED = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed;
 
 function checkName(name: string, value: unknown, required: boolean): string | undefined {
