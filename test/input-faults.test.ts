@@ -156,6 +156,28 @@ describe('a requests array whose length changes between reads (a Proxy: Array.is
   }
 });
 
+describe('a requests array whose length is not an array length (a Proxy)', () => {
+  // verifyBatch returns a promise: it rejects, it never throws (an `await` in a try would
+  // catch either, but `.catch()` or `.then(ok, fail)` on its result would not see a throw).
+  const lengths: [string, () => unknown][] = [
+    ['-1', () => -1], ['1.5', () => 1.5], ['2^32', () => 2 ** 32], ['NaN', () => Number.NaN], ['a throwing getter', () => { throw new Error('length trap'); }],
+  ];
+  for (const [name, length] of lengths) {
+    it(`${name}: a rejection, not a synchronous throw; nothing stays admitted`, async () => {
+      const v = await TotpVerifier.create({ threads: 0, store: null });
+      try {
+        const requests = new Proxy([], { get: (t, k, r) => (k === 'length' ? length() : Reflect.get(t, k, r)) });
+        let pending: Promise<unknown> | undefined;
+        expect(() => { pending = v.verifyBatch(requests); }).not.toThrow();
+        await expect(pending).rejects.toThrow();
+        expect(v.stats().pool.inFlight).toBe(0);
+      } finally {
+        await v.close();
+      }
+    });
+  }
+});
+
 /**
  * 16 random bytes (seeded) in a resizable ArrayBuffer, and a length-tracking view of them whose
  * length follows the buffer's. (Resizable buffers are ES2024; the project's lib is older.)
