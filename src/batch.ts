@@ -142,6 +142,20 @@ function coreFields(core: Core, cap: number, midWords: number): CoreFields {
   return f;
 }
 
+/**
+ * The packer whose open chunk is packed in a core's regions (BatchPacker's `core`), per core,
+ * from the chunk's first item until the packer finishes or leaves the core. Code of the caller's
+ * runs between two items (a request's getters are read while its batch is packed), and may use
+ * the same core (totp.generate, importKey, a nested verifyBatch): that use moves the items packed
+ * so far out first (vacate), instead of overwriting or wiping them.
+ */
+const occupants = new WeakMap<Core, BatchPacker>();
+
+/** Before `core`'s regions are used for anything else: the chunk being packed there moves out. */
+function vacate(core: Core): void {
+  occupants.get(core)?.leaveCore();
+}
+
 /** Builds chunks item by item; `add*` return the item's index across all chunks. */
 export class BatchPacker {
   readonly #layout: CoreLayout;
@@ -184,7 +198,8 @@ export class BatchPacker {
    * `core`: pack the first chunk straight into this core's regions. Only for chunks run on it
    * (runChunk) right after packing, with nothing else using the core in between: the caller
    * calls `leaveCore` before anything else may use it (deriving keys, awaiting), and
-   * `wipeCore` if it gives up on the chunks.
+   * `wipeCore` if it gives up on the chunks. While items are being added, a use of the core
+   * by anything else (loadChunk, deriveMidstates, another packer) moves them out first (vacate).
    * `shared`: pack into SharedArrayBuffers, for chunks run on the pool's workers (they read
    * each chunk where it was packed: no copy to move; see pool.ts). Not with `core`.
    */
@@ -295,6 +310,7 @@ export class BatchPacker {
   /** The packed chunks, in order. The packer must not be used afterwards. */
   finish(): PackedChunk[] {
     this.#close();
+    if (this.#core !== undefined && occupants.get(this.#core) === this) occupants.delete(this.#core);
     this.#core = undefined;
     // No chunk: a new empty array (the caller's to keep), not the shared one.
     return this.#chunks === NO_CHUNKS ? [] : this.#chunks;
@@ -309,6 +325,7 @@ export class BatchPacker {
     const core = this.#core;
     if (core === undefined) return;
     this.#core = undefined;
+    if (occupants.get(core) === this) occupants.delete(core);
     const k = this.#chunks.findIndex((c) => c.core !== undefined);
     if (k >= 0) {
       const moved = moveOut(this.#chunks[k]!);
@@ -350,6 +367,8 @@ export class BatchPacker {
     const core = this.#core;
     if (core !== undefined && this.#chunks.length === 0) {
       // The first chunk, in the core: the kernel reads what is written here, where it is.
+      vacate(core);
+      occupants.set(core, this);
       const v = core.views;
       const f = coreFields(core, cap, this.#midWords);
       this.#inCore = true;
@@ -608,12 +627,14 @@ export function wipeKeys(chunk: PackedChunk): void {
  * in it (BatchPacker's `core`) and gives up before running it.
  */
 export function wipeCore(core: Core): void {
+  occupants.delete(core);
   core.setMidStride(core.layout.midStride);
   core.wipe(core.layout.maxItems);
 }
 
 /** Copies a chunk's fields into the core's regions (the first step of running it). */
 export function loadChunk(core: Core, chunk: PackedChunk): void {
+  vacate(core);
   const v = core.views;
   const c = chunkViews(core.layout, chunk);
   // The core reads each item's midstates at the chunk's own stride; a chunk naming any other
@@ -686,6 +707,7 @@ export function runChunks(core: Core, chunks: readonly PackedChunk[], mode: Kern
 export function deriveMidstates(
   core: Core, keys: readonly Uint8Array[], out: Uint32Array, alg = core.layout.algSha1, words = core.layout.midStride / 4,
 ): void {
+  vacate(core);
   const { layout, views: v } = core;
   // The narrowest slot that holds `words` (a call of their own: the next chunk sets its own).
   const stride = MID_SLOT_WORDS.find((s) => s >= words) ?? layout.midStride / 4;

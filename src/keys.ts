@@ -138,6 +138,9 @@ export class KeyCache {
 /** What KeyHandle.slotOf answers for a value that is not a handle at all. */
 export const NOT_A_HANDLE = -2;
 
+/** Marks a handle released (KeyRing.release, once it has zeroed and freed the handle's slot). */
+let detach: (handle: KeyHandle) => void;
+
 /** An imported key: opaque, usable as `secret` in requests to the verifier that made it. */
 export class KeyHandle {
   /** The ring that issued the handle: handles are not interchangeable between verifiers. */
@@ -149,9 +152,19 @@ export class KeyHandle {
     this.#slot = slot;
   }
 
-  /** @internal */
+  static {
+    detach = (handle) => {
+      handle.#slot = -1;
+    };
+  }
+
+  /**
+   * Releases `handle` as its verifier's `releaseKey` does: its midstates are zeroed, its slot is
+   * freed, and requests using it are malformed ('secret-handle'). Idempotent; anything but a
+   * KeyHandle is ignored. Public on the exported class, so it does the whole release.
+   */
   static release(handle: KeyHandle): void {
-    handle.#slot = -1;
+    if (KeyHandle.is(handle)) handle.#ring.release(handle);
   }
 
   /** True for a KeyHandle, without trusting a forgeable `instanceof`. */
@@ -228,7 +241,7 @@ export class KeyRing {
     const slot = KeyHandle.slotOf(handle, this);
     if (slot < 0) return;
     this.#slab.clear(slot);
-    KeyHandle.release(handle);
+    detach(handle);
     this.#free.push(slot);
   }
 

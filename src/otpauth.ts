@@ -87,9 +87,13 @@ const MAX_URI_LENGTH = 4296;
 const MAX_NAME_LENGTH = 256;
 const MAX_SECRET_BYTES = 256;
 const MAX_COUNTER = (1n << 64n) - 1n;
-/** C0 controls and DEL: apps display names on one line, and these have no place in one. */
+/**
+ * Control characters (C0, DEL and C1; Unicode category Cc): apps display names on one line, and
+ * these have no place in one (C1's U+0085, NEL, is a line break where it is rendered).
+ */
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const IS_WELL_FORMED = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed;
 
 function checkName(name: string, value: unknown, required: boolean): string | undefined {
   if (value === undefined && !required) return undefined;
@@ -98,6 +102,8 @@ function checkName(name: string, value: unknown, required: boolean): string | un
     throw new RangeError(`"${name}" expected 1..${MAX_NAME_LENGTH} characters`);
   }
   if (CONTROL.test(value)) throw new RangeError(`"${name}" must not contain control characters`);
+  // A lone surrogate has no UTF-8 form: encodeURIComponent would throw a URIError naming nothing.
+  if (!IS_WELL_FORMED.call(value)) throw new RangeError(`"${name}" must be well-formed Unicode (no lone surrogates)`);
   if (value.trim() !== value) throw new RangeError(`"${name}" must not start or end with white space`);
   return value;
 }
@@ -118,6 +124,11 @@ export function build(options: BuildOptions): string {
   const account = checkName('account', o.account, true)!;
   // WHM names the server; an empty host name (possible in containers) leaves the issuer out.
   const issuer = o.issuer === undefined ? defaultIssuer() : checkName('issuer', o.issuer, true);
+  // Without a literal ':' in the label, parse (as apps do) takes an encoded one as the separator:
+  // 'corp:alice' with no issuer would come back as issuer 'corp', account 'alice'.
+  if (issuer === undefined && account.includes(':')) {
+    throw new RangeError('"account" must not contain ":" in a URI without an issuer (the host name gives none here: pass "issuer")');
+  }
   const algorithm = algorithmOption('algorithm', o.algorithm, 'SHA1');
   const digits = choiceOption('digits', o.digits, DIGITS, 6);
   const rules = {

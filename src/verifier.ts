@@ -288,7 +288,17 @@ export class TotpVerifier {
    * (inline, and a store that answers now, or none) costs one promise, already resolved.
    */
   #verifyNow(requests: readonly VerifyRequest[]): Promise<VerifyResult[]> {
-    const n = requests.length;
+    // Read once, and checked: a Proxy array (Array.isArray is true for one) may answer a length
+    // that is no array length, or throw; either is a rejection, never a synchronous throw.
+    let n: number;
+    try {
+      n = requests.length;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 0xffff_ffff) {
+      return Promise.reject(new TypeError('"requests" expected an array (its length is not an array length)'));
+    }
     const results = new Array<VerifyResult>(n);
     let running: Promise<void> | undefined;
     try {

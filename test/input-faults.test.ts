@@ -7,7 +7,7 @@
 // failed on the code before their fixes (2026-11-24).
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { hotp, HotpVerifier, otpauth, totp, TotpVerifier } from '../src/index.js';
+import { base32, hotp, HotpVerifier, otpauth, totp, TotpVerifier } from '../src/index.js';
 import { TS } from './helpers/fixtures.js';
 import { Prng } from './helpers/prng.js';
 import { RedisStore } from '../src/store/redis.js';
@@ -156,6 +156,28 @@ describe('a requests array whose length changes between reads (a Proxy: Array.is
   }
 });
 
+describe('a requests array whose length is not an array length (a Proxy)', () => {
+  // verifyBatch returns a promise: it rejects, it never throws (an `await` in a try would
+  // catch either, but `.catch()` or `.then(ok, fail)` on its result would not see a throw).
+  const lengths: [string, () => unknown][] = [
+    ['-1', () => -1], ['1.5', () => 1.5], ['2^32', () => 2 ** 32], ['NaN', () => Number.NaN], ['a throwing getter', () => { throw new Error('length trap'); }],
+  ];
+  for (const [name, length] of lengths) {
+    it(`${name}: a rejection, not a synchronous throw; nothing stays admitted`, async () => {
+      const v = await TotpVerifier.create({ threads: 0, store: null });
+      try {
+        const requests = new Proxy([], { get: (t, k, r) => (k === 'length' ? length() : Reflect.get(t, k, r)) });
+        let pending: Promise<unknown> | undefined;
+        expect(() => { pending = v.verifyBatch(requests); }).not.toThrow();
+        await expect(pending).rejects.toThrow();
+        expect(v.stats().pool.inFlight).toBe(0);
+      } finally {
+        await v.close();
+      }
+    });
+  }
+});
+
 /**
  * 16 random bytes (seeded) in a resizable ArrayBuffer, and a length-tracking view of them whose
  * length follows the buffer's. (Resizable buffers are ES2024; the project's lib is older.)
@@ -217,6 +239,59 @@ describe.skipIf(!redisOk)('accounts that are not well-formed UTF-16 (RedisStore 
     } finally {
       await v.close();
       await store.close();
+    }
+  });
+});
+
+describe('a request getter that uses the shared inline core while its batch is packed there', () => {
+  // An inline batch packs its first chunk straight into the inline core; a getter read after some
+  // items are packed (a `code` computed lazily with totp.generate, a nested verifyBatch) used the
+  // same core and overwrote or wiped them: correct codes came back 'error', or 'invalid' (counted
+  // as a failed guess with an account). Those items must move out of the core first.
+  const secrets = Array.from({ length: 6 }, (_, i) => new Prng(500 + i).bytes(20));
+  const now = Date.now();
+  const codeOf = (key: Uint8Array): string => totp.generate(key, { timestamp: now });
+  const kinds = ['raw', 'base32', 'handle'] as const;
+  for (const store of [null, undefined] as const) {
+    for (const kind of kinds) {
+      it(`totp.generate in a code getter (${kind}, ${store === null ? 'no store' : 'MemoryStore'})`, async () => {
+        const v = await TotpVerifier.create({ threads: 0, store });
+        try {
+          const secretOf = (key: Uint8Array): Uint8Array | string | ReturnType<TotpVerifier['importKey']> =>
+            kind === 'raw' ? key.slice() : kind === 'base32' ? base32.encode(key) : v.importKey(key);
+          const lazy = (key: Uint8Array, i: number, wrong: boolean): object => {
+            const r = { secret: secretOf(key), timestamp: now, account: store === null ? undefined : `lazy-${kind}-${wrong}-${i}` };
+            return Object.defineProperty(r, 'code', { enumerable: true, get: () => (wrong ? (codeOf(key), '000000') : codeOf(key)) });
+          };
+          const right = await v.verifyBatch(secrets.map((k, i) => lazy(k, i, false)) as never);
+          expect(right.map((r) => r.status)).toEqual(secrets.map(() => 'valid'));
+          const wrong = await v.verifyBatch(secrets.map((k, i) => lazy(k, i, true)) as never);
+          expect(wrong.map((r) => r.status)).toEqual(secrets.map(() => 'invalid'));
+        } finally {
+          await v.close();
+        }
+      });
+    }
+  }
+
+  it('a nested verifyBatch in a code getter', async () => {
+    const v = await TotpVerifier.create({ threads: 0, store: null });
+    const inner = await TotpVerifier.create({ threads: 0, store: null });
+    try {
+      const handles = secrets.map((k) => v.importKey(k));
+      const nested: Promise<unknown>[] = [];
+      const requests = secrets.map((k, i) => Object.defineProperty({ secret: handles[i]!, timestamp: now }, 'code', {
+        enumerable: true,
+        get: () => {
+          nested.push(inner.verifyBatch([{ secret: k, code: codeOf(k), timestamp: now }]));
+          return codeOf(k);
+        },
+      }));
+      expect((await v.verifyBatch(requests as never)).map((r) => r.status)).toEqual(secrets.map(() => 'valid'));
+      expect(((await Promise.all(nested)) as { status: string }[][]).map((r) => r[0]!.status)).toEqual(secrets.map(() => 'valid'));
+    } finally {
+      await v.close();
+      await inner.close();
     }
   });
 });

@@ -131,6 +131,26 @@ describe('key handles', () => {
     void h2;
   });
 
+  it('KeyHandle.release (public on the exported class) releases as releaseKey does, not half', async () => {
+    // It only marked the handle released: its midstates stayed unzeroed in the slab, its slot
+    // was never reused, and stats() counted it live until close.
+    const secret = randomBytes(20);
+    const code = totp.generate(secret, { timestamp: TS });
+    const v = await verifier({});
+    const h = v.importKey(secret);
+    expect(v.stats().keyHandles).toBe(1);
+    KeyHandle.release(h);
+    KeyHandle.release(h);
+    expect(v.stats().keyHandles).toBe(0);
+    expect(await v.verify({ secret: h, code, timestamp: TS })).toEqual({ status: 'malformed', reason: 'secret-handle' });
+    const h2 = v.importKey(randomBytes(20));
+    expect(v.stats().keyHandles).toBe(1);
+    v.releaseKey(h);
+    expect(v.stats().keyHandles).toBe(1);
+    expect(() => KeyHandle.release({} as KeyHandle)).not.toThrow();
+    void h2;
+  });
+
   it('importKey refuses a bad secret without echoing it', async () => {
     const v = await verifier({});
     expect(() => v.importKey('NOT*BASE32')).toThrow(TypeError);

@@ -116,6 +116,24 @@ describe('otpauth.build', () => {
     }
   });
 
+  it('refuses a name with a lone surrogate as a RangeError naming it (encodeURIComponent threw URIError)', () => {
+    for (const bad of ['\ud800', 'a\udc00b', 'alice\ud83d']) {
+      expect(() => otpauth.build({ account: bad, issuer: 'E', secret })).toThrow(RangeError);
+      expect(() => otpauth.build({ account: bad, issuer: 'E', secret })).toThrow(/"account"/);
+      expect(() => otpauth.build({ account: 'a', issuer: bad, secret })).toThrow(RangeError);
+      expect(() => otpauth.build({ account: 'a', issuer: bad, secret })).toThrow(/"issuer"/);
+    }
+  });
+
+  it('refuses C1 control characters (U+0080..U+009F, NEL a line break among them) as it does C0 ones', () => {
+    for (const bad of ['a\u0085b', 'x\u0080', '\u009fy', 'line\u0085break']) {
+      expect(() => otpauth.build({ account: bad, issuer: 'E', secret })).toThrow(/"account" must not contain control/);
+      expect(() => otpauth.build({ account: 'a', issuer: bad, secret })).toThrow(/"issuer" must not contain control/);
+    }
+    expect(() => otpauth.parse(`otpauth://totp/E:a%C2%85b?secret=${secret}&issuer=E`)).toThrow(OtpauthError);
+    expect(() => otpauth.parse(`otpauth://totp/E:ab?secret=${secret}&issuer=E%C2%85`)).toThrow(OtpauthError);
+  });
+
   it('accepts a legacy short secret only when minSecretBytes is lowered, and parse flags it', () => {
     const uri = otpauth.build({ account: 'a', issuer: 'b', secret: 'JBSWY3DPEHPK3PXP', minSecretBytes: 10 });
     expect(otpauth.parse(uri, { minSecretBytes: 10 }).rotate).toBe(true);
@@ -126,7 +144,7 @@ describe('otpauth.build', () => {
 describe('round trips', () => {
   // Names an app can show: no control characters, no white space at either end.
   const name = fc.string({ unit: 'binary', minLength: 1, maxLength: 40 })
-    .filter((s) => s.trim() === s && !/[\u0000-\u001f\u007f]/.test(s));
+    .filter((s) => s.trim() === s && !/[\u0000-\u001f\u007f-\u009f]/.test(s));
 
   it('issuer and account with ":", "+", "%", "&", "?", "#", "/" and non-ASCII survive', () => {
     const names = ['a:b', ':lead', 'trail:', 'Acme: EU', 'x+y', '100%', 'a&b=c', 'why?', '#1', 'a/b', 'Müller GmbH',
