@@ -1,7 +1,7 @@
 // `totp-fleet verify`: NDJSON requests in (a file or stdin), NDJSON results out, same order.
 
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import { parseArgs } from 'node:util';
 import { TotpVerifier, type VerifyRequest, type VerifyResult } from '../verifier.js';
 import { intArg, TOTP_OPTION_HELP, TOTP_OPTION_SPECS, totpOptions, UsageError } from './options.js';
@@ -55,6 +55,34 @@ function parseLine(text: string, now: () => number): Line {
   } catch {
     return { request: null, account: undefined };
   }
+}
+
+/**
+ * The lines of an NDJSON stream: text up to each "\n" (a "\r" before it dropped), and what
+ * follows the last one. Not readline: it also ends a line at a lone "\r", which inside a JSON
+ * text is whitespace (RFC 8259 §2), so one request became two answers and every later answer
+ * landed a line below its request.
+ */
+async function* ndjsonLines(input: AsyncIterable<string | Buffer>): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  for await (const chunk of input) {
+    // Scan only what is new: a long line that comes in many chunks is not searched again each time.
+    const scan = rest.length;
+    rest += typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    let from = 0;
+    for (let at = rest.indexOf('\n', scan); at !== -1; at = rest.indexOf('\n', from)) {
+      yield withoutCr(rest.slice(from, at));
+      from = at + 1;
+    }
+    rest = rest.slice(from);
+  }
+  rest += decoder.end();
+  if (rest !== '') yield withoutCr(rest);
+}
+
+function withoutCr(line: string): string {
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
 }
 
 function resultLine(line: Line, result: VerifyResult): string {
@@ -138,8 +166,7 @@ export async function runVerify(argv: string[]): Promise<number> {
     return flushed;
   };
   try {
-    const lines = createInterface({ input, crlfDelay: Infinity });
-    for await (const text of lines) {
+    for await (const text of ndjsonLines(input)) {
       if (text.trim() === '') continue;
       pending.push(parseLine(text, now));
       if (pending.length >= batchSize) await flushNow();
