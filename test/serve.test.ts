@@ -45,6 +45,19 @@ function rawRequest(url: string, body: string, token = TOKEN): { socket: Socket;
 }
 
 describe('start-up', () => {
+  it('refuses a Redis URL whose database is not a number, never echoing the URL (ioredis sent SELECT NaN and the process died)', () => {
+    for (const url of ['redis://:hunter2pw@127.0.0.1:6379/abc', 'redis://:hunter2pw@127.0.0.1:6379/?db=x', 'redis://:hunter2pw@127.0.0.1:99999']) {
+      const r = serveSync(['--redis-url', url, '--redis-prefix', `serve-test-${process.pid}:`], { TOTP_FLEET_TOKENS: TOKEN });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/^totp-fleet: --redis-url expected a redis:\/\/ or rediss:\/\/ URL/);
+      expect(r.stderr + r.stdout).not.toContain('hunter2pw');
+    }
+    const enroll = spawnSync(process.execPath, [CLI, 'enroll', '--account', 'a', '--redis-url', 'redis://127.0.0.1:6379/abc'], { encoding: 'utf8', input: '', timeout: 20_000 });
+    expect(enroll.status).toBe(2);
+    expect(enroll.stderr).toMatch(/--redis-url expected a redis:\/\/ or rediss:\/\/ URL/);
+    expect(enroll.stdout).toBe(''); // no secret shown
+  });
+
   it('refuses to start without a bearer token, and insecure mode off loopback', () => {
     const none = serveSync([]);
     expect(none.status).toBe(2);
