@@ -45,3 +45,12 @@ it('a line split across chunks, in the middle of a multi-byte character, is one 
   const results = await verifyText([line.subarray(0, 5), line.subarray(5, at), line.subarray(at), '\n  \n', line]);
   expect(results.map((r) => r.account)).toEqual(['zoë ☃', 'zoë ☃']);
 });
+
+it('refuses an --at no run can use: past the last date (every line was malformed) or before --t0', async () => {
+  await expect(runVerify(['--at', '9007199254740991'])).rejects.toThrow(/^--at expected milliseconds since the epoch, at least 0 and --t0, at most 8640000000000000$/);
+  await expect(runVerify(['--at', '8640000000000001'])).rejects.toThrow(/^--at expected/);
+  await expect(runVerify(['--at', '1000', '--t0', '2'])).rejects.toThrow(/^--at expected .*at least 0 and --t0/);
+  // The bounds themselves are a run.
+  const code = totp.generate(SECRET, { timestamp: 8_640_000_000_000_000 });
+  expect((await verifyText([`{"account":"a","secret":"${SECRET}","code":"${code}"}\n`], ['--at', '8640000000000000'])).map((r) => r.status)).toEqual(['valid']);
+});

@@ -30,6 +30,9 @@ ${TOTP_OPTION_HELP}
   --quiet                    no summary on stderr
   -h, --help                 this help`;
 
+/** The last time a Date holds (ECMAScript's time values end here), ms since the epoch. */
+const MAX_DATE_MS = 8_640_000_000_000_000;
+
 /** How long a batch that has not filled waits for more lines, ms. */
 const WAIT_MS = 1000;
 
@@ -123,7 +126,11 @@ export async function runVerify(argv: string[]): Promise<number> {
   if (batchSize < 1 || batchSize > 1_000_000) throw new UsageError('--batch-size expected 1..1000000');
 
   const at = intArg('at', values.at);
-  if (at !== undefined && at < 0) throw new UsageError('--at expected milliseconds since the epoch, at least 0');
+  // A time a Date can hold (up to 8.64e15 ms), and not before step 0: past it, the run's clock
+  // soon left the range a timestamp may have (below 2^53) and every line was malformed.
+  if (at !== undefined && (at < 0 || at > MAX_DATE_MS || at < (opts.t0 ?? 0) * 1000)) {
+    throw new UsageError(`--at expected milliseconds since the epoch, at least 0 and --t0, at most ${MAX_DATE_MS}`);
+  }
   // With --at, the run's clock starts there and moves on with real time, as the marks' expiry in
   // the run's store does: a clock that stood still would let a long run (a live stdin) accept a
   // code again once its mark had expired.
