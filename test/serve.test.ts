@@ -72,6 +72,10 @@ describe('start-up', () => {
     expect(serveSync(['--max-failures', '500'], { TOTP_FLEET_TOKENS: TOKEN }).stderr).toMatch(/--max-failures expected an integer 1\.\.100, got 500/);
     expect(serveSync(['--max-batch', '0'], { TOTP_FLEET_TOKENS: TOKEN }).stderr).toMatch(/--max-batch expected an integer 1\.\.100000, got 0/);
     expect(serveSync(['--timestamp-skew-ms', '10'], { TOTP_FLEET_TOKENS: TOKEN }).stderr).toMatch(/--timestamp-skew-ms expected an integer 1000\.\.86400000, got 10/);
+    // A value from a variable is named by the variable, whichever check refuses it.
+    expect(serveSync([], { TOTP_FLEET_TOKENS: TOKEN, TOTP_FLEET_MAX_BATCH: '0' }).stderr).toMatch(/^totp-fleet: TOTP_FLEET_MAX_BATCH expected an integer 1\.\.100000, got 0/);
+    expect(serveSync([], { TOTP_FLEET_TOKENS: TOKEN, TOTP_FLEET_MAX_FAILURES: '500' }).stderr).toMatch(/^totp-fleet: TOTP_FLEET_MAX_FAILURES expected an integer 1\.\.100, got 500/);
+    expect(serveSync([], { TOTP_FLEET_TOKENS: TOKEN, TOTP_FLEET_PAST: '11' }).stderr).toMatch(/^totp-fleet: TOTP_FLEET_PAST expected an integer 0\.\.10, got 11/);
     expect(serveSync(['--log-level', 'loud'], { TOTP_FLEET_TOKENS: TOKEN }).status).toBe(2);
     expect(serveSync(['--tls-key', 'k.pem'], { TOTP_FLEET_TOKENS: TOKEN }).stderr).toMatch(/--tls-key and --tls-cert go together/);
     const short = serveSync([], { TOTP_FLEET_TOKENS: 'hunter2hunter2' });
