@@ -45,6 +45,19 @@ function rawRequest(url: string, body: string, token = TOKEN): { socket: Socket;
 }
 
 describe('start-up', () => {
+  it('refuses a Redis URL whose database is not a number, never echoing the URL (ioredis sent SELECT NaN and the process died)', () => {
+    for (const url of ['redis://:hunter2pw@127.0.0.1:6379/abc', 'redis://:hunter2pw@127.0.0.1:6379/?db=x', 'redis://:hunter2pw@127.0.0.1:99999']) {
+      const r = serveSync(['--redis-url', url, '--redis-prefix', `serve-test-${process.pid}:`], { TOTP_FLEET_TOKENS: TOKEN });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/^totp-fleet: --redis-url expected a redis:\/\/ or rediss:\/\/ URL/);
+      expect(r.stderr + r.stdout).not.toContain('hunter2pw');
+    }
+    const enroll = spawnSync(process.execPath, [CLI, 'enroll', '--account', 'a', '--redis-url', 'redis://127.0.0.1:6379/abc'], { encoding: 'utf8', input: '', timeout: 20_000 });
+    expect(enroll.status).toBe(2);
+    expect(enroll.stderr).toMatch(/--redis-url expected a redis:\/\/ or rediss:\/\/ URL/);
+    expect(enroll.stdout).toBe(''); // no secret shown
+  });
+
   it('refuses to start without a bearer token, and insecure mode off loopback', () => {
     const none = serveSync([]);
     expect(none.status).toBe(2);
@@ -59,6 +72,10 @@ describe('start-up', () => {
     expect(serveSync(['--max-failures', '500'], { TOTP_FLEET_TOKENS: TOKEN }).stderr).toMatch(/--max-failures expected an integer 1\.\.100, got 500/);
     expect(serveSync(['--max-batch', '0'], { TOTP_FLEET_TOKENS: TOKEN }).stderr).toMatch(/--max-batch expected an integer 1\.\.100000, got 0/);
     expect(serveSync(['--timestamp-skew-ms', '10'], { TOTP_FLEET_TOKENS: TOKEN }).stderr).toMatch(/--timestamp-skew-ms expected an integer 1000\.\.86400000, got 10/);
+    // A value from a variable is named by the variable, whichever check refuses it.
+    expect(serveSync([], { TOTP_FLEET_TOKENS: TOKEN, TOTP_FLEET_MAX_BATCH: '0' }).stderr).toMatch(/^totp-fleet: TOTP_FLEET_MAX_BATCH expected an integer 1\.\.100000, got 0/);
+    expect(serveSync([], { TOTP_FLEET_TOKENS: TOKEN, TOTP_FLEET_MAX_FAILURES: '500' }).stderr).toMatch(/^totp-fleet: TOTP_FLEET_MAX_FAILURES expected an integer 1\.\.100, got 500/);
+    expect(serveSync([], { TOTP_FLEET_TOKENS: TOKEN, TOTP_FLEET_PAST: '11' }).stderr).toMatch(/^totp-fleet: TOTP_FLEET_PAST expected an integer 0\.\.10, got 11/);
     expect(serveSync(['--log-level', 'loud'], { TOTP_FLEET_TOKENS: TOKEN }).status).toBe(2);
     expect(serveSync(['--tls-key', 'k.pem'], { TOTP_FLEET_TOKENS: TOKEN }).stderr).toMatch(/--tls-key and --tls-cert go together/);
     const short = serveSync([], { TOTP_FLEET_TOKENS: 'hunter2hunter2' });

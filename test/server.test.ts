@@ -347,13 +347,15 @@ describe('engine failures (a stand-in engine, fastify.inject)', () => {
       const failed = await verify();
       expect(failed.statusCode).toBe(200);
       expect(failed.json().results).toEqual([{ status: 'error', reason: 'store' }, { status: 'error', reason: 'store' }]);
-      expect((await app.inject({ url: '/readyz' })).statusCode).toBe(503);
+      // The failed items probe the store at once; the failed probe turns readiness red.
+      await expect.poll(async () => (await app.inject({ url: '/readyz' })).statusCode, { timeout: 2000 }).toBe(503);
       const health = await app.inject({ url: '/healthz' });
       expect(health.statusCode).toBe(503);
       expect(health.json()).toEqual({ status: 'fail', engine: 'ok', store: 'fail' });
       const metrics = (await app.inject({ url: '/metrics', headers: authed() })).body;
       expect(metrics).toMatch(/^totp_fleet_store_errors_total\{source="verify"\} 2$/m);
-      expect(metrics).toMatch(/^totp_fleet_store_errors_total\{source="probe"\} 1$/m);
+      // Two failed probes: the one the failed items started, and /healthz's.
+      expect(metrics).toMatch(/^totp_fleet_store_errors_total\{source="probe"\} 2$/m);
       expect(metrics).toMatch(/^totp_fleet_store_up 0$/m);
       expect(metrics).toMatch(/^totp_fleet_clock_offset_seconds 42$/m);
       expect(metrics).toMatch(/^totp_fleet_clock_status\{status="server-behind"\} 1$/m);
@@ -372,6 +374,26 @@ describe('engine failures (a stand-in engine, fastify.inject)', () => {
     expect(logs.text).toMatch(/"msg":"store reachable again"/);
     expect(logs.text).not.toContain(KEY_B32);
     expect(logs.text).not.toContain(CODE);
+  });
+
+  it('a full in-memory store (new accounts get error) leaves readiness green: the store answers its probe', async () => {
+    // Items that fail on the store probe it at once; only a probe that fails turns /readyz red.
+    // A full MemoryStore still answers (and serves the accounts it holds): red readiness would
+    // take the server out of its load balancer on every new account, and back in a probe later.
+    const { server: full, logs: fullLogs } = await inProcess({ maxCredentials: 2, healthIntervalMs: 60_000 });
+    try {
+      const r = await post(full.url, { items: [1, 2, 3].map((i) => ({ account: `full-${i}`, secret: KEY_B32, code: WRONG, timestamp: NOW })) });
+      expect(r.json.results).toEqual([{ status: 'invalid' }, { status: 'invalid' }, { status: 'error', reason: 'store' }]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const ready = await fetch(full.url + '/readyz');
+      expect(ready.status).toBe(200);
+      const metrics = await (await fetch(full.url + '/metrics', { headers: authed() })).text();
+      expect(metrics).toMatch(/^totp_fleet_store_errors_total\{source="verify"\} 1$/m);
+      expect(metrics).toMatch(/^totp_fleet_store_up 1$/m);
+    } finally {
+      await full.close();
+    }
+    expect(fullLogs.text).not.toMatch(/"msg":"store unavailable"/);
   });
 
   it('an unexpected error is a 500 whose log line has the stack frames, never the message (not even a multi-line one)', async () => {

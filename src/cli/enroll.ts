@@ -15,6 +15,7 @@ import { encode } from '../base32.js';
 import { build, parse } from '../otpauth.js';
 import { terminal, svg } from '../qr.js';
 import { isAccount } from '../policy/options.js';
+import { isRedisUrl } from '../server/options.js';
 import { generateSecret } from '../secret.js';
 import { MemoryStore } from '../store/memory.js';
 import { RedisStore } from '../store/redis.js';
@@ -83,7 +84,12 @@ export async function runEnroll(argv: string[]): Promise<number> {
   if (attempts < 1 || attempts > 10) throw new UsageError('--attempts expected 1..10');
   const backupCodes = intArg('backup-codes', values['backup-codes']);
   if (backupCodes !== undefined && (backupCodes < 1 || backupCodes > 100)) throw new UsageError('--backup-codes expected 1..100');
-  const redisUrl = values['redis-url'] ?? process.env.TOTP_FLEET_REDIS_URL;
+  // An empty variable is unset, as for serve.
+  const redisUrl = values['redis-url'] ?? (process.env.TOTP_FLEET_REDIS_URL || undefined);
+  // As serve checks it (never echoed: it may hold a password).
+  if (redisUrl !== undefined && !isRedisUrl(redisUrl)) {
+    throw new UsageError(`${values['redis-url'] === undefined ? 'TOTP_FLEET_REDIS_URL' : '--redis-url'} expected a redis:// or rediss:// URL (host, port up to 65535, database a number: redis://10.0.0.5:6379/0)`);
+  }
   const opts = totpOptions(values);
   const algorithm = opts.algorithm ?? 'SHA1';
   const digits = opts.digits ?? 6;

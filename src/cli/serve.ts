@@ -166,6 +166,9 @@ const FLAG_OF: Record<string, string> = {
   minSecretBytes: '--min-secret-bytes',
 };
 
+/** The flags of a serveOptions result whose values came from the environment. */
+const FROM_ENV = new WeakMap<ServerOptions, ReadonlySet<string>>();
+
 /** Server options from flags and the environment; UsageError naming the flag or variable. */
 export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOptions | 'help' {
   const { values: flags, positionals } = parseArgs({ args: argv, allowPositionals: true, options: SPECS });
@@ -243,15 +246,20 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
     throw new UsageError('no bearer token: set TOTP_FLEET_TOKENS, or --token-file FILE (with --generate-token to create one), ' +
       'or --insecure-no-auth for a local test');
   }
+  FROM_ENV.set(opts, fromEnv);
   return opts;
 }
 
-/** Rewrites a library option name in an error message to its flag. */
-function inFlagTerms(error: unknown): unknown {
+/**
+ * Rewrites a library option name in an error message to its flag, or to its variable when the
+ * value came from the environment (`fromEnv`): the name the user actually set.
+ */
+function inFlagTerms(error: unknown, fromEnv: ReadonlySet<string>): unknown {
   if (!(error instanceof TypeError || error instanceof RangeError)) return error;
   const m = /^"([^"]+)"/.exec(error.message);
-  const flag = m === null ? undefined : FLAG_OF[m[1]!.replace(/\[\d+\]$/, '')];
+  let flag = m === null ? undefined : FLAG_OF[m[1]!.replace(/\[\d+\]$/, '')];
   if (flag === undefined) return error;
+  if (flag.startsWith('--') && fromEnv.has(flag.slice(2))) flag = envName(flag.slice(2));
   return new UsageError(error.message.replace(/^"[^"]+"/, flag));
 }
 
@@ -270,7 +278,7 @@ export async function runServe(argv: string[]): Promise<number> {
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
       throw new UsageError(`cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port ?? DEFAULT_PORT} (${code})`);
     }
-    throw inFlagTerms(error);
+    throw inFlagTerms(error, FROM_ENV.get(opts) ?? new Set());
   }
   const auth = opts.insecureNoAuth === true ? 'NO AUTHENTICATION (insecure local mode)' : `${opts.tokens!.length} bearer token(s)`;
   process.stderr.write(`totp-fleet serve: listening on ${server.url} (${server.service.engine.storeName}; ${auth})\n`);

@@ -1,7 +1,7 @@
 // `totp-fleet verify`: NDJSON requests in (a file or stdin), NDJSON results out, same order.
 
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import { parseArgs } from 'node:util';
 import { TotpVerifier, type VerifyRequest, type VerifyResult } from '../verifier.js';
 import { intArg, TOTP_OPTION_HELP, TOTP_OPTION_SPECS, totpOptions, UsageError } from './options.js';
@@ -30,6 +30,9 @@ ${TOTP_OPTION_HELP}
   --quiet                    no summary on stderr
   -h, --help                 this help`;
 
+/** The last time a Date holds (ECMAScript's time values end here), ms since the epoch. */
+const MAX_DATE_MS = 8_640_000_000_000_000;
+
 /** How long a batch that has not filled waits for more lines, ms. */
 const WAIT_MS = 1000;
 
@@ -55,6 +58,34 @@ function parseLine(text: string, now: () => number): Line {
   } catch {
     return { request: null, account: undefined };
   }
+}
+
+/**
+ * The lines of an NDJSON stream: text up to each "\n" (a "\r" before it dropped), and what
+ * follows the last one. Not readline: it also ends a line at a lone "\r", which inside a JSON
+ * text is whitespace (RFC 8259 §2), so one request became two answers and every later answer
+ * landed a line below its request.
+ */
+async function* ndjsonLines(input: AsyncIterable<string | Buffer>): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  for await (const chunk of input) {
+    // Scan only what is new: a long line that comes in many chunks is not searched again each time.
+    const scan = rest.length;
+    rest += typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    let from = 0;
+    for (let at = rest.indexOf('\n', scan); at !== -1; at = rest.indexOf('\n', from)) {
+      yield withoutCr(rest.slice(from, at));
+      from = at + 1;
+    }
+    rest = rest.slice(from);
+  }
+  rest += decoder.end();
+  if (rest !== '') yield withoutCr(rest);
+}
+
+function withoutCr(line: string): string {
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
 }
 
 function resultLine(line: Line, result: VerifyResult): string {
@@ -95,7 +126,11 @@ export async function runVerify(argv: string[]): Promise<number> {
   if (batchSize < 1 || batchSize > 1_000_000) throw new UsageError('--batch-size expected 1..1000000');
 
   const at = intArg('at', values.at);
-  if (at !== undefined && at < 0) throw new UsageError('--at expected milliseconds since the epoch, at least 0');
+  // A time a Date can hold (up to 8.64e15 ms), and not before step 0: past it, the run's clock
+  // soon left the range a timestamp may have (below 2^53) and every line was malformed.
+  if (at !== undefined && (at < 0 || at > MAX_DATE_MS || at < (opts.t0 ?? 0) * 1000)) {
+    throw new UsageError(`--at expected milliseconds since the epoch, at least 0 and --t0, at most ${MAX_DATE_MS}`);
+  }
   // With --at, the run's clock starts there and moves on with real time, as the marks' expiry in
   // the run's store does: a clock that stood still would let a long run (a live stdin) accept a
   // code again once its mark had expired.
@@ -138,8 +173,7 @@ export async function runVerify(argv: string[]): Promise<number> {
     return flushed;
   };
   try {
-    const lines = createInterface({ input, crlfDelay: Infinity });
-    for await (const text of lines) {
+    for await (const text of ndjsonLines(input)) {
       if (text.trim() === '') continue;
       pending.push(parseLine(text, now));
       if (pending.length >= batchSize) await flushNow();

@@ -272,7 +272,10 @@ export function buildService(opts: ResolvedServerOptions, engine: Engine): Servi
     }
     if (storeErrors > 0) {
       metrics.storeErrors.inc({ source: 'verify' }, storeErrors);
-      storeDown(undefined); // readiness goes red at once; a probe brings it back
+      // The store is probed at once, and readiness goes red only if the probe fails: items also
+      // fail on a store that answers (a full in-memory store refuses new accounts and serves the
+      // ones it holds), and red readiness would take the server out of its load balancer.
+      void probeStore();
     }
   }
 

@@ -98,6 +98,24 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
+/**
+ * Whether `url` is a redis:// or rediss:// URL that ioredis can use: it parses (a port of
+ * 99999 does not), and its database (the path, or a `db` parameter) is absent or a number.
+ * ioredis turns any other database into SELECT NaN, whose error it throws where nothing can
+ * catch it: the process died with a stack trace.
+ */
+export function isRedisUrl(url: string): boolean {
+  if (!/^rediss?:\/\//i.test(url)) return false;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  const db = parsed.searchParams.get('db');
+  return /^\/?(\d+)?$/.test(parsed.pathname) && (db === null || /^\d+$/.test(db));
+}
+
 function stringOption(name: string, value: unknown, fallback: string): string {
   if (value === undefined) return fallback;
   if (typeof value !== 'string') throw new TypeError(`"${name}" expected a string, got ${value === null ? 'null' : typeof value}`);
@@ -152,9 +170,9 @@ export function resolveServerOptions(input: unknown): ResolvedServerOptions {
   if (typeof logLevel !== 'string') throw new TypeError(`"logLevel" expected a string, got ${typeof logLevel}`);
   if (!LOG_LEVELS.includes(logLevel)) throw new RangeError(`"logLevel" expected one of ${LOG_LEVELS.join(', ')}`);
   const redisUrl = o.redisUrl === undefined ? undefined : stringOption('redisUrl', o.redisUrl, '');
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
+  if (redisUrl !== undefined && !isRedisUrl(redisUrl)) {
     // The URL may carry a password: never echo it.
-    throw new RangeError('"redisUrl" expected a redis:// or rediss:// URL');
+    throw new RangeError('"redisUrl" expected a redis:// or rediss:// URL (host, port up to 65535, database a number: redis://10.0.0.5:6379/0)');
   }
   return Object.freeze({
     host,
