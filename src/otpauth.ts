@@ -88,11 +88,14 @@ const MAX_NAME_LENGTH = 256;
 const MAX_SECRET_BYTES = 256;
 const MAX_COUNTER = (1n << 64n) - 1n;
 /**
- * Control characters (C0, DEL and C1; Unicode category Cc): apps display names on one line, and
- * these have no place in one (C1's U+0085, NEL, is a line break where it is rendered).
+ * Control characters (C0, DEL and C1; Unicode category Cc), the line and paragraph separators
+ * (U+2028, U+2029) and the bidirectional formatting characters (U+061C, U+200E, U+200F,
+ * U+202A..U+202E, U+2066..U+2069): apps display names on one line, and these have no place in
+ * one. C1's U+0085 (NEL) and the separators break it where they are rendered; a right-to-left
+ * override makes a name read as another one in the app's list (as "Trojan Source" does in code).
  */
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 const IS_WELL_FORMED = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed;
 
 function checkName(name: string, value: unknown, required: boolean): string | undefined {
@@ -101,7 +104,9 @@ function checkName(name: string, value: unknown, required: boolean): string | un
   if (value.length === 0 || value.length > MAX_NAME_LENGTH) {
     throw new RangeError(`"${name}" expected 1..${MAX_NAME_LENGTH} characters`);
   }
-  if (CONTROL.test(value)) throw new RangeError(`"${name}" must not contain control characters`);
+  if (CONTROL.test(value)) {
+    throw new RangeError(`"${name}" must not contain control characters (C0, C1, line or paragraph separators, bidirectional formatting)`);
+  }
   // A lone surrogate has no UTF-8 form: encodeURIComponent would throw a URIError naming nothing.
   if (!IS_WELL_FORMED.call(value)) throw new RangeError(`"${name}" must be well-formed Unicode (no lone surrogates)`);
   if (value.trim() !== value) throw new RangeError(`"${name}" must not start or end with white space`);

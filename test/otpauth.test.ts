@@ -134,6 +134,20 @@ describe('otpauth.build', () => {
     expect(() => otpauth.parse(`otpauth://totp/E:ab?secret=${secret}&issuer=E%C2%85`)).toThrow(OtpauthError);
   });
 
+  it('refuses line and paragraph separators and bidirectional formatting (a name that reads as another), both ways', () => {
+    // 'Bank\u202Ekcab' shows as "Bankback" reversed after the override: a spoofed issuer in an app's list.
+    for (const bad of ['Bank\u202Eevil', 'a\u2028b', 'a\u2029b', 'x\u2066y\u2069', '\u200Fname', 'n\u061Cm', 'a\u202Ab']) {
+      expect(() => otpauth.build({ account: bad, issuer: 'E', secret })).toThrow(/"account" must not contain control/);
+      expect(() => otpauth.build({ account: 'a', issuer: bad, secret })).toThrow(/"issuer" must not contain control/);
+      const encoded = encodeURIComponent(bad);
+      expect(() => otpauth.parse(`otpauth://totp/E:${encoded}?secret=${secret}&issuer=E`)).toThrow(OtpauthError);
+      expect(() => otpauth.parse(`otpauth://totp/${encoded}:a?secret=${secret}&issuer=${encoded}`)).toThrow(OtpauthError);
+    }
+    // Right-to-left text itself is a name like any other.
+    const key = otpauth.parse(otpauth.build({ account: 'משתמש', issuer: 'شركة', secret }));
+    expect([key.issuer, key.account]).toEqual(['شركة', 'משתמש']);
+  });
+
   it('accepts a legacy short secret only when minSecretBytes is lowered, and parse flags it', () => {
     const uri = otpauth.build({ account: 'a', issuer: 'b', secret: 'JBSWY3DPEHPK3PXP', minSecretBytes: 10 });
     expect(otpauth.parse(uri, { minSecretBytes: 10 }).rotate).toBe(true);
@@ -144,7 +158,7 @@ describe('otpauth.build', () => {
 describe('round trips', () => {
   // Names an app can show: no control characters, no white space at either end.
   const name = fc.string({ unit: 'binary', minLength: 1, maxLength: 40 })
-    .filter((s) => s.trim() === s && !/[\u0000-\u001f\u007f-\u009f]/.test(s));
+    .filter((s) => s.trim() === s && !/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(s));
 
   it('issuer and account with ":", "+", "%", "&", "?", "#", "/" and non-ASCII survive', () => {
     const names = ['a:b', ':lead', 'trail:', 'Acme: EU', 'x+y', '100%', 'a&b=c', 'why?', '#1', 'a/b', 'Müller GmbH',
