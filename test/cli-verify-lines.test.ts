@@ -2,7 +2,12 @@
 // what ends at "\n" (a "\r" before it dropped); a lone "\r" is whitespace inside a JSON text
 // (RFC 8259 §2), not a line end.
 
+import { spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it, vi } from 'vitest';
 import { runVerify } from '../src/cli/verify.js';
 import { totp } from '../src/index.js';
@@ -54,3 +59,32 @@ it('refuses an --at no run can use: past the last date (every line was malformed
   const code = totp.generate(SECRET, { timestamp: 8_640_000_000_000_000 });
   expect((await verifyText([`{"account":"a","secret":"${SECRET}","code":"${code}"}\n`], ['--at', '8640000000000000'])).map((r) => r.status)).toEqual(['valid']);
 });
+
+it('skips a byte-order mark at the start of the input, as serve does before a body', async () => {
+  const code = totp.generate(SECRET, { timestamp: 59_000 });
+  const line = `{"secret":"${SECRET}","code":"${code}","timestamp":59000}\n`;
+  // Whole, and with the mark's three bytes split across chunks.
+  expect((await verifyText([`\ufeff${line}${line}`])).map((r) => r.status)).toEqual(['valid', 'valid']);
+  const bytes = Buffer.from(`\ufeff${line}`);
+  expect((await verifyText([bytes.subarray(0, 2), bytes.subarray(2), line])).map((r) => r.status)).toEqual(['valid', 'valid']);
+  // Only at the start: one later in the input is that line's (malformed) text.
+  expect((await verifyText([line, `\ufeff${line}`])).map((r) => r.status)).toEqual(['valid', 'malformed']);
+});
+
+it('ends quietly, exit 0, when whatever reads its results goes away (`verify FILE | head -1`)', async () => {
+  const cli = fileURLToPath(new URL('../dist/cli/index.js', import.meta.url));
+  const file = join(tmpdir(), `verify-epipe-${process.pid}.ndjson`);
+  const code = totp.generate(SECRET, { timestamp: 59_000 });
+  // Far more results than a pipe holds (64 KiB): the writes after the reader has gone fail.
+  writeFileSync(file, `{"secret":"${SECRET}","code":"${code}","timestamp":59000}\n`.repeat(50_000));
+  const child = spawn(process.execPath, [cli, 'verify', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += String(d); });
+  const first = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(String(d))));
+  child.stdout.destroy(); // the reader goes, as head does after its first line
+  const status = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  rmSync(file, { force: true });
+  expect(first.startsWith('{"status":"valid"')).toBe(true);
+  expect(stderr).toBe('');
+  expect(status).toBe(0);
+}, 60_000);

@@ -69,10 +69,17 @@ function parseLine(text: string, now: () => number): Line {
 async function* ndjsonLines(input: AsyncIterable<string | Buffer>): AsyncGenerator<string> {
   const decoder = new StringDecoder('utf8');
   let rest = '';
+  // A byte-order mark at the start of the input (as editors on Windows write) is not part of the
+  // first line's JSON: skipped, as `serve` skips one before a body.
+  let start = true;
   for await (const chunk of input) {
     // Scan only what is new: a long line that comes in many chunks is not searched again each time.
     const scan = rest.length;
     rest += typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    if (start && rest.length > 0) {
+      start = false;
+      if (rest.charCodeAt(0) === 0xfeff) rest = rest.slice(1);
+    }
     let from = 0;
     for (let at = rest.indexOf('\n', scan); at !== -1; at = rest.indexOf('\n', from)) {
       yield withoutCr(rest.slice(from, at));
@@ -144,6 +151,12 @@ export async function runVerify(argv: string[]): Promise<number> {
   const started = performance.now();
   let total = 0;
   let pending: Line[] = [];
+  // Where the results go may close before the input ends (`verify ... | head -1`): then reading
+  // stops, and the run ends quietly (EPIPE, exit 0) or says why (any other error, exit 1),
+  // instead of an unhandled 'error' event's stack trace, or a wait for a 'drain' that never comes.
+  let outputError: NodeJS.ErrnoException | undefined;
+  const onOutputError = (error: NodeJS.ErrnoException): void => { outputError ??= error; };
+  process.stdout.on('error', onOutputError);
   const flush = async (): Promise<void> => {
     if (pending.length === 0) return;
     const batch = pending;
@@ -156,8 +169,17 @@ export async function runVerify(argv: string[]): Promise<number> {
       out += resultLine(batch[i]!, r) + '\n';
     }
     total += batch.length;
-    if (!process.stdout.write(out)) {
-      await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
+    if (outputError !== undefined) return;
+    if (!process.stdout.write(out) && outputError === undefined) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          process.stdout.off('drain', done);
+          process.stdout.off('error', done);
+          resolve();
+        };
+        process.stdout.once('drain', done);
+        process.stdout.once('error', done);
+      });
     }
   };
   // Batches are verified one after another (`flushed`). A batch that does not fill is verified
@@ -174,6 +196,7 @@ export async function runVerify(argv: string[]): Promise<number> {
   };
   try {
     for await (const text of ndjsonLines(input)) {
+      if (outputError !== undefined) break;
       if (text.trim() === '') continue;
       pending.push(parseLine(text, now));
       if (pending.length >= batchSize) await flushNow();
@@ -185,6 +208,13 @@ export async function runVerify(argv: string[]): Promise<number> {
     await flushed.catch(() => {});
     await verifier.close();
   }
+  if (outputError !== undefined) {
+    // (The listener stays: a write still queued may fail after this.)
+    if (outputError.code === 'EPIPE') return 0;
+    process.stderr.write(`totp-fleet verify: cannot write the results (${outputError.code ?? 'error'})\n`);
+    return 1;
+  }
+  process.stdout.off('error', onOutputError);
   if (!values.quiet) {
     const ms = performance.now() - started;
     const summary = [...counts].map(([status, n]) => `${n} ${status}`).join(', ') || 'nothing';
