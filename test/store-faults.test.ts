@@ -162,6 +162,49 @@ describe.skipIf(!redisOk)('RedisStore: a call that fails for one credential', ()
   });
 });
 
+describe.skipIf(!redisOk)('RedisStore: a database Redis refuses (R8)', () => {
+  // ioredis reports a refused SELECT only as an 'error' event and serves every command from
+  // database 0 after it: the store must fail closed instead of keeping its state there.
+  const url = (db: number): string => `${REDIS_URL.replace(/\/\d*$/, '')}/${db}`;
+
+  it('a database past the server\'s last: every call ERR_STORE_UNAVAILABLE, naming the refusal; items error', async () => {
+    const store = new RedisStore({ url: url(100_000), prefix });
+    try {
+      const failure = await store.health().then(() => undefined, (error: unknown) => error);
+      expect(failure).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+      expect(String((failure as Error).cause)).toMatch(/refused the database of the URL: ERR DB index is out of range/);
+      await expect(store.begin(['a'], LIMITS)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+      await expect(store.namespace('hotp').begin(['a'], LIMITS)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+      await expect(store.forget('a')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+      const v = await TotpVerifier.create({ threads: 0, store });
+      try {
+        const now = Date.now();
+        const code = totp.generate(KEY, { timestamp: now });
+        expect(await v.verify({ account: 'a', secret: KEY, code, timestamp: now })).toEqual({ status: 'error', reason: 'store' });
+      } finally {
+        await v.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a database it has (not 0): served from there', async () => {
+    const store = new RedisStore({ url: url(1), prefix });
+    const redis = new Redis(url(1));
+    try {
+      await store.health();
+      const begun = await store.begin(['db1-account'], LIMITS);
+      expect(begun.state[0]).toBe(BEGIN_GO);
+      expect(await redis.exists(store.keyOf('db1-account'))).toBe(1);
+      await redis.del(store.keyOf('db1-account'), `${prefix}{health}`);
+    } finally {
+      await redis.quit();
+      await store.close();
+    }
+  });
+});
+
 describe('MemoryStore: begin/finish pairs against sweeps, forget and reuse', () => {
   it('a record swept and reused by other accounts while a pair is open: the mark lands on the right account', async () => {
     let now = 50_000_000;

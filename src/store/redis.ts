@@ -72,6 +72,16 @@ function replyOrUndefined(value: unknown, bytes: number): Buffer | undefined {
   return Buffer.isBuffer(value) && value.length === bytes ? value : undefined;
 }
 
+/**
+ * Per client this module connected itself: Redis's answer to the SELECT of the URL's database
+ * while it refuses it (a database past the server's `databases`, or any but 0 on a Cluster node).
+ * ioredis reports that refusal only as an 'error' event and then serves every command from
+ * database 0: a store there would keep its state where nobody configured it. Cleared when the
+ * connection is made again (the SELECT is sent again then).
+ */
+const refusedDatabase = new WeakMap<Redis | Cluster, string>();
+const SELECT_REFUSED = /^ERR (DB index is out of range|invalid DB index|SELECT is not allowed in cluster mode)/;
+
 function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
@@ -142,8 +152,19 @@ export class RedisStore implements Store {
     this.#client = o.url === undefined ? new Redis(options) : new Redis(o.url, options);
     this.#owned = true;
     // Connection errors surface as rejected calls (ERR_STORE_UNAVAILABLE); without a listener
-    // ioredis would print each reconnection failure.
-    this.#client.on('error', () => {});
+    // ioredis would print each reconnection failure. A refused SELECT is remembered: every call
+    // fails closed until a new connection's SELECT succeeds.
+    const client = this.#client;
+    client.on('error', (error: Error) => {
+      if (SELECT_REFUSED.test(error.message)) refusedDatabase.set(client, error.message.split('\n')[0]!);
+    });
+    client.on('connect', () => refusedDatabase.delete(client));
+  }
+
+  /** Throws ERR_STORE_UNAVAILABLE while Redis refuses the URL's database (see refusedDatabase). */
+  #assertDatabase(): void {
+    const refused = refusedDatabase.get(this.#client);
+    if (refused !== undefined) throw unavailable(new Error(`Redis refused the database of the URL: ${refused}`));
   }
 
   /** The key holding a credential's state. */
@@ -258,6 +279,7 @@ export class RedisStore implements Store {
   async #del(key: string): Promise<void> {
     if (this.#closed) throw new TotpFleetError('ERR_STORE_UNAVAILABLE', 'the store is closed');
     await this.#connected();
+    this.#assertDatabase();
     try {
       await this.#client.del(key);
     } catch (error) {
@@ -319,7 +341,12 @@ export class RedisStore implements Store {
     if (this.#closed) throw new TotpFleetError('ERR_STORE_UNAVAILABLE', 'the store is closed');
     if (calls.length === 0) return [];
     await this.#connected();
-    return Promise.all(calls.map((c) => this.#runOne(s, c)));
+    this.#assertDatabase();
+    const answers = await Promise.all(calls.map((c) => this.#runOne(s, c)));
+    // (Answers read from another database than the URL's are not answers: the refusal of the
+    // SELECT comes back before any of them.)
+    this.#assertDatabase();
+    return answers;
   }
 
   /**
@@ -330,7 +357,9 @@ export class RedisStore implements Store {
     if (this.#closed) throw new TotpFleetError('ERR_STORE_UNAVAILABLE', 'the store is closed');
     if (calls.length === 0) return [];
     await this.#connected();
+    this.#assertDatabase();
     const settled = await Promise.allSettled(calls.map((c) => this.#runOne(s, c)));
+    this.#assertDatabase();
     if (settled.every((r) => r.status === 'rejected')) throw (settled[0] as PromiseRejectedResult).reason;
     return settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
   }
