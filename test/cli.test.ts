@@ -87,6 +87,15 @@ describe('totp-fleet generate', () => {
     expect(now.stdout).toMatch(/^\d{6}\n$/);
   });
 
+  it('refuses TOTP-only options with --counter (HOTP has no time: they would be ignored)', () => {
+    for (const extra of [['--period', '60'], ['--t0', '100']]) {
+      const r = run(['generate', '--counter', '5', ...extra], SECRET + '\n');
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/--period and --t0 are TOTP options: not with --counter/);
+      expect(r.stdout).toBe('');
+    }
+  });
+
   it('refuses a bad secret without echoing it', () => {
     const r = run(['generate'], 'NOT*BASE32\n');
     expect(r.status).toBe(2);

@@ -48,6 +48,10 @@ export async function runGenerate(argv: string[]): Promise<number> {
   if (values.counter !== undefined && values.timestamp !== undefined) {
     throw new UsageError('use --counter (HOTP) or --timestamp (TOTP), not both');
   }
+  // HOTP has no time: a period or t0 given with --counter would be ignored, so it is refused.
+  if (values.counter !== undefined && (values.period !== undefined || values.t0 !== undefined)) {
+    throw new UsageError('--period and --t0 are TOTP options: not with --counter (HOTP)');
+  }
   const opts = totpOptions(values);
   const timestamp = intArg('timestamp', values.timestamp);
   let counter: bigint | undefined;
