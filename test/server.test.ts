@@ -214,6 +214,41 @@ describe('requests the HTTP parser refuses', () => {
   });
 });
 
+describe('shutdown with drainDelayMs (time for a load balancer to take the server out)', () => {
+  it('keeps accepting and answering with /readyz red and Connection: close for the delay, then refuses connections', async () => {
+    const own = await inProcess({ drainDelayMs: 600 });
+    const base = own.server.url;
+    expect((await fetch(base + '/readyz')).status).toBe(200);
+    const started = performance.now();
+    const closed = own.server.close();
+    // During the delay: red for the load balancer, yet new connections (fetch opens fresh ones
+    // here) are accepted and verified, each told to close.
+    const ready = await fetch(base + '/readyz');
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: 'draining' });
+    const r = await post(base, item(CODE));
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ status: 'valid' });
+    expect(r.headers.get('connection')).toBe('close');
+    await closed;
+    expect(performance.now() - started).toBeGreaterThanOrEqual(590);
+    // After it: no longer listening.
+    await expect(fetch(base + '/readyz')).rejects.toThrow();
+  });
+
+  it('without a delay (the default) stops listening at once', async () => {
+    const own = await inProcess({});
+    const base = own.server.url;
+    await own.server.close();
+    await expect(fetch(base + '/readyz')).rejects.toThrow();
+  });
+
+  it('refuses a delay outside 0..600000 ms', async () => {
+    await expect(startServer({ port: 0, tokens: [TOKEN], drainDelayMs: -1 })).rejects.toThrow(RangeError);
+    await expect(startServer({ port: 0, tokens: [TOKEN], drainDelayMs: 600_001 })).rejects.toThrow(/"drainDelayMs" expected/);
+  });
+});
+
 describe('replay protection and lockout (in-memory store)', () => {
   it('answers concurrent batches each with its own results, in waves that reuse the answer buffers', async () => {
     // A server of its own: its valid codes would feed the shared server's clock-health samples.

@@ -34,6 +34,8 @@ Network:
   --request-timeout MS       time to send a whole request (default 10000)
   --max-connections N        open connections at most (default 10000)
   --drain-timeout MS         on SIGTERM, wait this long for requests in flight (default 10000)
+  --drain-delay MS           on SIGTERM, first keep listening this long with /readyz red, so
+                             that a load balancer stops sending connections (default 0)
   --health-interval MS       probe the store this often for /readyz (default 2000)
 
 Engine:
@@ -87,6 +89,7 @@ const SPECS = {
   'body-limit': { type: 'string' },
   'request-timeout': { type: 'string' },
   'drain-timeout': { type: 'string' },
+  'drain-delay': { type: 'string' },
   'max-connections': { type: 'string' },
   'health-interval': { type: 'string' },
   'tls-key': { type: 'string' },
@@ -157,7 +160,7 @@ function readPem(flag: string, file: string): Buffer {
 /** Option names in library messages, as the flags a command-line user knows. */
 const FLAG_OF: Record<string, string> = {
   port: '--port', host: '--host', maxBatch: '--max-batch', bodyLimit: '--body-limit',
-  requestTimeoutMs: '--request-timeout', drainTimeoutMs: '--drain-timeout', maxConnections: '--max-connections',
+  requestTimeoutMs: '--request-timeout', drainTimeoutMs: '--drain-timeout', drainDelayMs: '--drain-delay', maxConnections: '--max-connections',
   healthIntervalMs: '--health-interval',
   logLevel: '--log-level', redisUrl: '--redis-url', insecureNoAuth: '--insecure-no-auth', threads: '--threads',
   tokens: 'the token', 'window.past': '--past', 'window.future': '--future', window: '--window',
@@ -236,6 +239,7 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
   set('bodyLimit', int('body-limit'));
   set('requestTimeoutMs', int('request-timeout'));
   set('drainTimeoutMs', int('drain-timeout'));
+  set('drainDelayMs', int('drain-delay'));
   set('maxConnections', int('max-connections'));
   set('healthIntervalMs', int('health-interval'));
   set('trustProxy', values['trust-proxy'] as boolean | undefined);

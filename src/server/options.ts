@@ -26,6 +26,13 @@ export interface ServerOptions {
   requestTimeoutMs?: number;
   /** Milliseconds SIGTERM waits for in-flight requests before closing their connections; default 10,000. */
   drainTimeoutMs?: number;
+  /**
+   * Milliseconds after SIGTERM during which the server still accepts connections and answers
+   * (`/readyz` red, every response with `Connection: close`) before it stops listening and
+   * drains: time for a load balancer that probes `/readyz` to stop sending it new connections,
+   * which would otherwise be refused. Default 0 (stop listening at once).
+   */
+  drainDelayMs?: number;
   /** Open connections at most; more are refused. Default 10,000. */
   maxConnections?: number;
   /** Milliseconds between store health probes (readiness); default 2000. */
@@ -73,6 +80,7 @@ export interface ResolvedServerOptions {
   readonly bodyLimit: number;
   readonly requestTimeoutMs: number;
   readonly drainTimeoutMs: number;
+  readonly drainDelayMs: number;
   readonly maxConnections: number;
   readonly healthIntervalMs: number;
   readonly tls: { key: string | Buffer; cert: string | Buffer } | undefined;
@@ -183,6 +191,7 @@ export function resolveServerOptions(input: unknown): ResolvedServerOptions {
     bodyLimit: intOption('bodyLimit', o.bodyLimit, 1024, 256 * 1024 * 1024, 1024 * 1024),
     requestTimeoutMs: intOption('requestTimeoutMs', o.requestTimeoutMs, 100, 600_000, 10_000),
     drainTimeoutMs: intOption('drainTimeoutMs', o.drainTimeoutMs, 0, 600_000, 10_000),
+    drainDelayMs: intOption('drainDelayMs', o.drainDelayMs, 0, 600_000, 0),
     maxConnections: intOption('maxConnections', o.maxConnections, 1, 1_000_000, 10_000),
     healthIntervalMs: intOption('healthIntervalMs', o.healthIntervalMs, 100, 600_000, 2000),
     tls: resolveTls(o.tls),

@@ -1,6 +1,7 @@
 // Running the service: listen, probe the store, and on SIGTERM/SIGINT drain. Draining means:
-// /readyz turns red and new connections are refused, requests in flight are answered (their
-// responses carry `Connection: close`), then the verifier's pool and the store are closed.
+// /readyz turns red (and every response carries `Connection: close`); after `drainDelayMs`
+// (default 0; time for a load balancer to notice), new connections are refused, requests in
+// flight are answered, then the verifier's pool and the store are closed.
 // Connections still busy after `drainTimeoutMs` are cut, so a stuck client cannot hold the
 // process forever.
 
@@ -64,7 +65,10 @@ export async function startServer(input: ServerOptions): Promise<RunningServer> 
   const close = (): Promise<void> => {
     closing ??= (async () => {
       service.startDraining();
-      logger.info({ drainTimeoutMs: opts.drainTimeoutMs }, 'draining');
+      logger.info({ drainDelayMs: opts.drainDelayMs, drainTimeoutMs: opts.drainTimeoutMs }, 'draining');
+      // Still listening and answering meanwhile, /readyz red: a load balancer that probes it
+      // stops sending new connections before they would be refused.
+      if (opts.drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, opts.drainDelayMs));
       const cut = setTimeout(() => {
         logger.warn('drain timeout: closing the remaining connections');
         app.server.closeAllConnections();
