@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, expect, it, vi } from 'vitest';
 import { runVerify } from '../src/cli/verify.js';
 import { totp } from '../src/index.js';
+import { mockStdio } from './helpers/stdio.js';
 
 const SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
 
@@ -20,14 +21,7 @@ afterEach(() => {
 function fakeStdio(): { real: number; input: PassThrough; out: string[] } {
   const real = Date.now();
   vi.useFakeTimers({ toFake: ['Date'], now: real });
-  const input = new PassThrough();
-  vi.spyOn(process, 'stdin', 'get').mockReturnValue(input as unknown as typeof process.stdin);
-  const out: string[] = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
-  return { real, input, out };
+  return { real, ...mockStdio() };
 }
 
 it('verify --at: a line repeated after the mark\'s life is not valid again', async () => {

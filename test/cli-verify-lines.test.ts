@@ -6,11 +6,11 @@ import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it, vi } from 'vitest';
 import { runVerify } from '../src/cli/verify.js';
 import { totp } from '../src/index.js';
+import { mockStdio } from './helpers/stdio.js';
 
 const SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
 
@@ -19,13 +19,7 @@ afterEach(() => {
 });
 
 async function verifyText(chunks: (string | Buffer)[], args: string[] = []): Promise<Record<string, unknown>[]> {
-  const input = new PassThrough();
-  vi.spyOn(process, 'stdin', 'get').mockReturnValue(input as unknown as typeof process.stdin);
-  const out: string[] = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
+  const { input, out } = mockStdio();
   const done = runVerify(['--quiet', ...args]);
   for (const chunk of chunks) input.write(chunk);
   input.end();
