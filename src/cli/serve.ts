@@ -60,7 +60,7 @@ ${TOTP_OPTION_HELP}
   --window N                 steps accepted each way (default 1, at most 10)
   --past N, --future N       steps accepted before / after the current one
   --threads N                worker threads (default 0 unless --max-batch reaches 16384)
-  --log-level LEVEL          fatal, error, warn, info (default), debug, silent
+  --log-level LEVEL          fatal, error, warn, info (default), debug, trace, silent
   -h, --help                 this help`;
 
 const SPECS = {
