@@ -39,6 +39,11 @@ describe('serve options', () => {
     expect(() => serveOptions([], { ...env, TOTP_FLEET_DRIFT: 'maybe' })).toThrow(/TOTP_FLEET_DRIFT expected 1\/true\/yes or 0\/false\/no/);
     expect(() => serveOptions([], { ...env, TOTP_FLEET_PORT: '80x' })).toThrow(/^TOTP_FLEET_PORT expected an integer$/);
     expect(() => serveOptions(['--port', '80x'], env)).toThrow(/^--port expected an integer$/);
+    // The TOTP options (shared with the other commands) too: the variable that was set, not the flag.
+    expect(() => serveOptions([], { ...env, TOTP_FLEET_ALGORITHM: 'md5' })).toThrow(/^TOTP_FLEET_ALGORITHM expected SHA1, SHA256 or SHA512$/);
+    expect(() => serveOptions([], { ...env, TOTP_FLEET_DIGITS: 'x' })).toThrow(/^TOTP_FLEET_DIGITS expected an integer$/);
+    expect(() => serveOptions([], { ...env, TOTP_FLEET_MIN_SECRET_BYTES: '1e3' })).toThrow(/^TOTP_FLEET_MIN_SECRET_BYTES expected an integer$/);
+    expect(() => serveOptions(['--digits', 'x'], { ...env, TOTP_FLEET_PERIOD: '30' })).toThrow(/^--digits expected an integer$/);
     expect(() => serveOptions(['--window', '2', '--past', '1'], env)).toThrow(/not both/);
     expect(() => serveOptions(['--generate-token'], {})).toThrow(/--generate-token needs --token-file/);
     expect(() => serveOptions(['--insecure-no-auth'], env)).toThrow(/exclude each other/);

@@ -214,7 +214,17 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
     }
   };
 
-  const verifier = totpOptions(values);
+  let verifier;
+  try {
+    verifier = totpOptions(values);
+  } catch (error) {
+    // The same for the TOTP options, parsed where the other commands parse them (their messages
+    // start with the flag).
+    if (!(error instanceof UsageError)) throw error;
+    const m = /^--([a-z0-9-]+)/.exec(error.message);
+    if (m !== null && fromEnv.has(m[1]!)) throw new UsageError(error.message.replace(`--${m[1]!}`, envName(m[1]!)));
+    throw error;
+  }
   const window = int('window');
   const past = int('past');
   const future = int('future');
