@@ -1,6 +1,8 @@
 // `serve` options from flags and TOTP_FLEET_* variables (no process started): precedence,
 // parsing, token sources, and messages that name what the user typed.
 
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,11 +39,38 @@ describe('serve options', () => {
     expect(() => serveOptions([], { ...env, TOTP_FLEET_DRIFT: 'maybe' })).toThrow(/TOTP_FLEET_DRIFT expected 1\/true\/yes or 0\/false\/no/);
     expect(() => serveOptions([], { ...env, TOTP_FLEET_PORT: '80x' })).toThrow(/^TOTP_FLEET_PORT expected an integer$/);
     expect(() => serveOptions(['--port', '80x'], env)).toThrow(/^--port expected an integer$/);
+    // The TOTP options (shared with the other commands) too: the variable that was set, not the flag.
+    expect(() => serveOptions([], { ...env, TOTP_FLEET_ALGORITHM: 'md5' })).toThrow(/^TOTP_FLEET_ALGORITHM expected SHA1, SHA256 or SHA512$/);
+    expect(() => serveOptions([], { ...env, TOTP_FLEET_DIGITS: 'x' })).toThrow(/^TOTP_FLEET_DIGITS expected an integer$/);
+    expect(() => serveOptions([], { ...env, TOTP_FLEET_MIN_SECRET_BYTES: '1e3' })).toThrow(/^TOTP_FLEET_MIN_SECRET_BYTES expected an integer$/);
+    expect(() => serveOptions(['--digits', 'x'], { ...env, TOTP_FLEET_PERIOD: '30' })).toThrow(/^--digits expected an integer$/);
     expect(() => serveOptions(['--window', '2', '--past', '1'], env)).toThrow(/not both/);
     expect(() => serveOptions(['--generate-token'], {})).toThrow(/--generate-token needs --token-file/);
     expect(() => serveOptions(['--insecure-no-auth'], env)).toThrow(/exclude each other/);
     expect(() => serveOptions(['extra'], env)).toThrow(/no arguments/);
     expect(serveOptions(['--help'], {})).toBe('help');
+  });
+
+  // README "Configuration": a bad value stops serve with exit status 2 and a message naming the
+  // flag or variable. A TLS file that is no key or certificate, or a key that is not the
+  // certificate's, used to fail at listen with OpenSSL's words only (exit status 1).
+  const openssl = spawnSync('openssl', ['version'], { encoding: 'utf8' }).status === 0;
+  it.skipIf(!openssl)('refuses TLS files that are not a key and its certificate, naming the flag or the variable', () => {
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { encoding: 'utf8' });
+    expect(made.status).toBe(0);
+    const junk = join(dir, 'junk.pem');
+    writeFileSync(junk, 'not a pem file\n');
+    const other = join(dir, 'other-key.pem');
+    writeFileSync(other, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    expect(serveOptions(['--tls-key', key, '--tls-cert', cert], env)).toHaveProperty('tls');
+    expect(() => serveOptions(['--tls-key', junk, '--tls-cert', cert], env)).toThrow(/^--tls-key: .*junk\.pem is not a PEM private key/);
+    expect(() => serveOptions(['--tls-key', key, '--tls-cert', key], env)).toThrow(/^--tls-cert: .*key\.pem is not a PEM certificate/);
+    expect(() => serveOptions([], { ...env, TOTP_FLEET_TLS_KEY: junk, TOTP_FLEET_TLS_CERT: cert })).toThrow(/^TOTP_FLEET_TLS_KEY: /);
+    expect(() => serveOptions(['--tls-key', other, '--tls-cert', cert], env)).toThrow(/^--tls-key: .* is not the private key of --tls-cert/);
+    expect(() => serveOptions(['--tls-key', join(dir, 'missing.pem'), '--tls-cert', cert], { ...env })).toThrow(/^--tls-key: cannot read/);
   });
 
   it('reads tokens from TOTP_FLEET_TOKENS and a token file together (rotation), and creates one when told', () => {

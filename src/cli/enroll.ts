@@ -28,8 +28,8 @@ export const ENROLL_HELP = `Usage: totp-fleet enroll --account NAME [options]
 Makes a new secret (from the system's CSPRNG) for NAME and prints it, its otpauth:// URI and a
 QR code to scan with an authenticator app. Then reads the first code the app shows from
 standard input and verifies it. Exit status: 0 enrolled (the code matched), 1 no matching
-code after every attempt (or none given), 2 usage error. The output contains the secret:
-show it only to the account's owner.
+code after every attempt (or none given), or the store does not answer; 2 usage error. The
+output contains the secret: show it only to the account's owner.
 
 Options:
   --account NAME             the account name shown in the app (required)

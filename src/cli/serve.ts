@@ -2,7 +2,7 @@
 // (TOTP_FLEET_ and the flag in upper case: --max-batch is TOTP_FLEET_MAX_BATCH); a flag wins.
 // Tokens never come from a flag (it would show in the process list): TOTP_FLEET_TOKENS or a file.
 
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { PolicyOptions } from '../policy/options.js';
@@ -60,7 +60,7 @@ ${TOTP_OPTION_HELP}
   --window N                 steps accepted each way (default 1, at most 10)
   --past N, --future N       steps accepted before / after the current one
   --threads N                worker threads (default 0 unless --max-batch reaches 16384)
-  --log-level LEVEL          fatal, error, warn, info (default), debug, silent
+  --log-level LEVEL          fatal, error, warn, info (default), debug, trace, silent
   -h, --help                 this help`;
 
 const SPECS = {
@@ -149,12 +149,36 @@ function readTokenFile(file: string, generate: boolean): string[] {
   return tokens;
 }
 
-function readPem(flag: string, file: string): Buffer {
+function readPem(name: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (error) {
-    throw new UsageError(`--${flag}: cannot read ${file}: ${(error as { code?: string }).code ?? 'error'}`);
+    throw new UsageError(`${name}: cannot read ${file}: ${(error as { code?: string }).code ?? 'error'}`);
   }
+}
+
+/**
+ * The TLS key and certificate, checked here so that an unusable pair is a usage error naming
+ * the flag or variable (`keyName`, `certName`), not OpenSSL's words at listen. The messages are
+ * ours: nothing of the files' content.
+ */
+function readTls(keyName: string, keyFile: string, certName: string, certFile: string): { key: Buffer; cert: Buffer } {
+  const key = readPem(keyName, keyFile);
+  const cert = readPem(certName, certFile);
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new UsageError(`${keyName}: ${keyFile} is not a PEM private key (without a passphrase)`);
+  }
+  let x509;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    throw new UsageError(`${certName}: ${certFile} is not a PEM certificate`);
+  }
+  if (!x509.checkPrivateKey(privateKey)) throw new UsageError(`${keyName}: ${keyFile} is not the private key of ${certName} ${certFile}`);
+  return { key, cert };
 }
 
 /** Option names in library messages, as the flags a command-line user knows. */
@@ -190,7 +214,17 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
     }
   };
 
-  const verifier = totpOptions(values);
+  let verifier;
+  try {
+    verifier = totpOptions(values);
+  } catch (error) {
+    // The same for the TOTP options, parsed where the other commands parse them (their messages
+    // start with the flag).
+    if (!(error instanceof UsageError)) throw error;
+    const m = /^--([a-z0-9-]+)/.exec(error.message);
+    if (m !== null && fromEnv.has(m[1]!)) throw new UsageError(error.message.replace(`--${m[1]!}`, envName(m[1]!)));
+    throw error;
+  }
   const window = int('window');
   const past = int('past');
   const future = int('future');
@@ -244,7 +278,10 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv): ServerOpti
   set('healthIntervalMs', int('health-interval'));
   set('trustProxy', values['trust-proxy'] as boolean | undefined);
   set('logLevel', str('log-level') as LogLevel | undefined);
-  if (tlsKey !== undefined && tlsCert !== undefined) opts.tls = { key: readPem('tls-key', tlsKey), cert: readPem('tls-cert', tlsCert) };
+  if (tlsKey !== undefined && tlsCert !== undefined) {
+    const name = (flag: string): string => (fromEnv.has(flag) ? envName(flag) : `--${flag}`);
+    opts.tls = readTls(name('tls-key'), tlsKey, name('tls-cert'), tlsCert);
+  }
   if (opts.insecureNoAuth === true && tokens.length > 0) throw new UsageError('--insecure-no-auth and bearer tokens exclude each other');
   if (opts.insecureNoAuth !== true && tokens.length === 0) {
     throw new UsageError('no bearer token: set TOTP_FLEET_TOKENS, or --token-file FILE (with --generate-token to create one), ' +
