@@ -389,7 +389,9 @@ export class Dispatcher {
    * The slot is the task's until piscina settles it (#freeSlot), so the word read is its own.
    *
    * Unless it waits on a worker that is stuck before it reaches it (its start, say, blocked):
-   * then no claim ever comes, and neither would an answer (R12). So a task still unclaimed after
+   * then no claim ever comes, and neither would an answer (R12). So a task still unclaimed (or
+   * claimed by the calling thread, helpOut: answered, but the worker holding it has not reached
+   * it, and may hold the answers of the tasks it ran before it) after
    * #stallMs in which no worker reached any task (#progress stood still) and none was running one
    * of this pool's tasks ends every worker (a worker that moves reaches the tasks queued on it
    * within microseconds; one running a task has that task's deadline): piscina rejects the tasks
@@ -411,7 +413,11 @@ export class Dispatcher {
       let moved = performance.now();
       const expire = (): void => {
         const owner = Atomics.load(this.#owners, slot);
-        if (owner === 0) {
+        // Unclaimed, or claimed by the calling thread (helpOut: answered here, but still held by
+        // a worker that has yet to reach it and leave it): either way no worker has reached it.
+        // A worker stuck before it does holds the task (its slot, close()) and, with atomics
+        // 'sync', the answers to the tasks it ran before it: only ending it settles them.
+        if (owner === 0 || owner === OWNER_CALLER) {
           const count = Atomics.load(this.#progress, 0);
           if (count !== progress) {
             progress = count;

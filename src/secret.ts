@@ -105,7 +105,11 @@ export function secretBytes(secret: unknown, rules: SecretRules): Uint8Array | S
   } else {
     return 'secret-type';
   }
-  if (bytes.length < rules.minSecretBytes || bytes.length > rules.maxSecretBytes) return 'secret-length';
+  if (bytes.length < rules.minSecretBytes || bytes.length > rules.maxSecretBytes) {
+    // Decoded here from base32: our copy of a secret (someone's, if too short for these rules), wiped.
+    if (typeof secret === 'string') bytes.fill(0);
+    return 'secret-length';
+  }
   return bytes;
 }
 

@@ -16,6 +16,7 @@ const STALLED = new URL('./fixtures/stalled-worker.mjs', import.meta.url);
 const EXITING = new URL('./fixtures/exiting-worker.mjs', import.meta.url);
 const FAULTY = new URL('./fixtures/faulty-worker.mjs', import.meta.url);
 const KILLER = new URL('./fixtures/killer-worker.mjs', import.meta.url);
+const STUCK_BETWEEN = new URL('./fixtures/stuck-between-worker.mjs', import.meta.url);
 const TS = 1_700_000_015_000;
 
 function requests(n: number): VerifyRequest[] {
@@ -161,6 +162,47 @@ describe('helpOut claims only a slot its task still holds', () => {
     } finally {
       Piscina.prototype.run = run;
       await d.close();
+    }
+  });
+});
+
+describe('R12: a worker stuck before it reaches a task the calling thread ran (helpOut)', () => {
+  it('is ended once the pool stands still for stallMs: the answers it held are run again, the batch is answered', async () => {
+    // One worker. B (3 items) keeps it busy; meanwhile A (5) and H (7) are posted, so it takes
+    // them together once B is done. It runs A, then gets stuck before it claims H: with
+    // atomics 'sync', A's answer waits with it. The calling thread runs H itself (helpOut), so
+    // H's owner word is OWNER_CALLER, not 0: the stall check skipped it, A's deadline waits
+    // for an answer already given, and the batch hung until the worker came back (20 s here).
+    const layout = inlineCore().layout;
+    const d = new Dispatcher(
+      { threads: 1, inlineThreshold: 0, taskTimeout: 1000 },
+      { workerFile: STUCK_BETWEEN, workerData: { busyCount: 3, busyMs: 400, stuckCount: 7, stallForMs: 20_000 }, stallMs: 1000 },
+    );
+    const key = randomBytes(20);
+    const code = Number(totp.generate(key, { timestamp: TS }));
+    const step = Math.floor(TS / 30_000);
+    const params = packParams(layout, 6, 1, 1);
+    const chunk = (count: number): PackedChunk => {
+      const packer = new BatchPacker(layout, count, count, layout.midStride / 4, undefined, true);
+      for (let i = 0; i < count; i++) packer.addKey(key, step, code, params);
+      return packer.finish()[0]!;
+    };
+    try {
+      const busy = d.run([chunk(3)], 3, 'verify', true);
+      // B claimed and running before A and H are posted.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const batch = d.run([chunk(5), chunk(7)], 12, 'verify', true);
+      expect(await within(busy, 5000)).toEqual(new Int32Array(3));
+      // A is the worker's (the oldest open task); H is run here.
+      d.helpOut();
+      expect(d.stats().chunksInline).toBe(1);
+      const got = await within(batch, 10_000);
+      expect(got).not.toBe('hung');
+      // A run again on the replacement, H's results as run here: every item matches at delta 0.
+      expect(got).toEqual(new Int32Array(12));
+      expect(d.stats()).toMatchObject({ inFlight: 0, chunksRetried: 1, chunksFailed: 0 });
+    } finally {
+      void within(d.close(), 1000);
     }
   });
 });
