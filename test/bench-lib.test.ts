@@ -100,6 +100,26 @@ describe('chart data', () => {
     expect(d.batches).toEqual([{ batch: 10, kind: 'invalid', median: 5, p25: b!.p25, p75: b!.p75 }]);
     expect(d.ratios).toEqual([{ label: 'otplib', kind: 'invalid', ratio: 70, low: 60, high: 80 }]);
   });
+
+  it('draws only the worker-thread figures against threads, not the raw kernel and its worker gangs measured beside them', () => {
+    // The threads suite records, in its groups, the raw kernel on the calling thread and in 1..N
+    // workers (ceilings, no `params`): they are not "verifyBatch at N worker threads".
+    const data = syntheticReport([{ id: 'node/valid', median: 100, spread: 0.1, reference: true }]);
+    const base = (data['figures'] as object[])[0];
+    const fig = (id: string, extra: object): object => ({ ...base, id, scenario: 'threads', ...extra });
+    const report = parseReport({
+      ...data,
+      figures: [
+        fig('threads/inline/100000/invalid', { params: { threads: 0, batch: 100_000, kind: 'invalid' } }),
+        fig('threads/pool1/100000/invalid', { params: { threads: 1, batch: 100_000, kind: 'invalid' } }),
+        fig('threads/kernel/100000/invalid', { params: {}, items: 8192, median: 5e6 }),
+        fig('threads/kernel-workers1/100000/invalid', { params: {}, items: 32_768, median: 5e6 }),
+        fig('threads/kernel-workers2/100000/invalid', { params: {}, items: 65_536, median: 9e6 }),
+      ],
+    }, 'synthetic');
+    const d = chartData({ figures: [...report.figures], loads: [], checks: [] });
+    expect(d.threads.map((p) => [p.threads, p.batch, p.kind])).toEqual([[0, 100_000, 'invalid'], [1, 100_000, 'invalid']]);
+  });
 });
 
 describe('planLevels', () => {

@@ -26,7 +26,11 @@ export interface ChartData {
 export function chartData(report: Pick<Report, 'figures' | 'loads' | 'checks'>): ChartData {
   const pick = (scenario: string) => report.figures.filter((f) => f.scenario === scenario);
   return {
-    threads: pick('threads').map((f) => ({
+    // Only the verifyBatch figures, which name their thread count: the threads suite also measures
+    // the raw kernel on the calling thread and in gangs of 1..N workers (its ceilings, no params),
+    // which are not "verifyBatch at N worker threads" (they drew as threads 0 with batches of
+    // 8,192 to 65,536 items, all called valid).
+    threads: pick('threads').filter((f) => f.params.threads !== undefined).map((f) => ({
       threads: f.params.threads ?? 0, batch: f.params.batch ?? f.items, kind: f.params.kind ?? 'valid', median: f.median, p25: f.p25, p75: f.p75,
     })),
     batches: pick('batch-sizes').map((f) => ({
