@@ -120,6 +120,28 @@ describe('chart data', () => {
     const d = chartData({ figures: [...report.figures], loads: [], checks: [] });
     expect(d.threads.map((p) => [p.threads, p.batch, p.kind])).toEqual([[0, 100_000, 'invalid'], [1, 100_000, 'invalid']]);
   });
+
+  it('draws facade ÷ peer ratios only, not facade ÷ raw kernel (a fraction of our own kernel, not a peer)', () => {
+    const data = syntheticReport([{ id: 'node/valid', median: 100, spread: 0.1, reference: true }]);
+    const base = (data['figures'] as object[])[0];
+    const ID = 'throughput-vs-peers';
+    const report = parseReport({
+      ...data,
+      figures: [
+        { ...base, id: `${ID}/facade-base32/valid`, scenario: ID, reference: false },
+        { ...base, id: `${ID}/kernel/valid`, scenario: ID, reference: false },
+        { ...base, id: `${ID}/node-crypto/valid`, scenario: ID, reference: true },
+      ],
+      checks: [
+        { id: 'a', scenario: ID, label: 'facade (cache warm) ÷ node:crypto, valid', unit: 'ratio', measured: 13, low: 12, high: 14,
+          from: [`${ID}/facade-base32/valid`, `${ID}/node-crypto/valid`] },
+        { id: 'b', scenario: ID, label: 'facade (cache warm) ÷ raw kernel, valid', unit: 'fraction', measured: 0.6, low: 0.55, high: 0.65,
+          from: [`${ID}/facade-base32/valid`, `${ID}/kernel/valid`] },
+      ],
+    }, 'synthetic');
+    const d = chartData({ figures: [...report.figures], loads: [], checks: [...report.checks] });
+    expect(d.ratios).toEqual([{ label: 'node:crypto', kind: 'valid', ratio: 13, low: 12, high: 14 }]);
+  });
 });
 
 describe('planLevels', () => {

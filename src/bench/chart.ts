@@ -25,6 +25,8 @@ export interface ChartData {
 
 export function chartData(report: Pick<Report, 'figures' | 'loads' | 'checks'>): ChartData {
   const pick = (scenario: string) => report.figures.filter((f) => f.scenario === scenario);
+  // Figures of our own code: a ratio over one of them (facade ÷ raw kernel) is not a ratio to a peer.
+  const ours = new Set(report.figures.filter((f) => !f.reference).map((f) => f.id));
   return {
     // Only the verifyBatch figures, which name their thread count: the threads suite also measures
     // the raw kernel on the calling thread and in gangs of 1..N workers (its ceilings, no params),
@@ -38,7 +40,7 @@ export function chartData(report: Pick<Report, 'figures' | 'loads' | 'checks'>):
     })),
     loads: report.loads.map((l) => ({ config: l.config, offered: l.offered, p99ms: l.p99 / 1000, saturated: l.saturated })),
     ratios: report.checks
-      .filter((c) => c.scenario === 'throughput-vs-peers' && c.label.startsWith('facade (cache warm)'))
+      .filter((c) => c.scenario === 'throughput-vs-peers' && c.label.startsWith('facade (cache warm)') && !ours.has(c.from?.[1] ?? ''))
       .map((c) => ({
         label: c.label.replace(/^facade \(cache warm\) ÷ /, '').replace(/, (valid|invalid)$/, ''),
         kind: /invalid$/.test(c.label) ? 'invalid' : 'valid',
