@@ -56,6 +56,9 @@ describe('totp-fleet bench: arguments', () => {
   it.each([
     [['--profile', 'huge'], /--profile expected one of quick, full/],
     [['--suite', 'nope'], /--suite expected suite ids/],
+    // Run twice, a suite's figures and checks came out twice under the same ids (each of its
+    // sections printed both runs' rows; compare kept one of the two).
+    [['--suite', 'core,windows,core'], /--suite names core more than once/],
     [['--rate', '5000'], /--rate is only for --plan/],
     [['--plan', '--rate', '50k'], /--plan needs --rate and --p99/],
     [['--plan', '--rate', 'fast', '--p99', '5ms'], /--rate expected/],

@@ -14,6 +14,8 @@ import { planLevels } from '../src/bench/plan.js';
 import { PROFILES } from '../src/bench/profiles.js';
 import { parseReport } from '../src/bench/report-file.js';
 import { Report } from '../src/bench/report.js';
+import { createProgress } from '../src/bench/progress.js';
+import { runSuites } from '../src/bench/run.js';
 import { SuiteRegistry } from '../src/bench/suite.js';
 import { coreModule, instantiateCore } from '../src/wasm.js';
 import { builtinSuites } from '../src/bench/suites/index.js';
@@ -29,6 +31,14 @@ describe('suite registry', () => {
     expect(() => new SuiteRegistry([{ id: 'Bad Id', ...noop }])).toThrow(/lower-case letters/);
     const mine = new SuiteRegistry([{ id: 'policy-memory', ...noop }]);
     expect(mine.ids()).toEqual(['policy-memory']);
+  });
+
+  it('the runner refuses a suite named twice before anything runs', async () => {
+    let runs = 0;
+    const registry = new SuiteRegistry([{ id: 'once', title: 't', run: async () => { runs++; } }]);
+    await expect(runSuites({ profile: PROFILES.quick!, only: ['once', 'once'], registry, progress: createProgress(process.stderr, true) }))
+      .rejects.toThrow(/"once" named more than once/);
+    expect(runs).toBe(0);
   });
 });
 

@@ -160,6 +160,8 @@ export async function runBench(argv: string[]): Promise<number> {
   if (only !== undefined) {
     const unknown = only.filter((id) => builtinSuites().get(id) === undefined);
     if (only.length === 0 || unknown.length > 0) throw new UsageError(`--suite expected suite ids from: ${builtinSuites().ids().join(', ')}`);
+    const twice = only.find((id, i) => only.indexOf(id) !== i);
+    if (twice !== undefined) throw new UsageError(`--suite names ${twice} more than once (a report holds each suite's figures once)`);
   }
 
   if (values.plan) {
