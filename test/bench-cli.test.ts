@@ -64,6 +64,11 @@ describe('totp-fleet bench: arguments', () => {
     [['--plan', '--rate', 'fast', '--p99', '5ms'], /--rate expected/],
     [['--plan', '--rate', '50000', '--p99', '5'], /--p99 expected a time with its unit/],
     [['--plan', '--rate', '50000', '--p99', '5ms', '--headroom', '120%'], /--headroom expected/],
+    // Silently ignored before: --plan measures the latency suite whatever --suite says, and with
+    // --from it measures nothing, so no --json or chart was written.
+    [['--plan', '--rate', '50k', '--p99', '5ms', '--suite', 'threads'], /--plan measures the "latency" suite/],
+    [['--plan', '--rate', '50k', '--p99', '5ms', '--from', 'r.json', '--json', 'out.json'], /--from measures nothing: --json and --chart/],
+    [['--plan', '--rate', '50k', '--p99', '5ms', '--from', 'r.json', '--chart', 'out.html'], /--from measures nothing: --json and --chart/],
     [['compare', 'only-one.json'], /compare expects two report files/],
     [['stray'], /bench takes no arguments/],
     [['--frobnicate'], /Unknown option/],

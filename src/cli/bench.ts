@@ -167,8 +167,12 @@ export async function runBench(argv: string[]): Promise<number> {
   if (values.plan) {
     if (values.rate === undefined || values.p99 === undefined) throw new UsageError('--plan needs --rate and --p99');
     const req: PlanRequest = { rate: parseRate(values.rate), p99: parseDuration(values.p99), headroom: parseHeadroom(values.headroom ?? '30%') };
-    if (values.from !== undefined && (values.suite !== undefined || values.profile !== undefined)) {
-      throw new UsageError('--from plans from a report; --suite and --profile measure: use one or the other');
+    if (values.suite !== undefined) throw new UsageError('--plan measures the "latency" suite (or reads it --from a report): --suite does not apply');
+    if (values.from !== undefined && values.profile !== undefined) {
+      throw new UsageError('--from plans from a report; --profile measures: use one or the other');
+    }
+    if (values.from !== undefined && (values.json !== undefined || values.chart !== undefined)) {
+      throw new UsageError('--plan --from measures nothing: --json and --chart write a measured report (drop them, or drop --from)');
     }
     let data;
     if (values.from !== undefined) {
