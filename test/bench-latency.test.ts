@@ -27,6 +27,7 @@ describe('latency suite', () => {
     const profile = {
       ...PROFILES.quick!, name: 'test', seconds: { latency: 2 }, loadSeconds: 0.2, loadLevels: [1_000, 2_000],
     };
+    offered.length = 0;
     const report = await runSuites({ profile, only: ['latency'], maxThreads: 1, progress: createProgress(process.stderr, true) });
     const configs = new Set(report.loads.map((l) => l.config));
     expect(configs.size).toBe(2);
@@ -37,5 +38,17 @@ describe('latency suite', () => {
       expect(levels.map((l) => l.offered)).toEqual([1_000, 2_000]);
     }
     expect(offered.map((o) => o.rate)).toEqual([1_000, 1_000, 2_000, 1_000, 1_000, 2_000]);
+  }, 30_000);
+
+  it('records a rate far beyond the verifier as saturated, not as a crash on its ERR_OVERLOADED', async () => {
+    // `--plan --rate 100M` offers 25 M/s first: the backlog the suite allowed (rate / 2) passed
+    // the verifier's maxQueue (1,000,000), its rejection failed the load, and the run ended
+    // "totp-fleet: overloaded: 999424 items in flight" (exit status 1, no plan).
+    const profile = {
+      ...PROFILES.quick!, name: 'test', seconds: { latency: 2 }, loadSeconds: 0.2, loadLevels: [25_000_000],
+    };
+    const report = await runSuites({ profile, only: ['latency'], maxThreads: 1, progress: createProgress(process.stderr, true) });
+    expect(report.loads).toHaveLength(2);
+    for (const l of report.loads) expect(l).toMatchObject({ offered: 25_000_000, saturated: true });
   }, 30_000);
 });
