@@ -223,6 +223,27 @@ describe('totp-fleet bench --plan', () => {
   });
 });
 
+describe('totp-fleet bench --plan, measuring', () => {
+  it('plans hosts for a fleet rate far beyond one process: it measures what one process does, not only loads around the fleet rate', () => {
+    // Before, the levels bracketed the fleet's rate only (2.5 M/s to 57 M/s for 10 M/s): every one
+    // saturated, and the plan said the p99 was below what one verify() costs (exit 1).
+    const r = run(['--plan', '--rate', '10M', '--p99', '50ms', '--quiet'], 120_000);
+    expect(r.stdout).toMatch(/Answer: one process does not reach 14,285,714\/s at p99 ≤ 50\.0 ms on this host\. Run \d+ process\(es\) per host \(.*\) on \d+ host\(s\)/);
+    expect(r.status).toBe(0);
+  }, 120_000);
+});
+
+describe('totp-fleet bench --plan, a report whose every load was saturated', () => {
+  it('does not call the p99 below what one verify() costs when no level was within what one process does', () => {
+    const loads = [load('threads 0 (inline)', 0, 2_500_000, 900, true), load('threads 1, inlineThreshold 256', 1, 2_500_000, 800, true)];
+    const report = file('saturated.json', syntheticReport(FIGS, { loads }));
+    const r = run(['--plan', '--rate', '10M', '--p99', '5ms', '--from', report]);
+    expect(r.stdout).not.toMatch(/below what one verify\(\) costs/);
+    expect(r.stdout).toMatch(/saturated at every load measured \(from 2,500,000\/s\)/);
+    expect(r.status).toBe(1);
+  });
+});
+
 describe('totp-fleet bench: a real run', () => {
   it('runs suites with a progress log, prints tables, writes the JSON report and the chart', () => {
     const json = join(dir, 'real.json');

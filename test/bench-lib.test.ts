@@ -157,6 +157,11 @@ describe('chart data', () => {
 describe('planLevels', () => {
   it('brackets the rate and the capacity the headroom asks for', () => {
     expect(planLevels({ rate: 50_000, p99: 5000, headroom: 0.3 })).toEqual([12_500, 25_000, 50_000, 71_500, 142_900, 285_800]);
+    // A fleet's rate far beyond one process: the profile's lower levels come first, so that what
+    // one process does is measured (levels around 10 M/s alone all saturate on one process).
+    expect(planLevels({ rate: 10_000_000, p99: 5000, headroom: 0.3 }, [1_000, 10_000, 50_000, 200_000, 500_000, 2_000_000]))
+      .toEqual([1_000, 10_000, 50_000, 200_000, 500_000, 2_500_000, 5_000_000, 10_000_000, 14_285_800, 28_571_500, 57_142_900]);
+    expect(planLevels({ rate: 50_000, p99: 5000, headroom: 0.3 }, [1_000, 10_000, 50_000])).toEqual([1_000, 12_500, 25_000, 50_000, 71_500, 142_900, 285_800]);
   });
 });
 

@@ -125,6 +125,11 @@ export function formatPlan(plan: Plan, report: Pick<ReportData, 'machine' | 'pro
     lines.push(`Answer: one process does not reach ${rate(needed)}/s at p99 ≤ ${ms(req.p99)} on this host. Run ${s.processesPerHost} process(es) per host ` +
       `(${s.config.config}, ${s.config.cores} core(s) each, ${rate(s.config.capacity)}/s each) on ${s.hosts} host(s) like this one, ` +
       `behind a load balancer: ${rate(s.hosts * s.processesPerHost * s.config.capacity)}/s in all.`);
+  } else if (inProcessLoads(report.loads).every((l) => l.saturated)) {
+    // No level was within what one process does: its capacity, and so the plan, is unknown.
+    lines.push(`Answer: every configuration was saturated at every load measured (from ${rate(Math.min(...inProcessLoads(report.loads).map((l) => l.offered)))}/s): ` +
+      'one process cannot keep up with these rates, and they do not say what it does at p99 ' +
+      `≤ ${ms(req.p99)}, so neither how many processes nor how many hosts. Measure lower loads (the latency suite of a profile starts at 1,000/s) and plan from them.`);
   } else {
     lines.push(`Answer: no configuration met p99 ≤ ${ms(req.p99)} even at the lowest load measured (${rate(Math.min(...inProcessLoads(report.loads).map((l) => l.offered)))}/s): ` +
       'the target is below what one verify() costs on this host; adding hosts does not lower it. Relax the p99 target or batch the calls (verifyBatch).');
@@ -149,10 +154,17 @@ export function inProcessLoads<T extends { scenario?: string }>(loads: readonly 
   return loads.filter((l) => l.scenario === undefined || l.scenario === 'latency');
 }
 
-/** Offered loads that bracket a planned rate, for measuring a plan (lowest first). */
-export function planLevels(req: PlanRequest): number[] {
+/**
+ * Offered loads that bracket a planned rate, for measuring a plan (lowest first), after the
+ * levels of `below` (a profile's ladder) under half the lowest of them: a fleet's rate may be far
+ * beyond one process, and the plan needs what one process does (its capacity, for processes per
+ * host and hosts), which levels around the fleet's rate alone never measure (all saturated).
+ */
+export function planLevels(req: PlanRequest, below: readonly number[] = []): number[] {
   const needed = req.rate / (1 - req.headroom);
   const raw = [req.rate / 4, req.rate / 2, req.rate, needed, needed * 2, needed * 4];
   // Rounded up, so that the level for the capacity asked for is never just below it.
-  return [...new Set(raw.map((r) => Math.max(100, Math.ceil(r / 100) * 100)))].sort((x, y) => x - y);
+  const bracket = raw.map((r) => Math.max(100, Math.ceil(r / 100) * 100));
+  const lower = below.filter((l) => l <= bracket[0]! / 2);
+  return [...new Set([...lower, ...bracket])].sort((x, y) => x - y);
 }

@@ -185,7 +185,7 @@ export async function runBench(argv: string[]): Promise<number> {
     } else {
       exposeGc();
       // Measure the latency suite with offered loads around the rate asked for.
-      const profile = { ...base, name: `${base.name}+plan`, loadSeconds: Math.max(1, base.loadSeconds), loadLevels: planLevels(req) };
+      const profile = { ...base, name: `${base.name}+plan`, loadSeconds: Math.max(1, base.loadSeconds), loadLevels: planLevels(req, base.loadLevels) };
       const report = await runSuites({ profile, only: ['latency'], progress: quietProgress(values.quiet) });
       await writeOutputs(report, formatReport(report), values.json, values.chart);
       data = parseReport(JSON.parse(JSON.stringify(report)), 'this run');
