@@ -183,3 +183,38 @@ describe('kernel gang (the threads suite\'s machine ceiling)', () => {
     }
   });
 });
+
+describe('machine info', () => {
+  it('does not report the commit of a git repository the package is merely installed in', async () => {
+    // An installed totp-fleet (node_modules/totp-fleet, no .git of its own) inside an
+    // application's repository: `git rev-parse HEAD` from the package answered the application's
+    // commit, printed and written as the commit measured.
+    const { execFileSync } = await import('node:child_process');
+    const { cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { pathToFileURL } = await import('node:url');
+    const app = realpathSync(mkdtempSync(join(tmpdir(), 'totp-fleet-app-')));
+    try {
+      const git = (...args: string[]): string => execFileSync('git', args, { cwd: app, encoding: 'utf8' }).trim();
+      git('init', '-q');
+      writeFileSync(join(app, 'app.txt'), 'app\n');
+      git('add', 'app.txt');
+      git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'app');
+      const appCommit = git('rev-parse', '--short', 'HEAD');
+      const pkg = join(app, 'node_modules', 'totp-fleet');
+      mkdirSync(join(pkg, 'dist', 'bench'), { recursive: true });
+      writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'totp-fleet', version: '9.9.9', type: 'module' }));
+      for (const f of ['machine.js', 'versions.js']) cpSync(new URL(`../dist/bench/${f}`, import.meta.url), join(pkg, 'dist', 'bench', f));
+      const { machineInfo: installed } = await import(pathToFileURL(join(pkg, 'dist', 'bench', 'machine.js')).href);
+      const info = installed();
+      expect(info.versions['totp-fleet']).toBe('9.9.9');
+      expect(info.commit).not.toContain(appCommit);
+      expect(info.commit).toBe('unknown');
+      // In its own checkout, the commit is still read.
+      expect(machineInfo().commit).toMatch(/^[0-9a-f]{7,}(\+dirty)?$/);
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
+  });
+});
