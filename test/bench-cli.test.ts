@@ -216,6 +216,18 @@ describe('totp-fleet bench --plan', () => {
     expect(r.stdout).toMatch(/Run 2 process\(es\) per host \(threads 0 \(inline\), 1 core\(s\) each, 100,000\/s each\) on 8 host\(s\)/);
   });
 
+  it('counts the cores this process could use, not every CPU of the machine, when it puts processes on a host', () => {
+    // A container or taskset limited to 2 CPUs of a 64-CPU machine: the latency suite measured
+    // pools of up to 2 workers there, and "64 processes per host" would be 32 times what such a
+    // host (2 usable cores) can run.
+    const data = syntheticReport(FIGS, { loads });
+    const pinned = file('pinned.json', { ...data, machine: { ...(data['machine'] as object), cores: 64, parallelism: 2 } });
+    const r = run(['--plan', '--rate', '1M', '--p99', '5ms', '--from', pinned]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/Run 2 process\(es\) per host \(threads 0 \(inline\), 1 core\(s\) each, 100,000\/s each\) on 8 host\(s\)/);
+    expect(r.stdout).toMatch(/measured on: Test CPU, 64 cores \(2 usable\)/);
+  });
+
   it('says so, and exits 1, when no configuration meets the p99 at any load', () => {
     const r = run(['--plan', '--rate', '1000', '--p99', '100us', '--from', report]);
     expect(r.status).toBe(1);

@@ -72,7 +72,9 @@ export function planCapacity(report: Pick<ReportData, 'loads' | 'machine'>, req:
   // generator and other assumptions, and are read beside the plan, not planned from.
   const loads = inProcessLoads(report.loads);
   if (loads.length === 0) throw new RangeError('the report has no latency-under-load figures (suite "latency"); run it first');
-  const hostCores = report.machine.cores;
+  // The cores this process could use (its CPU affinity: a container's or taskset's CPUs), which
+  // the latency suite's pools went up to; not every CPU of the machine. Older reports: the cores.
+  const hostCores = usableCores(report.machine);
   const byConfig = new Map<string, LoadFigure[]>();
   for (const l of loads) byConfig.set(l.config, [...(byConfig.get(l.config) ?? []), l]);
   const configs = [...byConfig].map(([config, levels]) => capacityOf(config, levels, req, hostCores));
@@ -109,7 +111,7 @@ export function formatPlan(plan: Plan, report: Pick<ReportData, 'machine' | 'pro
   ]);
   const lines = [
     `Capacity plan: ${rate(req.rate)} verify()/s at p99 ≤ ${ms(req.p99)}, ${Math.round(req.headroom * 100)} % headroom: provide ${rate(needed)}/s`,
-    `measured on: ${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.date} (commit ${m.commit}, profile ${report.profile})`,
+    `measured on: ${m.cpu}, ${m.cores} cores${usableCores(m) < m.cores ? ` (${usableCores(m)} usable)` : ''}, Node ${m.node}, ${m.date} (commit ${m.commit}, profile ${report.profile})`,
     '',
     table(['configuration (one process)', `max load with p99 ≤ ${ms(req.p99)}`, `p99 at ${rate(req.rate)}/s`, 'cores', 'enough'], plan.configs.length > 0 ? rows : [], [1, 2, 3]),
     '',
@@ -147,6 +149,11 @@ export function formatPlan(plan: Plan, report: Pick<ReportData, 'machine' | 'pro
     `- Headroom ${Math.round(req.headroom * 100)} %: the plan keeps that share of the measured capacity spare for bursts, failover and noisy neighbours.`,
     '- Figures from a shared or virtual machine move with its neighbours; re-run on the hardware you deploy on.');
   return lines.join('\n');
+}
+
+/** Cores a process could use where the report was measured (MachineInfo.parallelism, else cores). */
+function usableCores(m: Pick<ReportData['machine'], 'cores' | 'parallelism'>): number {
+  return typeof m.parallelism === 'number' && m.parallelism >= 1 ? Math.min(m.cores, m.parallelism) : m.cores;
 }
 
 /** The loads `--plan` plans from: the "latency" suite's, not the HTTP suite's. */
