@@ -70,6 +70,10 @@ describe('totp-fleet bench: arguments', () => {
     [['--plan', '--rate', '50k', '--p99', '5ms', '--from', 'r.json', '--json', 'out.json'], /--from measures nothing: --json and --chart/],
     [['--plan', '--rate', '50k', '--p99', '5ms', '--from', 'r.json', '--chart', 'out.html'], /--from measures nothing: --json and --chart/],
     [['compare', 'only-one.json'], /compare expects two report files/],
+    // Accepted and ignored before: compare measures and plans nothing; --all lists compare's rows.
+    [['compare', 'a.json', 'b.json', '--json', 'c.json'], /--json does not apply to compare/],
+    [['compare', 'a.json', 'b.json', '--plan', '--rate', '5k', '--p99', '5ms'], /--plan does not apply to compare/],
+    [['--all'], /--all is only for compare/],
     [['stray'], /bench takes no arguments/],
     [['--frobnicate'], /Unknown option/],
   ])('exits 2 on %j', (args, message) => {

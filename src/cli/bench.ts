@@ -144,7 +144,13 @@ export async function runBench(argv: string[]): Promise<number> {
     process.stdout.write(BENCH_HELP + '\n');
     return 0;
   }
-  if (positionals[0] === 'compare') return runCompare(positionals.slice(1), values.all === true);
+  if (positionals[0] === 'compare') {
+    for (const flag of ['profile', 'suite', 'json', 'chart', 'list', 'plan', 'rate', 'p99', 'headroom', 'from'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to compare (it reads two reports: compare A.json B.json [--all])`);
+    }
+    return runCompare(positionals.slice(1), values.all === true);
+  }
+  if (values.all !== undefined) throw new UsageError('--all is only for compare');
   if (positionals.length > 0) throw new UsageError(`bench takes no arguments except "compare A.json B.json" (got "${positionals[0]}")`);
   if (values.list) {
     const registry = builtinSuites();
