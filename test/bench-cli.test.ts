@@ -210,6 +210,9 @@ describe('totp-fleet bench --plan', () => {
   it('moves to the worker pool when the calling thread alone cannot keep the p99', () => {
     const r = run(['--plan', '--rate', '120000', '--p99', '5ms', '--headroom', '0.1', '--from', report]);
     expect(r.status).toBe(0);
+    // No level was measured at 120,000/s: the p99 shown is the next level's, and says which
+    // (it read as inline's p99 at 120,000/s: 40 ms, measured at 200,000/s).
+    expect(r.stdout).toMatch(/threads 0 \(inline\)\s+100,000\/s\s+40\.0 ms at 200,000\/s\s+1\s+no/);
     expect(r.stdout).toMatch(/Answer: one process with `threads: 1`, `inlineThreshold: 256` on 2 of this host's 2 cores/);
   });
 

@@ -28,6 +28,8 @@ export interface ConfigCapacity {
   readonly atLeast: boolean;
   /** p99 (µs) at the lowest measured load ≥ the planned rate, if one was measured and kept up. */
   readonly p99AtRate: number | undefined;
+  /** The offered load p99AtRate was measured at (the planned rate or the next level up). */
+  readonly p99AtRateOffered: number | undefined;
   /** Lower loads that missed the target although a higher one met it: a noisy host. */
   readonly missedBelow: number;
 }
@@ -57,7 +59,7 @@ function capacityOf(config: string, levels: readonly LoadFigure[], req: PlanRequ
   const missedBelow = sorted.filter((l) => l.offered < capacity && !ok(l)).length;
   const atRate = sorted.find((l) => l.offered >= req.rate && !l.saturated);
   const threads = sorted[0]?.threads ?? 0;
-  return { config, threads, cores: Math.min(hostCores, threads + 1), capacity, atLeast: !failed && capacity > 0, p99AtRate: atRate?.p99, missedBelow };
+  return { config, threads, cores: Math.min(hostCores, threads + 1), capacity, atLeast: !failed && capacity > 0, p99AtRate: atRate?.p99, p99AtRateOffered: atRate?.offered, missedBelow };
 }
 
 /**
@@ -105,7 +107,7 @@ export function formatPlan(plan: Plan, report: Pick<ReportData, 'machine' | 'pro
   const rows = plan.configs.map((c) => [
     c.config,
     c.capacity === 0 ? 'none measured' : `${c.atLeast ? '≥ ' : ''}${rate(c.capacity)}/s`,
-    c.p99AtRate === undefined ? 'not measured' : ms(c.p99AtRate),
+    c.p99AtRate === undefined ? 'not measured' : `${ms(c.p99AtRate)}${c.p99AtRateOffered === req.rate ? '' : ` at ${rate(c.p99AtRateOffered!)}/s`}`,
     String(c.cores),
     c.capacity >= needed ? 'yes' : 'no',
   ]);
