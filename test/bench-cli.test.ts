@@ -56,12 +56,24 @@ describe('totp-fleet bench: arguments', () => {
   it.each([
     [['--profile', 'huge'], /--profile expected one of quick, full/],
     [['--suite', 'nope'], /--suite expected suite ids/],
+    // Run twice, a suite's figures and checks came out twice under the same ids (each of its
+    // sections printed both runs' rows; compare kept one of the two).
+    [['--suite', 'core,windows,core'], /--suite names core more than once/],
     [['--rate', '5000'], /--rate is only for --plan/],
     [['--plan', '--rate', '50k'], /--plan needs --rate and --p99/],
     [['--plan', '--rate', 'fast', '--p99', '5ms'], /--rate expected/],
     [['--plan', '--rate', '50000', '--p99', '5'], /--p99 expected a time with its unit/],
     [['--plan', '--rate', '50000', '--p99', '5ms', '--headroom', '120%'], /--headroom expected/],
+    // Silently ignored before: --plan measures the latency suite whatever --suite says, and with
+    // --from it measures nothing, so no --json or chart was written.
+    [['--plan', '--rate', '50k', '--p99', '5ms', '--suite', 'threads'], /--plan measures the "latency" suite/],
+    [['--plan', '--rate', '50k', '--p99', '5ms', '--from', 'r.json', '--json', 'out.json'], /--from measures nothing: --json and --chart/],
+    [['--plan', '--rate', '50k', '--p99', '5ms', '--from', 'r.json', '--chart', 'out.html'], /--from measures nothing: --json and --chart/],
     [['compare', 'only-one.json'], /compare expects two report files/],
+    // Accepted and ignored before: compare measures and plans nothing; --all lists compare's rows.
+    [['compare', 'a.json', 'b.json', '--json', 'c.json'], /--json does not apply to compare/],
+    [['compare', 'a.json', 'b.json', '--plan', '--rate', '5k', '--p99', '5ms'], /--plan does not apply to compare/],
+    [['--all'], /--all is only for compare/],
     [['stray'], /bench takes no arguments/],
     [['--frobnicate'], /Unknown option/],
   ])('exits 2 on %j', (args, message) => {
@@ -198,6 +210,9 @@ describe('totp-fleet bench --plan', () => {
   it('moves to the worker pool when the calling thread alone cannot keep the p99', () => {
     const r = run(['--plan', '--rate', '120000', '--p99', '5ms', '--headroom', '0.1', '--from', report]);
     expect(r.status).toBe(0);
+    // No level was measured at 120,000/s: the p99 shown is the next level's, and says which
+    // (it read as inline's p99 at 120,000/s: 40 ms, measured at 200,000/s).
+    expect(r.stdout).toMatch(/threads 0 \(inline\)\s+100,000\/s\s+40\.0 ms at 200,000\/s\s+1\s+no/);
     expect(r.stdout).toMatch(/Answer: one process with `threads: 1`, `inlineThreshold: 256` on 2 of this host's 2 cores/);
   });
 
@@ -208,10 +223,43 @@ describe('totp-fleet bench --plan', () => {
     expect(r.stdout).toMatch(/Run 2 process\(es\) per host \(threads 0 \(inline\), 1 core\(s\) each, 100,000\/s each\) on 8 host\(s\)/);
   });
 
+  it('counts the cores this process could use, not every CPU of the machine, when it puts processes on a host', () => {
+    // A container or taskset limited to 2 CPUs of a 64-CPU machine: the latency suite measured
+    // pools of up to 2 workers there, and "64 processes per host" would be 32 times what such a
+    // host (2 usable cores) can run.
+    const data = syntheticReport(FIGS, { loads });
+    const pinned = file('pinned.json', { ...data, machine: { ...(data['machine'] as object), cores: 64, parallelism: 2 } });
+    const r = run(['--plan', '--rate', '1M', '--p99', '5ms', '--from', pinned]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/Run 2 process\(es\) per host \(threads 0 \(inline\), 1 core\(s\) each, 100,000\/s each\) on 8 host\(s\)/);
+    expect(r.stdout).toMatch(/measured on: Test CPU, 64 cores \(2 usable\)/);
+  });
+
   it('says so, and exits 1, when no configuration meets the p99 at any load', () => {
     const r = run(['--plan', '--rate', '1000', '--p99', '100us', '--from', report]);
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/no configuration met p99 ≤ 0\.10 ms even at the lowest load measured/);
+  });
+});
+
+describe('totp-fleet bench --plan, measuring', () => {
+  it('plans hosts for a fleet rate far beyond one process: it measures what one process does, not only loads around the fleet rate', () => {
+    // Before, the levels bracketed the fleet's rate only (2.5 M/s to 57 M/s for 10 M/s): every one
+    // saturated, and the plan said the p99 was below what one verify() costs (exit 1).
+    const r = run(['--plan', '--rate', '10M', '--p99', '50ms', '--quiet'], 120_000);
+    expect(r.stdout).toMatch(/Answer: one process does not reach 14,285,714\/s at p99 ≤ 50\.0 ms on this host\. Run \d+ process\(es\) per host \(.*\) on \d+ host\(s\)/);
+    expect(r.status).toBe(0);
+  }, 120_000);
+});
+
+describe('totp-fleet bench --plan, a report whose every load was saturated', () => {
+  it('does not call the p99 below what one verify() costs when no level was within what one process does', () => {
+    const loads = [load('threads 0 (inline)', 0, 2_500_000, 900, true), load('threads 1, inlineThreshold 256', 1, 2_500_000, 800, true)];
+    const report = file('saturated.json', syntheticReport(FIGS, { loads }));
+    const r = run(['--plan', '--rate', '10M', '--p99', '5ms', '--from', report]);
+    expect(r.stdout).not.toMatch(/below what one verify\(\) costs/);
+    expect(r.stdout).toMatch(/saturated at every load measured \(from 2,500,000\/s\)/);
+    expect(r.status).toBe(1);
   });
 });
 

@@ -25,8 +25,14 @@ export interface ChartData {
 
 export function chartData(report: Pick<Report, 'figures' | 'loads' | 'checks'>): ChartData {
   const pick = (scenario: string) => report.figures.filter((f) => f.scenario === scenario);
+  // Figures of our own code: a ratio over one of them (facade ÷ raw kernel) is not a ratio to a peer.
+  const ours = new Set(report.figures.filter((f) => !f.reference).map((f) => f.id));
   return {
-    threads: pick('threads').map((f) => ({
+    // Only the verifyBatch figures, which name their thread count: the threads suite also measures
+    // the raw kernel on the calling thread and in gangs of 1..N workers (its ceilings, no params),
+    // which are not "verifyBatch at N worker threads" (they drew as threads 0 with batches of
+    // 8,192 to 65,536 items, all called valid).
+    threads: pick('threads').filter((f) => f.params.threads !== undefined).map((f) => ({
       threads: f.params.threads ?? 0, batch: f.params.batch ?? f.items, kind: f.params.kind ?? 'valid', median: f.median, p25: f.p25, p75: f.p75,
     })),
     batches: pick('batch-sizes').map((f) => ({
@@ -34,7 +40,7 @@ export function chartData(report: Pick<Report, 'figures' | 'loads' | 'checks'>):
     })),
     loads: report.loads.map((l) => ({ config: l.config, offered: l.offered, p99ms: l.p99 / 1000, saturated: l.saturated })),
     ratios: report.checks
-      .filter((c) => c.scenario === 'throughput-vs-peers' && c.label.startsWith('facade (cache warm)'))
+      .filter((c) => c.scenario === 'throughput-vs-peers' && c.label.startsWith('facade (cache warm)') && !ours.has(c.from?.[1] ?? ''))
       .map((c) => ({
         label: c.label.replace(/^facade \(cache warm\) ÷ /, '').replace(/, (valid|invalid)$/, ''),
         kind: /invalid$/.test(c.label) ? 'invalid' : 'valid',

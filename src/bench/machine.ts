@@ -2,7 +2,7 @@
 // means little without the CPU it was measured on, and nothing without the versions compared.
 
 import { type ExecFileSyncOptionsWithStringEncoding, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { packageVersion } from './versions.js';
 import { arch, availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
@@ -21,7 +21,10 @@ export interface MachineInfo {
   readonly v8: string;
   /** 1, 5 and 15 minute load averages when the run started (a shared machine is noisy). */
   readonly loadAverage: readonly number[];
-  /** The commit measured, with "+dirty" when the work tree differs from it. */
+  /**
+   * The commit measured, with "+dirty" when the work tree differs from it; "unknown" outside a
+   * git checkout of this package (an installed copy: its version is in `versions`).
+   */
   readonly commit: string;
   /** Package name → version, read from each package's own package.json. */
   readonly versions: Readonly<Record<string, string>>;
@@ -44,7 +47,11 @@ function ownVersion(): string {
 
 function gitCommit(): string {
   try {
-    const opts: ExecFileSyncOptionsWithStringEncoding = { cwd: fileURLToPath(ROOT), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] };
+    const root = realpathSync(fileURLToPath(ROOT));
+    const opts: ExecFileSyncOptionsWithStringEncoding = { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] };
+    // Only this package's own checkout: an installed copy (node_modules/totp-fleet) has no .git,
+    // and git would answer for the repository it is installed in, another project's commit.
+    if (realpathSync(execFileSync('git', ['rev-parse', '--show-toplevel'], opts).trim()) !== root) return 'unknown';
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], opts).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], opts).trim() !== '';
     return dirty ? `${head}+dirty` : head;

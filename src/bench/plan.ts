@@ -28,6 +28,8 @@ export interface ConfigCapacity {
   readonly atLeast: boolean;
   /** p99 (µs) at the lowest measured load ≥ the planned rate, if one was measured and kept up. */
   readonly p99AtRate: number | undefined;
+  /** The offered load p99AtRate was measured at (the planned rate or the next level up). */
+  readonly p99AtRateOffered: number | undefined;
   /** Lower loads that missed the target although a higher one met it: a noisy host. */
   readonly missedBelow: number;
 }
@@ -57,7 +59,7 @@ function capacityOf(config: string, levels: readonly LoadFigure[], req: PlanRequ
   const missedBelow = sorted.filter((l) => l.offered < capacity && !ok(l)).length;
   const atRate = sorted.find((l) => l.offered >= req.rate && !l.saturated);
   const threads = sorted[0]?.threads ?? 0;
-  return { config, threads, cores: Math.min(hostCores, threads + 1), capacity, atLeast: !failed && capacity > 0, p99AtRate: atRate?.p99, missedBelow };
+  return { config, threads, cores: Math.min(hostCores, threads + 1), capacity, atLeast: !failed && capacity > 0, p99AtRate: atRate?.p99, p99AtRateOffered: atRate?.offered, missedBelow };
 }
 
 /**
@@ -72,7 +74,9 @@ export function planCapacity(report: Pick<ReportData, 'loads' | 'machine'>, req:
   // generator and other assumptions, and are read beside the plan, not planned from.
   const loads = inProcessLoads(report.loads);
   if (loads.length === 0) throw new RangeError('the report has no latency-under-load figures (suite "latency"); run it first');
-  const hostCores = report.machine.cores;
+  // The cores this process could use (its CPU affinity: a container's or taskset's CPUs), which
+  // the latency suite's pools went up to; not every CPU of the machine. Older reports: the cores.
+  const hostCores = usableCores(report.machine);
   const byConfig = new Map<string, LoadFigure[]>();
   for (const l of loads) byConfig.set(l.config, [...(byConfig.get(l.config) ?? []), l]);
   const configs = [...byConfig].map(([config, levels]) => capacityOf(config, levels, req, hostCores));
@@ -103,13 +107,13 @@ export function formatPlan(plan: Plan, report: Pick<ReportData, 'machine' | 'pro
   const rows = plan.configs.map((c) => [
     c.config,
     c.capacity === 0 ? 'none measured' : `${c.atLeast ? '≥ ' : ''}${rate(c.capacity)}/s`,
-    c.p99AtRate === undefined ? 'not measured' : ms(c.p99AtRate),
+    c.p99AtRate === undefined ? 'not measured' : `${ms(c.p99AtRate)}${c.p99AtRateOffered === req.rate ? '' : ` at ${rate(c.p99AtRateOffered!)}/s`}`,
     String(c.cores),
     c.capacity >= needed ? 'yes' : 'no',
   ]);
   const lines = [
     `Capacity plan: ${rate(req.rate)} verify()/s at p99 ≤ ${ms(req.p99)}, ${Math.round(req.headroom * 100)} % headroom: provide ${rate(needed)}/s`,
-    `measured on: ${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.date} (commit ${m.commit}, profile ${report.profile})`,
+    `measured on: ${m.cpu}, ${m.cores} cores${usableCores(m) < m.cores ? ` (${usableCores(m)} usable)` : ''}, Node ${m.node}, ${m.date} (commit ${m.commit}, profile ${report.profile})`,
     '',
     table(['configuration (one process)', `max load with p99 ≤ ${ms(req.p99)}`, `p99 at ${rate(req.rate)}/s`, 'cores', 'enough'], plan.configs.length > 0 ? rows : [], [1, 2, 3]),
     '',
@@ -125,6 +129,11 @@ export function formatPlan(plan: Plan, report: Pick<ReportData, 'machine' | 'pro
     lines.push(`Answer: one process does not reach ${rate(needed)}/s at p99 ≤ ${ms(req.p99)} on this host. Run ${s.processesPerHost} process(es) per host ` +
       `(${s.config.config}, ${s.config.cores} core(s) each, ${rate(s.config.capacity)}/s each) on ${s.hosts} host(s) like this one, ` +
       `behind a load balancer: ${rate(s.hosts * s.processesPerHost * s.config.capacity)}/s in all.`);
+  } else if (inProcessLoads(report.loads).every((l) => l.saturated)) {
+    // No level was within what one process does: its capacity, and so the plan, is unknown.
+    lines.push(`Answer: every configuration was saturated at every load measured (from ${rate(Math.min(...inProcessLoads(report.loads).map((l) => l.offered)))}/s): ` +
+      'one process cannot keep up with these rates, and they do not say what it does at p99 ' +
+      `≤ ${ms(req.p99)}, so neither how many processes nor how many hosts. Measure lower loads (the latency suite of a profile starts at 1,000/s) and plan from them.`);
   } else {
     lines.push(`Answer: no configuration met p99 ≤ ${ms(req.p99)} even at the lowest load measured (${rate(Math.min(...inProcessLoads(report.loads).map((l) => l.offered)))}/s): ` +
       'the target is below what one verify() costs on this host; adding hosts does not lower it. Relax the p99 target or batch the calls (verifyBatch).');
@@ -144,15 +153,27 @@ export function formatPlan(plan: Plan, report: Pick<ReportData, 'machine' | 'pro
   return lines.join('\n');
 }
 
+/** Cores a process could use where the report was measured (MachineInfo.parallelism, else cores). */
+function usableCores(m: Pick<ReportData['machine'], 'cores' | 'parallelism'>): number {
+  return typeof m.parallelism === 'number' && m.parallelism >= 1 ? Math.min(m.cores, m.parallelism) : m.cores;
+}
+
 /** The loads `--plan` plans from: the "latency" suite's, not the HTTP suite's. */
 export function inProcessLoads<T extends { scenario?: string }>(loads: readonly T[]): T[] {
   return loads.filter((l) => l.scenario === undefined || l.scenario === 'latency');
 }
 
-/** Offered loads that bracket a planned rate, for measuring a plan (lowest first). */
-export function planLevels(req: PlanRequest): number[] {
+/**
+ * Offered loads that bracket a planned rate, for measuring a plan (lowest first), after the
+ * levels of `below` (a profile's ladder) under half the lowest of them: a fleet's rate may be far
+ * beyond one process, and the plan needs what one process does (its capacity, for processes per
+ * host and hosts), which levels around the fleet's rate alone never measure (all saturated).
+ */
+export function planLevels(req: PlanRequest, below: readonly number[] = []): number[] {
   const needed = req.rate / (1 - req.headroom);
   const raw = [req.rate / 4, req.rate / 2, req.rate, needed, needed * 2, needed * 4];
   // Rounded up, so that the level for the capacity asked for is never just below it.
-  return [...new Set(raw.map((r) => Math.max(100, Math.ceil(r / 100) * 100)))].sort((x, y) => x - y);
+  const bracket = raw.map((r) => Math.max(100, Math.ceil(r / 100) * 100));
+  const lower = below.filter((l) => l <= bracket[0]! / 2);
+  return [...new Set([...lower, ...bracket])].sort((x, y) => x - y);
 }

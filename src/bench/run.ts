@@ -41,7 +41,8 @@ export function slowdownFromEnv(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /**
- * Runs the suites and returns the report. Unknown suite ids are refused before anything runs.
+ * Runs the suites and returns the report. Unknown suite ids, and an id named twice, are refused
+ * before anything runs.
  *
  * @example
  * const report = await runSuites({ profile: PROFILES.quick! });
@@ -54,6 +55,8 @@ export async function runSuites(opts: RunOptions): Promise<Report> {
   if (unknown.length > 0) {
     throw new RangeError(`unknown suite ${unknown.map((u) => `"${u}"`).join(', ')}; known: ${registry.ids().join(', ')}`);
   }
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (twice !== undefined) throw new RangeError(`suite "${twice}" named more than once: a report holds each suite's figures once, under their ids`);
   const slowdown = opts.slowdown ?? slowdownFromEnv();
   const progress = opts.progress ?? createProgress(process.stderr);
   const budget = budgetSeconds(opts.profile, ids);

@@ -144,7 +144,13 @@ export async function runBench(argv: string[]): Promise<number> {
     process.stdout.write(BENCH_HELP + '\n');
     return 0;
   }
-  if (positionals[0] === 'compare') return runCompare(positionals.slice(1), values.all === true);
+  if (positionals[0] === 'compare') {
+    for (const flag of ['profile', 'suite', 'json', 'chart', 'list', 'plan', 'rate', 'p99', 'headroom', 'from'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to compare (it reads two reports: compare A.json B.json [--all])`);
+    }
+    return runCompare(positionals.slice(1), values.all === true);
+  }
+  if (values.all !== undefined) throw new UsageError('--all is only for compare');
   if (positionals.length > 0) throw new UsageError(`bench takes no arguments except "compare A.json B.json" (got "${positionals[0]}")`);
   if (values.list) {
     const registry = builtinSuites();
@@ -160,13 +166,19 @@ export async function runBench(argv: string[]): Promise<number> {
   if (only !== undefined) {
     const unknown = only.filter((id) => builtinSuites().get(id) === undefined);
     if (only.length === 0 || unknown.length > 0) throw new UsageError(`--suite expected suite ids from: ${builtinSuites().ids().join(', ')}`);
+    const twice = only.find((id, i) => only.indexOf(id) !== i);
+    if (twice !== undefined) throw new UsageError(`--suite names ${twice} more than once (a report holds each suite's figures once)`);
   }
 
   if (values.plan) {
     if (values.rate === undefined || values.p99 === undefined) throw new UsageError('--plan needs --rate and --p99');
     const req: PlanRequest = { rate: parseRate(values.rate), p99: parseDuration(values.p99), headroom: parseHeadroom(values.headroom ?? '30%') };
-    if (values.from !== undefined && (values.suite !== undefined || values.profile !== undefined)) {
-      throw new UsageError('--from plans from a report; --suite and --profile measure: use one or the other');
+    if (values.suite !== undefined) throw new UsageError('--plan measures the "latency" suite (or reads it --from a report): --suite does not apply');
+    if (values.from !== undefined && values.profile !== undefined) {
+      throw new UsageError('--from plans from a report; --profile measures: use one or the other');
+    }
+    if (values.from !== undefined && (values.json !== undefined || values.chart !== undefined)) {
+      throw new UsageError('--plan --from measures nothing: --json and --chart write a measured report (drop them, or drop --from)');
     }
     let data;
     if (values.from !== undefined) {
@@ -179,7 +191,7 @@ export async function runBench(argv: string[]): Promise<number> {
     } else {
       exposeGc();
       // Measure the latency suite with offered loads around the rate asked for.
-      const profile = { ...base, name: `${base.name}+plan`, loadSeconds: Math.max(1, base.loadSeconds), loadLevels: planLevels(req) };
+      const profile = { ...base, name: `${base.name}+plan`, loadSeconds: Math.max(1, base.loadSeconds), loadLevels: planLevels(req, base.loadLevels) };
       const report = await runSuites({ profile, only: ['latency'], progress: quietProgress(values.quiet) });
       await writeOutputs(report, formatReport(report), values.json, values.chart);
       data = parseReport(JSON.parse(JSON.stringify(report)), 'this run');
