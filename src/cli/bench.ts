@@ -39,7 +39,7 @@ Planning (from the "latency" suite's figures):
   --rate N               verify() calls per second at peak (e.g. 50000 or 50k)
   --p99 TIME             p99 latency target: 5ms, 500us, 0.2s
   --headroom P           capacity kept spare: 30% (default) or 0.3
-  --from FILE            plan from a report written by --json instead of measuring now (about 30 s)
+  --from FILE            plan from a report written by --json instead of measuring now (about 10 s)
 
 Comparing:
   compare A.json B.json  flags ratios of B (tasks measured in the same rounds), and per suite
