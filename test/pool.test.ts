@@ -308,6 +308,20 @@ describe('backpressure and close', () => {
     }
   });
 
+  it('admits one batch larger than maxQueue when nothing else is in flight, and refuses a second beside it', async () => {
+    const v = await TotpVerifier.create({ threads: 1, inlineThreshold: 10, maxQueue: 100 });
+    try {
+      const big = mixedRequests(500, 8);
+      const first = v.verifyBatch(big);
+      await expect(v.verifyBatch(big.slice(0, 1))).rejects.toMatchObject({ code: 'ERR_OVERLOADED' });
+      expect((await first).length).toBe(big.length);
+      // Idle again: admitted again.
+      expect((await v.verifyBatch(big)).length).toBe(big.length);
+    } finally {
+      await v.close();
+    }
+  });
+
   it('close() answers every request in flight, then refuses new ones', async () => {
     const v = await TotpVerifier.create({ threads: 2, inlineThreshold: 10 });
     const reqs = mixedRequests(30_000, 7);
