@@ -104,6 +104,9 @@ const ms = (us: number): string => `${(us / 1000).toFixed(us < 10_000 ? 2 : 1)} 
 export function formatPlan(plan: Plan, report: Pick<ReportData, 'machine' | 'profile' | 'loads'>): string {
   const { request: req, needed } = plan;
   const m = report.machine;
+  // The levels planned from, and the lowest of them (named when no plan follows from them).
+  const measured = inProcessLoads(report.loads);
+  const lowest = Math.min(...measured.map((l) => l.offered));
   const rows = plan.configs.map((c) => [
     c.config,
     c.capacity === 0 ? 'none measured' : `${c.atLeast ? '≥ ' : ''}${rate(c.capacity)}/s`,
@@ -129,13 +132,13 @@ export function formatPlan(plan: Plan, report: Pick<ReportData, 'machine' | 'pro
     lines.push(`Answer: one process does not reach ${rate(needed)}/s at p99 ≤ ${ms(req.p99)} on this host. Run ${s.processesPerHost} process(es) per host ` +
       `(${s.config.config}, ${s.config.cores} core(s) each, ${rate(s.config.capacity)}/s each) on ${s.hosts} host(s) like this one, ` +
       `behind a load balancer: ${rate(s.hosts * s.processesPerHost * s.config.capacity)}/s in all.`);
-  } else if (inProcessLoads(report.loads).every((l) => l.saturated)) {
+  } else if (measured.every((l) => l.saturated)) {
     // No level was within what one process does: its capacity, and so the plan, is unknown.
-    lines.push(`Answer: every configuration was saturated at every load measured (from ${rate(Math.min(...inProcessLoads(report.loads).map((l) => l.offered)))}/s): ` +
+    lines.push(`Answer: every configuration was saturated at every load measured (from ${rate(lowest)}/s): ` +
       'one process cannot keep up with these rates, and they do not say what it does at p99 ' +
       `≤ ${ms(req.p99)}, so neither how many processes nor how many hosts. Measure lower loads (the latency suite of a profile starts at 1,000/s) and plan from them.`);
   } else {
-    lines.push(`Answer: no configuration met p99 ≤ ${ms(req.p99)} even at the lowest load measured (${rate(Math.min(...inProcessLoads(report.loads).map((l) => l.offered)))}/s): ` +
+    lines.push(`Answer: no configuration met p99 ≤ ${ms(req.p99)} even at the lowest load measured (${rate(lowest)}/s): ` +
       'the target is below what one verify() costs on this host; adding hosts does not lower it. Relax the p99 target or batch the calls (verifyBatch).');
   }
   const noisy = plan.configs.filter((c) => c.missedBelow > 0);
